@@ -69,7 +69,9 @@ def hmac_headers(
     """
     date = format_mc_date(now or datetime.now(timezone.utc))
     request_id = request_id or str(uuid.uuid4())
-    signature = sign_request(secret_key=secret_key, date=date, request_id=request_id, uri=uri, app_key=app_key)
+    signature = sign_request(
+        secret_key=secret_key, date=date, request_id=request_id, uri=uri, app_key=app_key
+    )
     return {
         DATE_HEADER: date,
         REQUEST_ID_HEADER: request_id,

@@ -1,0 +1,71 @@
+"""What a finished wait means: shared by the sensor, the trigger's consumers and the import operator."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout
+
+from airflow_provider_mimecast.errors import MimecastError, MimecastImportFailedError
+from airflow_provider_mimecast.status import ImportStatus
+
+#: Trigger event ``status`` values.
+EVENT_SUCCESS = "success"
+EVENT_ERROR = "error"
+EVENT_TIMEOUT = "timeout"
+
+
+def log_statuses(log: logging.Logger | Any, statuses: Sequence[ImportStatus]) -> None:
+    """One line per import: its status and successful/total users."""
+    for status in statuses:
+        log.info("Mimecast %s", status.summary())
+
+
+def completed_result(
+    statuses: Sequence[ImportStatus], *, single: bool, fail_on_partial_import: bool, log: logging.Logger | Any
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Check completed imports for users left out and return the XCom value (a dict, or a list of them).
+
+    :param statuses: the completed imports.
+    :param single: whether the caller asked for one ID (return a dict) rather than a list.
+    :param fail_on_partial_import: raise instead of warning when some users were not imported.
+    :param log: where the warning goes.
+    """
+    partial = [s for s in statuses if s.is_partial]
+    for status in partial:
+        message = (
+            f"Mimecast import {status.id} completed with {status.successful_imported_users} of "
+            f"{status.total_users} users imported"
+        )
+        if fail_on_partial_import:
+            raise MimecastImportFailedError(
+                f"{message}; failing because fail_on_partial_import=True (the import's report in the "
+                "Mimecast console lists the rejected rows)"
+            )
+        log.warning("%s; the rest were rejected (set fail_on_partial_import=True to fail instead)", message)
+    values = [s.as_dict() for s in statuses]
+    return values[0] if single else values
+
+
+def event_result(
+    event: Mapping[str, Any], *, single: bool, fail_on_partial_import: bool, log: logging.Logger | Any
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Turn a :class:`MimecastImportStatusTrigger` event into the XCom value, or raise.
+
+    Errors become :class:`MimecastError`; a timeout becomes ``AirflowSensorTimeout`` so that
+    ``soft_fail`` skips the task as it does in poke mode.
+    """
+    kind = event.get("status")
+    if kind == EVENT_SUCCESS:
+        statuses = [ImportStatus.from_api(item) for item in event["statuses"]]
+        log_statuses(log, statuses)
+        return completed_result(
+            statuses, single=single, fail_on_partial_import=fail_on_partial_import, log=log
+        )
+    if kind == EVENT_TIMEOUT:
+        raise AirflowSensorTimeout(event.get("message") or "Timed out waiting for the Mimecast import")
+    raise MimecastError(
+        event.get("message") or f"The Mimecast trigger sent an unexpected event: {dict(event)}"
+    )

@@ -1,0 +1,122 @@
+"""One exception hierarchy for everything the provider raises.
+
+Every class derives from :class:`MimecastError`, an ``AirflowException``, so callers can catch the
+provider's failures with one ``except``. Messages never contain secrets: only what Mimecast said, the
+HTTP status, the import ID concerned and the ``x-mc-req-id`` to quote to Mimecast support.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowException
+
+
+@dataclass(frozen=True)
+class FailureDetail:
+    """One error Mimecast reported inside a ``fail`` entry."""
+
+    code: str
+    message: str
+    retryable: bool = False
+    field: str | None = None
+    #: The item the error concerns, as Mimecast echoed it (e.g. ``{"id": "<import id>"}``).
+    key: Any = None
+
+    @property
+    def import_id(self) -> str | None:
+        if isinstance(self.key, dict) and isinstance(self.key.get("id"), str):
+            return self.key["id"]
+        return self.key if isinstance(self.key, str) else None
+
+    def describe(self) -> str:
+        parts = [f"{self.code}: {self.message}"]
+        if self.import_id:
+            parts.insert(0, f"import {self.import_id!r}")
+        if self.field:
+            parts.append(f"(field {self.field!r})")
+        parts.append("(retryable)" if self.retryable else "(not retryable)")
+        return " ".join(parts)
+
+
+class MimecastError(AirflowException):
+    """Base class of every error the Mimecast provider raises."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+    ) -> None:
+        self.http_status = status_code
+        self.request_id = request_id
+        if request_id:
+            message = f"{message} [x-mc-req-id: {request_id}]"
+        super().__init__(message)
+
+
+class MimecastConfigurationError(MimecastError, ValueError):
+    """A connection setting or argument is missing or wrong; raised before any request is sent."""
+
+
+class MimecastApiError(MimecastError):
+    """Mimecast answered with a non-empty ``fail`` list (HTTP 200 included) or a 4xx it explained."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: tuple[FailureDetail, ...] = (),
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.failures = failures
+        details = "; ".join(f.describe() for f in failures)
+        super().__init__(
+            f"{message}: {details}" if details else message, status_code=status_code, request_id=request_id
+        )
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(f.code for f in self.failures)
+
+
+class MimecastAuthenticationError(MimecastApiError):
+    """Mimecast refused the credentials (HTTP 401/403/418 or a signature error)."""
+
+
+class MimecastTokenExpiredError(MimecastAuthenticationError):
+    """The API 2.0 bearer token expired; the hook re-authenticates once and retries."""
+
+
+class MimecastRateLimitError(MimecastApiError):
+    """HTTP 429: the call was not executed. ``retry_after`` is Mimecast's ``X-RateLimit-Reset`` in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class MimecastServerError(MimecastApiError):
+    """HTTP 5xx from Mimecast."""
+
+
+class MimecastInvalidResponseError(MimecastError):
+    """The answer was not a Mimecast envelope: proxy HTML, an empty body, malformed JSON, a missing field."""
+
+
+class MimecastTransportError(MimecastError):
+    """The request never got an HTTP answer: connection refused, DNS failure, timeout.
+
+    ``request_sent`` is False only when the connection itself failed, i.e. the server cannot have acted.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool, request_id: str | None = None) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, request_id=request_id)
+
+
+class MimecastUploadNotRetriedError(MimecastError):
+    """An upload failed after Mimecast may have accepted it, and was deliberately not retried."""
+
+
+class MimecastImportFailedError(MimecastError):
+    """An import reached a state the caller treats as failure: an unknown status or a partial import."""

@@ -1,0 +1,70 @@
+"""Provider metadata that Airflow discovers through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_mimecast import __version__
+
+#: Labels and hints for the standard connection fields (3.x reads them here, 2.11 through the hook).
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "extra"],
+    "relabeling": {
+        "host": "Base URL",
+        "login": "Client ID (API 2.0) / Access key (API 1.0)",
+        "password": "Client secret (API 2.0) / Secret key (API 1.0)",
+    },
+    "placeholders": {
+        "host": "https://api.services.mimecast.com",
+        "login": "client ID, or API 1.0 access key",
+        "password": "client secret, or API 1.0 secret key",
+        "auth_type": "oauth2",
+        "app_id": "API 1.0 only",
+        "app_key": "API 1.0 only",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-mimecast",
+        "name": "Mimecast",
+        "description": "Start Mimecast user imports and wait for them to complete.",
+        "versions": [__version__],
+        "hook-class-names": [],
+        "connection-types": [
+            {
+                "connection-type": "mimecast",
+                "hook-class-name": "airflow_provider_mimecast.hooks.mimecast.MimecastHook",
+                "hook-name": "Mimecast",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": {
+                    "auth_type": {
+                        "label": "Auth type",
+                        "description": "oauth2: API 2.0 client credentials; hmac: API 1.0 signed requests",
+                        "schema": {"type": ["string", "null"], "default": "oauth2", "enum": ["oauth2", "hmac"]},
+                    },
+                    "app_id": {
+                        "label": "App ID (API 1.0)",
+                        "description": "Application ID; required when auth type is hmac",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "app_key": {
+                        "label": "App key (API 1.0)",
+                        "description": "Application key; required when auth type is hmac",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "description": "Timeout of each HTTP request",
+                        "schema": {"type": ["number", "null"], "default": 30},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "description": "Retries of rate-limited, server-error and dropped calls",
+                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,408 @@
+"""MimecastHook: the thin I/O layer over the pure core (settings, signing, envelope, status)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from airflow.providers.common.compat.connection import get_async_connection
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from airflow_provider_mimecast.envelope import TokenGrant, check_response, envelope_data, parse_token_grant
+from airflow_provider_mimecast.errors import (
+    MimecastError,
+    MimecastInvalidResponseError,
+    MimecastRateLimitError,
+    MimecastServerError,
+    MimecastTokenExpiredError,
+    MimecastTransportError,
+)
+from airflow_provider_mimecast.settings import AuthType, MimecastSettings
+from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
+from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
+
+TOKEN_PATH = "/oauth/token"
+GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
+IMPORT_USERS_PATH = "/api/user/import-users"
+#: The cheap authenticated call behind test_connection.
+GET_ACCOUNT_PATH = "/api/account/get-account"
+#: Integrations refresh bearer tokens this long before they expire.
+TOKEN_REFRESH_MARGIN = 60.0
+#: Longest wait between two retries of a server error or dropped connection.
+MAX_BACKOFF_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _CachedToken:
+    access_token: str
+    refresh_at: float  # time.monotonic() after which the token is renewed
+
+    def __repr__(self) -> str:
+        return f"_CachedToken(access_token='***', refresh_at={self.refresh_at})"
+
+
+class _TokenCache:
+    """Bearer tokens shared by every hook in the process (sync and async), keyed by base URL and client ID."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], _CachedToken] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        with self._lock:
+            cached = self._tokens.get(key)
+        return cached.access_token if cached and time.monotonic() < cached.refresh_at else None
+
+    def put(self, key: tuple[str, str], grant: TokenGrant) -> None:
+        # A token shorter-lived than twice the margin is refreshed halfway through its life instead.
+        margin = min(TOKEN_REFRESH_MARGIN, grant.expires_in / 2)
+        with self._lock:
+            self._tokens[key] = _CachedToken(grant.access_token, time.monotonic() + grant.expires_in - margin)
+
+    def forget(self, key: tuple[str, str], access_token: str | None = None) -> None:
+        with self._lock:
+            cached = self._tokens.get(key)
+            # Another caller may already have replaced the expired token with a fresh one.
+            if cached and (access_token is None or cached.access_token == access_token):
+                del self._tokens[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+TOKEN_CACHE = _TokenCache()
+
+
+Exchange = Generator[httpx.Request, httpx.Response, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical API call; every attempt of it is built (and signed) anew from this."""
+
+    path: str
+    json_body: Any = None
+    content: bytes | None = None
+    headers: Mapping[str, str] | None = None
+    #: False for calls that must not be repeated once the server may have acted on them (uploads).
+    idempotent: bool = True
+
+
+class MimecastHook(BaseHook):
+    """Calls Mimecast's user-import API with the credentials of a ``mimecast`` connection.
+
+    Supports API 2.0 (OAuth 2.0 client credentials, the default) and API 1.0 (HMAC-signed requests).
+    Every request has a timeout; rate limits, server errors and dropped connections are retried with
+    backoff (rate limits after Mimecast's ``X-RateLimit-Reset``), other 4xx answers never.
+
+    :param mimecast_conn_id: the ``mimecast`` connection to use.
+    :param timeout: seconds for each HTTP request; overrides the connection's ``timeout`` extra.
+    :param max_retries: retries after the first attempt; overrides the connection's ``max_retries`` extra.
+    :param retry_delay: first backoff in seconds between retries of server errors (doubles each time,
+        with jitter, up to 60 s).
+    """
+
+    conn_name_attr = "mimecast_conn_id"
+    default_conn_name = "mimecast_default"
+    conn_type = "mimecast"
+    hook_name = "Mimecast"
+
+    def __init__(
+        self,
+        mimecast_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_delay: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.mimecast_conn_id = mimecast_conn_id
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self._settings: MimecastSettings | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mimecast_conn_id={self.mimecast_conn_id!r})"
+
+    # ----------------------------------------------------------------- connection form metadata (2.11)
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the standard fields; read by Airflow 2.11 (3.x reads the provider info instead)."""
+        from airflow_provider_mimecast.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return UI_FIELD_BEHAVIOUR
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra form fields for Airflow 2.11's connection form."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, PasswordField, SelectField, StringField
+
+        return {
+            "auth_type": SelectField(
+                lazy_gettext("Auth type"),
+                choices=[("oauth2", "API 2.0 (OAuth 2.0)"), ("hmac", "API 1.0 (HMAC)")],
+                default="oauth2",
+            ),
+            "app_id": StringField(lazy_gettext("App ID (API 1.0)"), widget=BS3TextFieldWidget()),
+            "app_key": PasswordField(lazy_gettext("App key (API 1.0)"), widget=BS3PasswordFieldWidget()),
+            "timeout": IntegerField(
+                lazy_gettext("Timeout (seconds)"), default=30, widget=BS3TextFieldWidget()
+            ),
+            "max_retries": IntegerField(lazy_gettext("Max retries"), default=5, widget=BS3TextFieldWidget()),
+        }
+
+    # ----------------------------------------------------------------- settings
+    def _use_connection(
+        self, host: str | None, login: str | None, password: str | None, extra: Mapping[str, Any]
+    ) -> MimecastSettings:
+        settings = MimecastSettings.from_connection_fields(
+            host=host, login=login, password=password, extra=extra
+        )
+        for secret in settings.secrets:
+            mask_secret(secret)
+        self._settings = settings
+        return settings
+
+    @property
+    def settings(self) -> MimecastSettings:
+        """The validated connection settings (fetched once, synchronously)."""
+        if self._settings is None:
+            conn = self.get_connection(self.mimecast_conn_id)
+            self._use_connection(conn.host, conn.login, conn.password, conn.extra_dejson)
+        assert self._settings is not None
+        return self._settings
+
+    async def asettings(self) -> MimecastSettings:
+        """The validated connection settings, fetched without blocking the event loop."""
+        if self._settings is None:
+            conn = await get_async_connection(self.mimecast_conn_id)
+            self._use_connection(conn.host, conn.login, conn.password, conn.extra_dejson)
+        assert self._settings is not None
+        return self._settings
+
+    def _timeout(self, settings: MimecastSettings) -> float:
+        return self.timeout if self.timeout is not None else settings.timeout
+
+    # ----------------------------------------------------------------- requests
+    def _token_request(self, settings: MimecastSettings) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            settings.base_url + TOKEN_PATH,
+            data={
+                "client_id": settings.login,
+                "client_secret": settings.secret,
+                "grant_type": "client_credentials",
+            },
+            headers={"Accept": "application/json", REQUEST_ID_HEADER: str(uuid.uuid4())},
+        )
+
+    def _api_request(self, settings: MimecastSettings, call: _Call, token: str | None) -> httpx.Request:
+        if settings.auth_type is AuthType.HMAC:
+            assert settings.app_id and settings.app_key  # checked by MimecastSettings
+            auth = hmac_headers(
+                access_key=settings.login,
+                secret_key=settings.secret,
+                app_id=settings.app_id,
+                app_key=settings.app_key,
+                uri=call.path,
+            )
+            mask_secret(auth["Authorization"].rpartition(":")[2])
+        else:
+            auth = {"Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())}
+        headers = {"Accept": "application/json", **auth, **(call.headers or {})}
+        if call.content is not None:
+            return httpx.Request("POST", settings.base_url + call.path, content=call.content, headers=headers)
+        headers["Content-Type"] = "application/json"
+        body = json.dumps(call.json_body if call.json_body is not None else {"data": []}).encode()
+        return httpx.Request("POST", settings.base_url + call.path, content=body, headers=headers)
+
+    @staticmethod
+    def _transport_error(request: httpx.Request, error: httpx.TransportError) -> MimecastTransportError:
+        return MimecastTransportError(
+            f"POST {request.url.path} to {request.url.host} got no answer: {type(error).__name__}"
+            + (f" ({error})" if str(error) else ""),
+            # Only a failure to connect proves the server never saw the request.
+            request_sent=not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout),
+            request_id=request.headers.get(REQUEST_ID_HEADER),
+        )
+
+    @staticmethod
+    def _check(request: httpx.Request, response: httpx.Response, *, show_body: bool = True) -> dict[str, Any]:
+        return check_response(
+            response.status_code,
+            response.headers,
+            response.content,
+            path=request.url.path,
+            request_id=response.headers.get(REQUEST_ID_HEADER) or request.headers.get(REQUEST_ID_HEADER),
+            show_body=show_body,
+        )
+
+    def _retry_policy(self, settings: MimecastSettings, call: _Call) -> dict[str, Any]:
+        retries = self.max_retries if self.max_retries is not None else settings.max_retries
+        backoff = wait_exponential_jitter(
+            initial=self.retry_delay, max=MAX_BACKOFF_SECONDS, jitter=self.retry_delay
+        )
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, MimecastRateLimitError):
+                # Mimecast did not execute the call; it asks us to wait at least until the reset.
+                return error.retry_after
+            return float(backoff(state))
+
+        def retryable(error: BaseException) -> bool:
+            if isinstance(error, MimecastRateLimitError):
+                return True
+            if isinstance(error, MimecastTransportError):
+                return call.idempotent or not error.request_sent
+            return call.idempotent and isinstance(error, MimecastServerError)
+
+        def log_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            sleep = state.next_action.sleep if state.next_action else 0
+            self.log.warning(
+                "Mimecast %s failed (%s); retry %d of %d in %.1f s",
+                call.path,
+                error,
+                state.attempt_number,
+                retries,
+                sleep,
+            )
+
+        return {
+            "stop": stop_after_attempt(retries + 1),
+            "wait": wait,
+            "retry": retry_if_exception(retryable),
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
+
+    # ----------------------------------------------------------------- one attempt, free of I/O
+    def _exchange(self, settings: MimecastSettings, call: _Call) -> Exchange:
+        """One attempt of ``call`` as a generator: it yields each request to send and is sent the
+        response, so the same logic serves the sync and the async transport.
+        """
+        if settings.auth_type is AuthType.HMAC:
+            request = self._api_request(settings, call, None)
+            return self._check(request, (yield request))
+        key = (settings.base_url, settings.login)
+        token = yield from self._token_exchange(settings)
+        request = self._api_request(settings, call, token)
+        try:
+            return self._check(request, (yield request))
+        except MimecastTokenExpiredError:
+            # One re-authentication and one retry, as Mimecast's own integrations do.
+            TOKEN_CACHE.forget(key, token)
+            token = yield from self._token_exchange(settings)
+            request = self._api_request(settings, call, token)
+            return self._check(request, (yield request))
+
+    def _token_exchange(self, settings: MimecastSettings) -> Generator[httpx.Request, httpx.Response, str]:
+        key = (settings.base_url, settings.login)
+        token = TOKEN_CACHE.get(key)
+        if token is None:
+            request = self._token_request(settings)
+            grant = parse_token_grant(self._check(request, (yield request), show_body=False))
+            mask_secret(grant.access_token)
+            TOKEN_CACHE.put(key, grant)
+            token = grant.access_token
+        return token
+
+    # ----------------------------------------------------------------- transports
+    def _post(self, call: _Call) -> dict[str, Any]:
+        settings = self.settings
+        with httpx.Client(timeout=self._timeout(settings)) as client:
+            for attempt in Retrying(**self._retry_policy(settings, call)):
+                with attempt:
+                    exchange = self._exchange(settings, call)
+                    request = next(exchange)
+                    while True:
+                        try:
+                            response = client.send(request)
+                        except httpx.TransportError as error:
+                            raise self._transport_error(request, error) from None
+                        try:
+                            request = exchange.send(response)
+                        except StopIteration as done:
+                            return done.value
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _apost(self, call: _Call) -> dict[str, Any]:
+        settings = await self.asettings()
+        async with httpx.AsyncClient(timeout=self._timeout(settings)) as client:
+            async for attempt in AsyncRetrying(**self._retry_policy(settings, call)):
+                with attempt:
+                    exchange = self._exchange(settings, call)
+                    request = next(exchange)
+                    while True:
+                        try:
+                            response = await client.send(request)
+                        except httpx.TransportError as error:
+                            raise self._transport_error(request, error) from None
+                        try:
+                            request = exchange.send(response)
+                        except StopIteration as done:
+                            return done.value
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    # ----------------------------------------------------------------- API
+    @staticmethod
+    def _status_call(import_ids: str | Sequence[str]) -> tuple[list[str], _Call]:
+        ids = normalize_import_ids(import_ids if isinstance(import_ids, str) else list(import_ids))
+        return ids, _Call(GET_IMPORT_STATUS_PATH, json_body={"data": [{"id": i} for i in ids]})
+
+    @staticmethod
+    def _statuses(ids: list[str], document: dict[str, Any]) -> list[ImportStatus]:
+        by_id = {
+            s.id: s for s in map(ImportStatus.from_api, envelope_data(document, path=GET_IMPORT_STATUS_PATH))
+        }
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise MimecastInvalidResponseError(
+                f"get-import-status answered without the import(s) {missing} and without a fail entry for them"
+            )
+        return [by_id[i] for i in ids]
+
+    def get_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
+        """Fetch the status of one or more imports in one request; results come in the order asked.
+
+        :param import_ids: one import ID or a sequence of them, as returned by import-users.
+        """
+        ids, call = self._status_call(import_ids)
+        return self._statuses(ids, self._post(call))
+
+    async def aget_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
+        """Async twin of :meth:`get_import_status` for triggers; never blocks the event loop.
+
+        :param import_ids: one import ID or a sequence of them.
+        """
+        ids, call = self._status_call(import_ids)
+        return self._statuses(ids, await self._apost(call))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Authenticate and call get-account; returns ``(ok, message)`` and never raises."""
+        try:
+            document = self._post(_Call(GET_ACCOUNT_PATH, json_body={"data": []}))
+            accounts = envelope_data(document, path=GET_ACCOUNT_PATH)
+        except MimecastError as error:
+            return False, str(error)
+        except Exception as error:  # test_connection must report, not raise
+            return False, f"{type(error).__name__}: {error}"
+        name = accounts[0].get("accountName") if accounts else None
+        settings = self.settings
+        return True, (
+            f"Connected to Mimecast at {settings.base_url} with {settings.auth_type.value}"
+            + (f" (account {name})" if name else "")
+        )
