@@ -42,7 +42,11 @@ def get_provider_info() -> dict[str, Any]:
                     "auth_type": {
                         "label": "Auth type",
                         "description": "oauth2: API 2.0 client credentials; hmac: API 1.0 signed requests",
-                        "schema": {"type": ["string", "null"], "default": "oauth2", "enum": ["oauth2", "hmac"]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "oauth2",
+                            "enum": ["oauth2", "hmac"],
+                        },
                     },
                     "app_id": {
                         "label": "App ID (API 1.0)",

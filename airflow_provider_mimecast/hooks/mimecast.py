@@ -18,16 +18,19 @@ from tenacity.wait import wait_exponential_jitter
 
 from airflow_provider_mimecast.envelope import TokenGrant, check_response, envelope_data, parse_token_grant
 from airflow_provider_mimecast.errors import (
+    MimecastConfigurationError,
     MimecastError,
     MimecastInvalidResponseError,
     MimecastRateLimitError,
     MimecastServerError,
     MimecastTokenExpiredError,
     MimecastTransportError,
+    MimecastUploadNotRetriedError,
 )
 from airflow_provider_mimecast.settings import AuthType, MimecastSettings
 from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
+from airflow_provider_mimecast.uploads import load_upload
 
 TOKEN_PATH = "/oauth/token"
 GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
@@ -406,3 +409,77 @@ class MimecastHook(BaseHook):
             f"Connected to Mimecast at {settings.base_url} with {settings.auth_type.value}"
             + (f" (account {name})" if name else "")
         )
+
+    def import_users(
+        self,
+        source: Any,
+        *,
+        group_id: str,
+        notify_email_address: str | None = None,
+        clear_group: bool = False,
+        allow_address_migration: bool = False,
+        file_type: str | None = None,
+        retry_ambiguous_failures: bool = False,
+    ) -> str:
+        """Start a user import and return its ID (for :meth:`get_import_status`).
+
+        The file is checked before upload (exists, not empty; a CSV has a header and a user row and is
+        sent ending with a newline). An upload that failed after Mimecast may have accepted it (a server
+        error or a lost connection once the body was sent) is not retried, since a duplicate import is
+        worse than a failed task: :class:`MimecastUploadNotRetriedError` says so.
+
+        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows
+            (an iterable of dicts, written as CSV with the keys of the first row as header).
+        :param group_id: secure ID of the profile group the users go into.
+        :param notify_email_address: who Mimecast emails when the import completes.
+        :param clear_group: empty the group before importing.
+        :param allow_address_migration: place users by each row's ``accountCode`` (AAA structures).
+        :param file_type: ``csv``, ``xlsx`` or ``xls``; by default the path's suffix, or csv.
+        :param retry_ambiguous_failures: retry even after the server may have accepted the upload,
+            accepting the risk of a duplicate import.
+        """
+        if not isinstance(group_id, str) or not group_id.strip():
+            raise MimecastConfigurationError(
+                "group_id is required: the secure ID of the profile group the users are imported into"
+            )
+        upload = load_upload(source, file_type=file_type)
+        arguments: dict[str, Any] = {
+            "groupId": group_id.strip(),
+            "clearGroup": clear_group,
+            "allowAddressMigration": allow_address_migration,
+            "fileType": upload.file_type,
+        }
+        if notify_email_address:
+            arguments["notifyEmailAddress"] = notify_email_address
+        call = _Call(
+            IMPORT_USERS_PATH,
+            content=upload.content,
+            headers={"x-mc-arg": json.dumps({"data": [arguments]}), "Content-Type": upload.content_type},
+            idempotent=retry_ambiguous_failures,
+        )
+        self.log.info(
+            "Uploading %r (%d bytes) to Mimecast group %s", upload.name, len(upload.content), group_id
+        )
+        try:
+            document = self._post(call)
+        except (MimecastServerError, MimecastTransportError) as error:
+            if retry_ambiguous_failures or (
+                isinstance(error, MimecastTransportError) and not error.request_sent
+            ):
+                raise
+            raise MimecastUploadNotRetriedError(
+                f"The upload of {upload.name!r} failed after Mimecast may have accepted it ({error}). It was "
+                "not retried, to avoid a duplicate import: check the Mimecast console's directory import "
+                "list before running it again, or pass retry_ambiguous_failures=True to accept the risk",
+                request_id=error.request_id,
+            ) from error
+        data = envelope_data(document, path=IMPORT_USERS_PATH)
+        import_id = data[0].get("id") if data else None
+        if not isinstance(import_id, str) or not import_id:
+            returned = f"data[0] keys {sorted(data[0])}" if data else "an empty data list"
+            raise MimecastInvalidResponseError(
+                f"import-users succeeded but returned no import ID in data[0].id (got {returned}); the "
+                "import may exist: check the Mimecast console before running the task again"
+            )
+        self.log.info("Mimecast accepted the import: id %s", import_id)
+        return import_id

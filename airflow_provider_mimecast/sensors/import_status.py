@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +17,10 @@ from airflow_provider_mimecast.completion import completed_result, event_result,
 from airflow_provider_mimecast.errors import MimecastError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import all_completed, normalize_import_ids
-from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
+from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-#: Extra time the triggerer allows past the trigger's own deadline before Airflow times the deferral out;
-#: the trigger normally reports the timeout itself, after its last check.
-DEFERRAL_GRACE_SECONDS = 60.0
 
 
 class MimecastImportStatusSensor(BaseSensorOperator):
@@ -85,18 +79,13 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         if first.is_done:
             return first.xcom_value
         self.log.info("Deferring until Mimecast imports %s complete (timeout %.0f s)", ids, self.timeout)
-        self.defer(
-            trigger=MimecastImportStatusTrigger(
-                import_ids=ids,
-                mimecast_conn_id=self.mimecast_conn_id,
-                poll_interval=float(self.poke_interval),
-                end_time=time.time() + float(self.timeout),
-                hook_params=self.hook_params,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(
-                seconds=float(self.timeout) + float(self.poke_interval) + DEFERRAL_GRACE_SECONDS
-            ),
+        defer_until_completed(
+            self,
+            import_ids=ids,
+            mimecast_conn_id=self.mimecast_conn_id,
+            poll_interval=float(self.poke_interval),
+            timeout=float(self.timeout),
+            hook_params=self.hook_params,
         )
 
     def poke(self, context: Context) -> PokeReturnValue:

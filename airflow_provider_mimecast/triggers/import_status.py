@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import timedelta
+from typing import Any, NoReturn
 
+from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_mimecast.completion import EVENT_ERROR, EVENT_SUCCESS, EVENT_TIMEOUT
 from airflow_provider_mimecast.errors import MimecastError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import all_completed
+
+#: Extra time the triggerer allows past the trigger's own deadline before Airflow times the deferral out;
+#: the trigger normally reports the timeout itself, after its last check.
+DEFERRAL_GRACE_SECONDS = 60.0
 
 
 class MimecastImportStatusTrigger(BaseTrigger):
@@ -83,3 +89,29 @@ class MimecastImportStatusTrigger(BaseTrigger):
                 return
             # The last sleep ends at the deadline, so the final check happens there.
             await asyncio.sleep(min(self.poll_interval, remaining))
+
+
+def defer_until_completed(
+    task: BaseOperator,
+    *,
+    import_ids: list[str],
+    mimecast_conn_id: str,
+    poll_interval: float,
+    timeout: float,
+    hook_params: dict[str, Any],
+) -> NoReturn:
+    """Defer ``task`` to a :class:`MimecastImportStatusTrigger` whose deadline is ``timeout`` from now;
+    the task resumes in its ``execute_complete``.
+    """
+    task.defer(
+        trigger=MimecastImportStatusTrigger(
+            import_ids=import_ids,
+            mimecast_conn_id=mimecast_conn_id,
+            poll_interval=poll_interval,
+            end_time=time.time() + timeout,
+            hook_params=hook_params,
+        ),
+        method_name="execute_complete",
+        # A backstop only: should the trigger never fire, Airflow still ends the wait.
+        timeout=timedelta(seconds=timeout + poll_interval + DEFERRAL_GRACE_SECONDS),
+    )
