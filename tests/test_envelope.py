@@ -93,7 +93,12 @@ def test_server_errors(status):
 
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [(b"", "empty body"), (b"<html>login page</html>", "login page"), (b"{not json", "not json"), (b"[1]", "[1]")],
+    [
+        (b"", "empty body"),
+        (b"<html>login page</html>", "login page"),
+        (b"{not json", "not json"),
+        (b"[1]", "[1]"),
+    ],
 )
 def test_non_envelopes_show_status_and_excerpt(body, expected):
     with pytest.raises(MimecastInvalidResponseError) as caught:

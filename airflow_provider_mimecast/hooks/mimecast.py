@@ -14,7 +14,7 @@ import httpx
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from tenacity.wait import wait_exponential, wait_random
 
 from airflow_provider_mimecast.envelope import TokenGrant, check_response, envelope_data, parse_token_grant
 from airflow_provider_mimecast.errors import (
@@ -254,8 +254,8 @@ class MimecastHook(BaseHook):
 
     def _retry_policy(self, settings: MimecastSettings, call: _Call) -> dict[str, Any]:
         retries = self.max_retries if self.max_retries is not None else settings.max_retries
-        backoff = wait_exponential_jitter(
-            initial=self.retry_delay, max=MAX_BACKOFF_SECONDS, jitter=self.retry_delay
+        backoff = wait_exponential(multiplier=self.retry_delay, max=MAX_BACKOFF_SECONDS) + wait_random(
+            0, self.retry_delay
         )
 
         def wait(state: RetryCallState) -> float:

@@ -13,7 +13,7 @@ from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import normalize_import_ids
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 
 class MimecastGetImportStatusOperator(BaseOperator):
@@ -33,7 +33,7 @@ class MimecastGetImportStatusOperator(BaseOperator):
     def __init__(
         self,
         *,
-        import_id: str | list[str],
+        import_id: str | list[str] | XComArg,
         mimecast_conn_id: str = MimecastHook.default_conn_name,
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,

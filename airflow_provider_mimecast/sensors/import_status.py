@@ -20,7 +20,7 @@ from airflow_provider_mimecast.status import all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 
 class MimecastImportStatusSensor(BaseSensorOperator):
@@ -48,7 +48,7 @@ class MimecastImportStatusSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        import_id: str | list[str],
+        import_id: str | list[str] | XComArg,
         mimecast_conn_id: str = MimecastHook.default_conn_name,
         fail_on_partial_import: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),

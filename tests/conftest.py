@@ -1,0 +1,89 @@
+"""Shared fixtures: an isolated Airflow home, the simulator, and connections that point at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Airflow reads its configuration at import time, so the environment is set before any test imports it.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="mimecast-tests-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parents[1] / "example_dags")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["MIMECAST_EXAMPLE_POLL_SECONDS"] = "0.2"
+
+import pytest  # noqa: E402
+
+from airflow_provider_mimecast.hooks.mimecast import TOKEN_CACHE  # noqa: E402
+from airflow_provider_mimecast.testing.simulator import DEFAULT_CREDENTIALS, MimecastSimulator  # noqa: E402
+
+CREDENTIALS = DEFAULT_CREDENTIALS
+#: Every secret the tests use; none may show up in logs, errors, reprs or XCom.
+SECRETS = (CREDENTIALS.client_secret, CREDENTIALS.secret_key, CREDENTIALS.app_key)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    TOKEN_CACHE.clear()
+    yield
+    TOKEN_CACHE.clear()
+
+
+@pytest.fixture
+def simulator() -> Iterator[MimecastSimulator]:
+    with MimecastSimulator(pending_seconds=0.2, processing_seconds=0.2) as sim:
+        yield sim
+
+
+def oauth_connection(url: str, **extra: object) -> str:
+    return json.dumps(
+        {
+            "conn_type": "mimecast",
+            "host": url,
+            "login": CREDENTIALS.client_id,
+            "password": CREDENTIALS.client_secret,
+            "extra": extra,
+        }
+    )
+
+
+def hmac_connection(url: str, **extra: object) -> str:
+    return json.dumps(
+        {
+            "conn_type": "mimecast",
+            "host": url,
+            "login": CREDENTIALS.access_key,
+            "password": CREDENTIALS.secret_key,
+            "extra": {
+                "auth_type": "hmac",
+                "app_id": CREDENTIALS.app_id,
+                "app_key": CREDENTIALS.app_key,
+                **extra,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def connections(simulator: MimecastSimulator, monkeypatch: pytest.MonkeyPatch) -> MimecastSimulator:
+    """``mimecast_default`` (API 2.0) and ``mimecast_hmac`` (API 1.0), both on the simulator."""
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(simulator.url))
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_HMAC", hmac_connection(simulator.url))
+    return simulator
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated metadata database, which dag.test() needs."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )

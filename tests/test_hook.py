@@ -1,0 +1,286 @@
+"""MimecastHook against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+
+import pytest
+from airflow.providers.common.compat.sdk import redact
+
+from airflow_provider_mimecast.errors import (
+    MimecastApiError,
+    MimecastAuthenticationError,
+    MimecastConfigurationError,
+    MimecastError,
+    MimecastInvalidResponseError,
+    MimecastRateLimitError,
+    MimecastServerError,
+    MimecastTokenExpiredError,
+    MimecastTransportError,
+)
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from tests.conftest import SECRETS, hmac_connection, oauth_connection
+
+CONN_IDS = ["mimecast_default", "mimecast_hmac"]
+
+
+def fast_hook(conn_id: str = "mimecast_default", **kwargs) -> MimecastHook:
+    kwargs.setdefault("retry_delay", 0.01)
+    return MimecastHook(conn_id, **kwargs)
+
+
+@pytest.mark.parametrize("conn_id", CONN_IDS)
+def test_status_of_many_imports_in_one_request_in_the_order_asked(connections, conn_id):
+    first = connections.create_import(total_users=3, pending_seconds=0, processing_seconds=0)
+    second = connections.create_import(total_users=5, pending_seconds=100)
+    statuses = fast_hook(conn_id).get_import_status([second, first])
+    assert [s.id for s in statuses] == [second, first]
+    assert [(s.status, s.total_users) for s in statuses] == [("pending", 5), ("completed", 3)]
+    sent = connections.requests_to(GET_IMPORT_STATUS_PATH)
+    assert len(sent) == 1
+    assert json.loads(sent[0].body) == {"data": [{"id": second}, {"id": first}]}
+
+
+@pytest.mark.parametrize("conn_id", CONN_IDS)
+async def test_async_twin_reads_the_same_status(connections, conn_id):
+    import_id = connections.create_import(total_users=4, pending_seconds=0, processing_seconds=0)
+    [status] = await fast_hook(conn_id).aget_import_status(import_id)
+    assert (status.id, status.status, status.successful_imported_users) == (import_id, "completed", 4)
+
+
+async def test_token_is_cached_and_shared_by_sync_and_async_hooks(connections):
+    import_id = connections.create_import()
+    fast_hook().get_import_status(import_id)
+    fast_hook().get_import_status(import_id)
+    await fast_hook().aget_import_status(import_id)
+    assert len(connections.requests_to(TOKEN_PATH)) == 1
+    tokens = {r.headers["authorization"] for r in connections.requests_to(GET_IMPORT_STATUS_PATH)}
+    assert len(tokens) == 1
+
+
+def test_token_is_refreshed_before_it_expires(monkeypatch):
+    # A 2 s token is renewed after 1 s: the margin is 60 s, or half the lifetime for short tokens.
+    with MimecastSimulator(token_ttl_seconds=2) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        import_id = sim.create_import()
+        fast_hook().get_import_status(import_id)
+        fast_hook().get_import_status(import_id)
+        assert len(sim.requests_to(TOKEN_PATH)) == 1
+        time.sleep(1.1)
+        fast_hook().get_import_status(import_id)
+        assert len(sim.requests_to(TOKEN_PATH)) == 2
+        assert all(r.response_status == 200 for r in sim.requests)
+
+
+def test_expired_token_is_renewed_once_and_the_call_retried(connections):
+    import_id = connections.create_import()
+    hook = fast_hook()
+    hook.get_import_status(import_id)
+    connections.expire_tokens()
+    assert hook.get_import_status(import_id)[0].id == import_id
+    assert len(connections.requests_to(TOKEN_PATH)) == 2
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [200, 401, 200]
+
+
+def test_only_one_reauthentication_per_attempt(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("token_expired", path=GET_IMPORT_STATUS_PATH, times=2))
+    with pytest.raises(MimecastTokenExpiredError, match="token expired"):
+        fast_hook().get_import_status(import_id)
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 2
+
+
+@pytest.mark.parametrize("conn_id", CONN_IDS)
+def test_rate_limit_waits_at_least_the_reset(connections, conn_id):
+    import_id = connections.create_import()
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=600))
+    started = time.monotonic()
+    assert fast_hook(conn_id).get_import_status(import_id)[0].id == import_id
+    assert time.monotonic() - started >= 0.6
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [429, 200]
+
+
+def test_rate_limit_gives_up_after_max_retries(connections):
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=10, times=10))
+    with pytest.raises(MimecastRateLimitError, match="HTTP 429"):
+        fast_hook(max_retries=2).get_import_status("any")
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 3
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retried_up_to_max_retries(connections, status):
+    connections.inject(Fault("server_error", path=GET_IMPORT_STATUS_PATH, status=status, times=10))
+    with pytest.raises(MimecastServerError, match=f"HTTP {status}"):
+        fast_hook(max_retries=3).get_import_status("any")
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 4
+
+
+def test_hmac_retries_are_signed_afresh(connections):
+    # The simulator rejects a reused x-mc-req-id, so success after a 503 proves a fresh signature.
+    import_id = connections.create_import()
+    connections.inject(Fault("server_error", path=GET_IMPORT_STATUS_PATH, status=503))
+    assert fast_hook("mimecast_hmac").get_import_status(import_id)[0].id == import_id
+    first, second = connections.requests_to(GET_IMPORT_STATUS_PATH)
+    assert (first.response_status, second.response_status) == (503, 200)
+    assert first.headers["x-mc-req-id"] != second.headers["x-mc-req-id"]
+    assert first.headers["authorization"] != second.headers["authorization"]
+
+
+def test_proxy_html_is_retried_then_reported_with_an_excerpt(connections):
+    connections.inject(Fault("malformed", path=GET_IMPORT_STATUS_PATH, times=10))
+    with pytest.raises(MimecastServerError, match="502 Bad Gateway"):
+        fast_hook(max_retries=1).get_import_status("any")
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 2
+
+
+def test_an_empty_200_is_not_an_envelope_and_not_retried(connections):
+    connections.inject(Fault("empty", path=GET_IMPORT_STATUS_PATH))
+    with pytest.raises(MimecastInvalidResponseError, match=r"HTTP 200.*empty body.*x-mc-req-id"):
+        fast_hook().get_import_status("any")
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "text"),
+    [
+        ("invalid_signature", MimecastAuthenticationError, "regional base URL"),
+        ("binding_expired", MimecastAuthenticationError, "binding expired"),
+    ],
+)
+def test_authentication_errors_are_not_retried_and_carry_a_hint(connections, fault, error, text):
+    connections.inject(Fault(fault, path=GET_IMPORT_STATUS_PATH))
+    with pytest.raises(error, match=text):
+        fast_hook("mimecast_hmac").get_import_status("any")
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
+
+
+def test_unknown_import_is_a_fail_entry_naming_it_and_not_retried(connections):
+    with pytest.raises(MimecastApiError, match="import 'no-such-import' err_import_not_found") as caught:
+        fast_hook().get_import_status("no-such-import")
+    assert caught.value.request_id and caught.value.request_id in str(caught.value)
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
+
+
+def test_wrong_client_secret_is_an_authentication_error(simulator, monkeypatch):
+    bad = json.loads(oauth_connection(simulator.url))
+    bad["password"] = "wrong-client-secret"
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", json.dumps(bad))
+    with pytest.raises(MimecastAuthenticationError, match="client secret") as caught:
+        fast_hook().get_import_status("any")
+    assert "wrong-client-secret" not in str(caught.value)
+    assert len(simulator.requests_to(TOKEN_PATH)) == 1
+
+
+def test_wrong_region_signature_is_an_authentication_error(simulator, monkeypatch):
+    other_key = json.loads(hmac_connection(simulator.url))
+    other_key["extra"]["app_key"] = "an-app-key-for-another-region"
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_HMAC", json.dumps(other_key))
+    with pytest.raises(MimecastAuthenticationError, match="0004 Invalid Signature"):
+        fast_hook("mimecast_hmac").get_import_status("any")
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_refused_connections_are_retried_then_reported(monkeypatch, capfd):
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(f"http://127.0.0.1:{unused_port()}"))
+    with pytest.raises(MimecastTransportError, match="ConnectError") as caught:
+        fast_hook(max_retries=2).get_import_status("any")
+    assert caught.value.request_sent is False
+    # Airflow 3 hooks log through structlog to the console, which is where a task log reads them.
+    assert capfd.readouterr().out.count("Connection refused") == 2
+
+
+def test_a_read_timeout_is_retried_for_status_calls(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("latency", path=GET_IMPORT_STATUS_PATH, delay=1.0))
+    assert fast_hook(timeout=0.3).get_import_status(import_id)[0].id == import_id
+    # The simulator records the slow request once it has answered it, after the client gave up.
+    deadline = time.monotonic() + 5
+    while len(connections.requests_to(GET_IMPORT_STATUS_PATH)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 2
+
+
+@pytest.mark.parametrize(
+    ("connection", "message"),
+    [
+        ({"host": "http://mimecast.example.com"}, "plain http"),
+        ({"extra": {"auth_type": "hmac", "app_id": "x"}}, "'app_key' is required"),
+        ({"extra": {"auth_type": "bearer"}}, "'auth_type' is 'bearer'"),
+    ],
+)
+def test_bad_settings_fail_before_any_request(simulator, monkeypatch, connection, message):
+    conn = {**json.loads(oauth_connection(simulator.url)), **connection}
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", json.dumps(conn))
+    with pytest.raises(MimecastConfigurationError, match=message):
+        fast_hook().get_import_status("any")
+    assert simulator.requests == []
+
+
+def test_bodies_are_real_json_with_json_headers(connections):
+    with pytest.raises(MimecastApiError, match=r"'a-1'.*'b-2'"):
+        fast_hook("mimecast_hmac").get_import_status(["a-1", "b-2"])
+    [request] = connections.requests_to(GET_IMPORT_STATUS_PATH)
+    assert json.loads(request.body) == {"data": [{"id": "a-1"}, {"id": "b-2"}]}
+    assert request.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("conn_id", CONN_IDS)
+def test_test_connection_succeeds(connections, conn_id):
+    ok, message = fast_hook(conn_id).test_connection()
+    assert ok, message
+    assert "Mimecast Simulator" in message
+
+
+def test_test_connection_reports_failures_without_raising(simulator, monkeypatch):
+    bad = json.loads(oauth_connection(simulator.url))
+    bad["password"] = "not-the-secret"
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", json.dumps(bad))
+    ok, message = fast_hook().test_connection()
+    assert not ok and "authentication failed" in message and "not-the-secret" not in message
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", json.dumps({**bad, "host": "http://example.com"}))
+    ok, message = MimecastHook().test_connection()
+    assert not ok and "plain http" in message
+
+
+def test_no_secret_reaches_logs_errors_or_reprs(connections, caplog, capfd):
+    """Drive successes, retries and failures with both auth types, then scan everything a user could see."""
+    seen: list[str] = []
+    import_id = connections.create_import()
+    with caplog.at_level(logging.DEBUG):
+        for conn_id in CONN_IDS:
+            hook = fast_hook(conn_id)
+            connections.inject(
+                Fault("server_error", path=GET_IMPORT_STATUS_PATH),
+                Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=10),
+            )
+            hook.get_import_status(import_id)
+            seen += [repr(hook), repr(hook.settings), str(hook.test_connection())]
+            for fault in ("invalid_signature", "token_expired", "malformed", "empty"):
+                times = 2 if fault == "token_expired" and conn_id == "mimecast_default" else 1
+                connections.inject(Fault(fault, path=GET_IMPORT_STATUS_PATH, times=times))
+                with pytest.raises(MimecastError) as caught:
+                    fast_hook(conn_id, max_retries=0).get_import_status(import_id)
+                seen.append(str(caught.value))
+    derived = [
+        r.headers["authorization"].split(" ", 1)[1]
+        for r in connections.requests
+        if "authorization" in r.headers
+    ]
+    derived = [value.split(":", 1)[-1] for value in derived]  # bearer tokens and HMAC signatures
+    assert derived
+    output = capfd.readouterr()
+    assert "retry" in output.out  # the retries above were logged, and that log is scanned
+    text = "\n".join([*seen, caplog.text, output.out, output.err])
+    for secret in (*SECRETS, *derived):
+        assert secret not in text
+    # Derived secrets are registered with Airflow's masker, so task logs show *** instead.
+    assert all(redact(value) == "***" for value in derived)
