@@ -1,0 +1,263 @@
+"""MimecastImportStatusSensor, its trigger and the status operator, against the simulator."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
+
+from airflow_provider_mimecast.errors import (
+    MimecastApiError,
+    MimecastConfigurationError,
+    MimecastError,
+    MimecastImportFailedError,
+)
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
+from airflow_provider_mimecast.operators.import_status import MimecastGetImportStatusOperator
+from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
+from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
+from tests.canned import canned_server, envelope
+from tests.conftest import oauth_connection
+
+FAST = {"retry_delay": 0.01}
+
+
+class RecordingTaskInstance:
+    """Just enough of a task instance for execute(): it records XCom pushes."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def sensor(**kwargs: Any) -> MimecastImportStatusSensor:
+    kwargs.setdefault("hook_params", FAST)
+    kwargs.setdefault("poke_interval", 0.05)
+    kwargs.setdefault("timeout", 30)
+    return MimecastImportStatusSensor(task_id="wait", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("timeline", "done"),
+    [
+        ({"pending_seconds": 100}, False),
+        ({"pending_seconds": 0, "processing_seconds": 100}, False),
+        ({"pending_seconds": 0, "processing_seconds": 0}, True),
+    ],
+)
+def test_poke_is_done_only_when_completed(connections, timeline, done, capfd):
+    import_id = connections.create_import(total_users=4, **timeline)
+    result = sensor(import_id=import_id).poke({})
+    assert result.is_done is done
+    assert (result.xcom_value["id"] if done else result.xcom_value) == (import_id if done else None)
+    assert f"Mimecast import {import_id}: " in capfd.readouterr().out
+
+
+def test_several_ids_return_a_list_in_order(connections):
+    ids = [connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(2)]
+    value = sensor(import_id=ids[::-1]).execute({})
+    assert [item["id"] for item in value] == ids[::-1]
+
+
+def test_poke_mode_waits_through_the_timeline(connections):
+    import_id = connections.create_import(total_users=2)
+    assert sensor(import_id=import_id).execute({})["status"] == "completed"
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 3
+
+
+def test_a_fail_entry_fails_at_once(connections):
+    started = time.monotonic()
+    with pytest.raises(MimecastApiError, match="'unknown-id' err_import_not_found"):
+        sensor(import_id="unknown-id", timeout=60).execute({})
+    assert time.monotonic() - started < 5
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
+
+
+def test_an_undocumented_status_fails_naming_id_and_status(monkeypatch):
+    item = {"id": "imp-1", "status": "failed", "totalUsers": 3, "successfulImportedUsers": 0}
+    with canned_server({GET_IMPORT_STATUS_PATH: envelope(item)}) as url:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(url))
+        with pytest.raises(MimecastImportFailedError, match="'imp-1' has status 'failed'"):
+            sensor(import_id="imp-1").execute({})
+
+
+def test_a_partial_import_warns_with_both_counts(connections, capfd):
+    import_id = connections.create_import(
+        total_users=10, successful_imported_users=7, pending_seconds=0, processing_seconds=0
+    )
+    assert sensor(import_id=import_id).execute({})["successfulImportedUsers"] == 7
+    assert "completed with 7 of 10 users imported" in capfd.readouterr().out
+
+
+def test_a_partial_import_fails_when_asked(connections):
+    import_id = connections.create_import(
+        total_users=10, successful_imported_users=7, pending_seconds=0, processing_seconds=0
+    )
+    with pytest.raises(MimecastImportFailedError, match=r"7 of 10 users.*fail_on_partial_import=True"):
+        sensor(import_id=import_id, fail_on_partial_import=True).execute({})
+
+
+@pytest.mark.parametrize(
+    ("import_id", "message"),
+    [
+        ([], "import_id is empty"),
+        ("", "is blank"),
+        (["a", None], r"import_id\[1\] is NoneType"),
+        (["a", "a"], "more than once"),
+    ],
+)
+def test_bad_ids_are_rejected_when_the_task_starts(connections, import_id, message):
+    with pytest.raises(MimecastConfigurationError, match=message):
+        sensor(import_id=import_id, deferrable=True).execute({})
+    assert connections.requests == []
+
+
+def test_deferrable_checks_once_then_defers_with_the_deadline(connections):
+    import_id = connections.create_import(pending_seconds=100)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as caught:
+        sensor(import_id=import_id, deferrable=True, timeout=600, poke_interval=15).execute({})
+    trigger = caught.value.trigger
+    assert isinstance(trigger, MimecastImportStatusTrigger)
+    assert (trigger.import_ids, trigger.mimecast_conn_id, trigger.poll_interval) == (
+        [import_id],
+        "mimecast_default",
+        15,
+    )
+    assert before + 600 <= trigger.end_time <= time.time() + 600
+    assert trigger.hook_params == FAST
+    assert caught.value.method_name == "execute_complete"
+    assert caught.value.timeout.total_seconds() > 600  # Airflow's own limit is only a backstop
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
+
+
+def test_deferrable_does_not_defer_when_already_completed(connections):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    assert sensor(import_id=import_id, deferrable=True).execute({})["status"] == "completed"
+
+
+def test_deferrable_defaults_from_airflow_config(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
+    from airflow_provider_mimecast.sensors import import_status
+
+    try:
+        reloaded = importlib.reload(import_status)
+        assert reloaded.MimecastImportStatusSensor(task_id="t", import_id="x").deferrable is True
+    finally:
+        monkeypatch.delenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE")
+        importlib.reload(import_status)
+    assert import_status.MimecastImportStatusSensor(task_id="t", import_id="x").deferrable is False
+
+
+def status_item(import_id: str, status: str = "completed", total: int = 3, ok: int = 3) -> dict[str, Any]:
+    return {"id": import_id, "status": status, "totalUsers": total, "successfulImportedUsers": ok}
+
+
+def test_execute_complete_turns_events_into_results_or_errors():
+    task = sensor(import_id="a")
+    assert task.execute_complete({}, {"status": "success", "statuses": [status_item("a")]})["id"] == "a"
+    with pytest.raises(MimecastError, match="bad credentials"):
+        task.execute_complete({}, {"status": "error", "message": "bad credentials"})
+    with pytest.raises(AirflowSensorTimeout, match="Timed out"):
+        task.execute_complete({}, {"status": "timeout", "message": "Timed out waiting", "statuses": []})
+    partial = {"status": "success", "statuses": [status_item("a", ok=1)]}
+    with pytest.raises(MimecastImportFailedError):
+        sensor(import_id="a", fail_on_partial_import=True).execute_complete({}, partial)
+
+
+def trigger_for(
+    import_ids: list[str], *, poll: float = 0.05, deadline: float = 30
+) -> MimecastImportStatusTrigger:
+    return MimecastImportStatusTrigger(
+        import_ids=import_ids,
+        mimecast_conn_id="mimecast_default",
+        poll_interval=poll,
+        end_time=time.time() + deadline,
+        hook_params=FAST,
+    )
+
+
+async def collect(trigger: MimecastImportStatusTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+async def test_trigger_yields_one_success_event_with_the_statuses(connections):
+    import_id = connections.create_import(total_users=5)
+    [event] = await collect(trigger_for([import_id]))
+    assert event["status"] == "success"
+    assert [(s["id"], s["status"], s["totalUsers"]) for s in event["statuses"]] == [
+        (import_id, "completed", 5)
+    ]
+    assert json.loads(json.dumps(event)) == event
+
+
+async def test_trigger_yields_one_error_event_for_a_fail_entry(connections):
+    [event] = await collect(trigger_for(["unknown-id"]))
+    assert event["status"] == "error" and "'unknown-id' err_import_not_found" in event["message"]
+
+
+async def test_trigger_times_out_after_a_last_check_at_the_deadline(connections):
+    import_id = connections.create_import(pending_seconds=100)
+    started = time.time()
+    [event] = await collect(trigger_for([import_id], poll=10, deadline=0.5))
+    assert event["status"] == "timeout" and import_id in event["message"]
+    checks = connections.requests_to(GET_IMPORT_STATUS_PATH)
+    assert len(checks) == 2  # the first at once, the last at the deadline rather than after a full poll
+    assert 0.5 <= time.time() - started < 5
+
+
+async def test_trigger_rides_out_transient_errors(connections):
+    from airflow_provider_mimecast.testing.simulator import Fault
+
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(Fault("server_error", path=GET_IMPORT_STATUS_PATH, status=503, times=2))
+    [event] = await collect(trigger_for([import_id]))
+    assert event["status"] == "success"
+
+
+def test_trigger_serialization_round_trips():
+    trigger = trigger_for(["a", "b"], poll=7)
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs == {
+        "import_ids": ["a", "b"],
+        "mimecast_conn_id": "mimecast_default",
+        "poll_interval": 7,
+        "end_time": trigger.end_time,
+        "hook_params": FAST,
+    }
+
+
+def test_status_operator_pushes_every_field_under_its_own_key(connections):
+    import_id = connections.create_import(
+        total_users=6, successful_imported_users=5, pending_seconds=0, processing_seconds=0
+    )
+    ti = RecordingTaskInstance()
+    value = MimecastGetImportStatusOperator(task_id="s", import_id=import_id).execute({"ti": ti})
+    assert value["id"] == import_id and value == ti.pushed
+    assert (ti.pushed["status"], ti.pushed["totalUsers"], ti.pushed["successfulImportedUsers"]) == (
+        "completed",
+        6,
+        5,
+    )
+    assert json.loads(json.dumps(value)) == value
+
+
+def test_status_operator_returns_a_list_for_several_ids_without_per_field_keys(connections):
+    ids = [connections.create_import(), connections.create_import()]
+    ti = RecordingTaskInstance()
+    value = MimecastGetImportStatusOperator(task_id="s", import_id=ids, hook_params=FAST).execute({"ti": ti})
+    assert [v["id"] for v in value] == ids and ti.pushed == {}
+
+
+def test_template_fields():
+    assert set(MimecastImportStatusSensor.template_fields) == {"import_id", "mimecast_conn_id"}
+    assert set(MimecastGetImportStatusOperator.template_fields) == {"import_id", "mimecast_conn_id"}
