@@ -14,7 +14,22 @@ from pathlib import Path
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="mimecast-tests-airflow-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parents[1] / "example_dags")
+_EXAMPLE_DAGS = Path(__file__).parents[1] / "example_dags"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_EXAMPLE_DAGS)
+# Airflow 3 runs dag.test() only for DAGs in a bundle: the examples, and the DAGs the tests need.
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path)},
+        }
+        for name, path in (
+            ("mimecast_examples", _EXAMPLE_DAGS),
+            ("mimecast_test_dags", Path(__file__).parent / "dags"),
+        )
+    ]
+)
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["MIMECAST_EXAMPLE_POLL_SECONDS"] = "0.2"
 

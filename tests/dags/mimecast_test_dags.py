@@ -1,0 +1,76 @@
+"""DAGs for the end-to-end tests; Airflow 3's dag.test() runs only DAGs that live in a bundle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import DAG
+
+from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
+
+FAST = {"retry_delay": 0.01}
+ROWS = [{"emailAddress": "ada@example.com", "name": "Ada"}, {"emailAddress": "bad-address", "name": "Bad"}]
+
+
+def test_dag(dag_id: str) -> DAG:
+    return DAG(
+        dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, params={"import_id": ""}
+    )
+
+
+for mode in ("poke", "reschedule", "deferrable"):
+    with test_dag(f"mimecast_test_sensor_{mode}"):
+        MimecastImportStatusSensor(
+            task_id="wait",
+            import_id="{{ params.import_id }}",
+            mode="reschedule" if mode == "reschedule" else "poke",
+            deferrable=mode == "deferrable",
+            poke_interval=0.2,
+            timeout=60,
+            hook_params=FAST,
+        )
+
+for mode in ("poke", "deferrable"):
+    with test_dag(f"mimecast_test_soft_fail_{mode}"):
+        MimecastImportStatusSensor(
+            task_id="wait",
+            import_id="{{ params.import_id }}",
+            deferrable=mode == "deferrable",
+            poke_interval=0.2,
+            timeout=1,
+            soft_fail=True,
+            hook_params=FAST,
+        )
+    with test_dag(f"mimecast_test_fail_fast_{mode}"):
+        MimecastImportStatusSensor(
+            task_id="wait",
+            import_id="{{ params.import_id }}",
+            deferrable=mode == "deferrable",
+            poke_interval=0.2,
+            timeout=600,
+            soft_fail=True,
+            hook_params=FAST,
+        )
+    with test_dag(f"mimecast_test_import_and_wait_{mode}"):
+        MimecastImportUsersOperator(
+            task_id="import_users",
+            source=ROWS,
+            group_id="grp-1",
+            wait_for_completion=True,
+            deferrable=mode == "deferrable",
+            poll_interval=0.2,
+            timeout=60,
+            hook_params=FAST,
+        )
+
+with DAG(
+    dag_id="mimecast_test_import_templated_path",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    params={"path": "", "group_id": "grp-1"},
+):
+    MimecastImportUsersOperator(
+        task_id="import_users", source="{{ params.path }}", group_id="{{ params.group_id }}", hook_params=FAST
+    )

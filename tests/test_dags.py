@@ -1,0 +1,138 @@
+"""End to end: DAGs run with dag.test() against the simulator, in one process (start-up is paid once)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def dag_bag() -> Any:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    [ti] = [ti for ti in dag_run.get_task_instances() if ti.task_id == task_id]
+    return ti.xcom_pull(task_ids=task_id, key=key)
+
+
+def run(dag_id: str, **run_conf: Any) -> Any:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    bag = DagBag(dag_folder=str(Path(__file__).parent / "dags"))
+    assert bag.import_errors == {}
+    return bag.get_dag(dag_id).test(run_conf=run_conf)
+
+
+def test_example_dags_parse_without_errors():
+    bag = dag_bag()
+    assert bag.import_errors == {}
+    assert {"example_mimecast_wait_for_import", "example_mimecast_directory_sync"} <= set(bag.dag_ids)
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_sensor_reaches_success_in_every_mode(connections, mode):
+    import_id = connections.create_import(total_users=4)
+    dag_run = run(f"mimecast_test_sensor_{mode}", import_id=import_id)
+    assert states(dag_run) == {"wait": "success"}
+    result = xcom(dag_run, "wait")
+    assert (result["id"], result["status"], result["totalUsers"]) == (import_id, "completed", 4)
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_timeout_with_soft_fail_skips(connections, mode):
+    import_id = connections.create_import(pending_seconds=600)
+    dag_run = run(f"mimecast_test_soft_fail_{mode}", import_id=import_id)
+    assert states(dag_run) == {"wait": "skipped"}
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_unknown_import_fails_fast_even_with_soft_fail(connections, mode):
+    started = time.monotonic()
+    dag_run = run(f"mimecast_test_fail_fast_{mode}", import_id="no-such-import")
+    assert states(dag_run) == {"wait": "failed"}
+    assert time.monotonic() - started < 60  # the sensor's timeout is 600 s
+
+
+def test_wait_for_import_example_over_api_1(connections):
+    import_id = connections.create_import(total_users=5, successful_imported_users=5)
+    dag = dag_bag().get_dag("example_mimecast_wait_for_import")
+    dag_run = dag.test(run_conf={"import_id": import_id, "mimecast_conn_id": "mimecast_hmac"})
+    assert states(dag_run) == {
+        "wait_for_import": "success",
+        "get_import_status": "success",
+        "check_counts": "success",
+        "all_users_imported": "success",
+        "report_rejected_users": "skipped",
+    }
+    assert xcom(dag_run, "get_import_status", key="successfulImportedUsers") == 5
+    assert {
+        r.headers["authorization"].split()[0] for r in connections.requests if r.path.startswith("/api/")
+    } == {"MC"}
+
+
+def test_directory_sync_example_imports_and_reports_rejected_users(connections):
+    dag_run = dag_bag().get_dag("example_mimecast_directory_sync").test()
+    assert states(dag_run) == {
+        "build_user_rows": "success",
+        "start_import": "success",
+        "wait_for_import": "success",
+        "check_counts": "success",
+        "report_success": "skipped",
+        "report_rejected_users": "success",
+    }
+    import_id = xcom(dag_run, "start_import", key="import_id")
+    assert connections.import_ids() == [import_id]
+    final = xcom(dag_run, "wait_for_import")
+    # The sample export has 8 active employees, one with a malformed address.
+    assert (final["id"], final["totalUsers"], final["successfulImportedUsers"]) == (import_id, 8, 7)
+    assert "7 of 8 users" in xcom(dag_run, "report_rejected_users")
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_import_operator_waits_for_completion(connections, mode):
+    dag_run = run(f"mimecast_test_import_and_wait_{mode}")
+    assert states(dag_run) == {"import_users": "success"}
+    [import_id] = connections.import_ids()
+    assert xcom(dag_run, "import_users", key="import_id") == import_id
+    final = xcom(dag_run, "import_users")
+    assert (final["id"], final["status"], final["successfulImportedUsers"], final["totalUsers"]) == (
+        import_id,
+        "completed",
+        1,
+        2,
+    )
+
+
+def test_import_operator_renders_the_path_and_returns_the_id(connections, tmp_path):
+    source = tmp_path / "users.csv"
+    source.write_text("emailAddress,name\nada@example.com,Ada\n")
+    dag_run = run("mimecast_test_import_templated_path", path=str(source))
+    assert states(dag_run) == {"import_users": "success"}
+    [import_id] = connections.import_ids()
+    assert xcom(dag_run, "import_users") == import_id == xcom(dag_run, "import_users", key="import_id")
+    [request] = connections.requests_to("/api/user/import-users")
+    assert request.body == source.read_bytes()
+
+
+def test_import_operator_fails_clearly_on_a_blank_group(connections, tmp_path):
+    source = tmp_path / "users.csv"
+    source.write_text("emailAddress,name\nada@example.com,Ada\n")
+    dag_run = run("mimecast_test_import_templated_path", path=str(source), group_id=" ")
+    assert states(dag_run) == {"import_users": "failed"}
+    assert connections.import_ids() == []
