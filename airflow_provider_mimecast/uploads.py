@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -90,12 +91,14 @@ def check_csv(content: bytes, name: str) -> bytes:
         raise MimecastConfigurationError(
             f"source {name!r} is not UTF-8 text; save the CSV as UTF-8"
         ) from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-    if not rows:
+    # Only the header and the first user row are needed: stop there rather than parse the whole file.
+    rows = itertools.islice((row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)), 2)
+    found = len(list(rows))
+    if found == 0:
         raise MimecastConfigurationError(
             f"source {name!r} has no header row; the first line must name the columns"
         )
-    if len(rows) < 2:
+    if found == 1:
         raise MimecastConfigurationError(f"source {name!r} has a header but no user rows")
     return content if content.endswith(b"\n") else content + b"\n"
 

@@ -136,3 +136,36 @@ def test_import_operator_fails_clearly_on_a_blank_group(connections, tmp_path):
     dag_run = run("mimecast_test_import_templated_path", path=str(source), group_id=" ")
     assert states(dag_run) == {"import_users": "failed"}
     assert connections.import_ids() == []
+
+
+def test_no_secret_reaches_xcom_rendered_fields_or_task_output(connections, capfd):
+    """Run both examples (API 2.0 and 1.0) and scan everything a DAG author can see afterwards."""
+    from airflow import settings
+    from sqlalchemy import text
+
+    from tests.conftest import SECRETS
+
+    bag = dag_bag()
+    sync_run = bag.get_dag("example_mimecast_directory_sync").test()
+    import_id = xcom(sync_run, "start_import", key="import_id")
+    bag.get_dag("example_mimecast_wait_for_import").test(
+        run_conf={"import_id": import_id, "mimecast_conn_id": "mimecast_hmac"}
+    )
+    # Bearer tokens and HMAC signatures the simulator received.
+    derived = [
+        r.headers["authorization"].split(" ", 1)[1].split(":", 1)[-1]
+        for r in connections.requests
+        if "authorization" in r.headers
+    ]
+    assert len(derived) >= 4
+    with settings.Session() as session:
+        stored = [
+            str(row)
+            for table in ("xcom", "rendered_task_instance_fields")
+            for row in session.execute(text(f"SELECT * FROM {table}")).fetchall()
+        ]
+    assert any(import_id in row for row in stored)  # the scan reads real rows
+    output = capfd.readouterr()
+    text_seen = "\n".join([*stored, output.out, output.err])
+    for secret in (*SECRETS, *derived):
+        assert secret not in text_seen
