@@ -261,3 +261,29 @@ def test_status_operator_returns_a_list_for_several_ids_without_per_field_keys(c
 def test_template_fields():
     assert set(MimecastImportStatusSensor.template_fields) == {"import_id", "mimecast_conn_id"}
     assert set(MimecastGetImportStatusOperator.template_fields) == {"import_id", "mimecast_conn_id"}
+
+
+def test_import_operator_warns_before_clearing_a_group(connections, capfd):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    ti = RecordingTaskInstance()
+    operator = MimecastImportUsersOperator(
+        task_id="import_users",
+        source=[{"emailAddress": "ada@example.com"}],
+        group_id="grp-sales",
+        clear_group=True,
+        hook_params=FAST,
+    )
+    import_id = operator.execute({"ti": ti})
+    assert ti.pushed == {"import_id": import_id}
+    assert "clear_group=True: Mimecast empties group grp-sales before importing" in capfd.readouterr().out
+    [request] = connections.requests_to("/api/user/import-users")
+    assert json.loads(request.headers["x-mc-arg"])["data"][0]["clearGroup"] is True
+
+
+@pytest.mark.parametrize(("argument", "value"), [("poll_interval", 0), ("timeout", -1)])
+def test_import_operator_rejects_bad_wait_settings(argument, value):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    with pytest.raises(ValueError, match=f"{argument} must be a positive number"):
+        MimecastImportUsersOperator(task_id="i", source=b"x", group_id="g", **{argument: value})

@@ -556,6 +556,12 @@ def test_non_loopback_host_is_refused(capsys: pytest.CaptureFixture[str]) -> Non
     assert "loopback" in capsys.readouterr().err
 
 
+def test_cli_reports_a_busy_port(sim: MimecastSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    busy_port = sim.url.rsplit(":", 1)[1]
+    assert main(["--port", busy_port]) == 1
+    assert "cannot listen" in capsys.readouterr().err
+
+
 def test_cli_starts_prints_its_url_and_serves() -> None:
     command = [
         sys.executable,

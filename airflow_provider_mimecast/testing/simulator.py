@@ -814,8 +814,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.host, args.port, pending_seconds=args.pending_seconds, processing_seconds=args.processing_seconds
     )
 
+    try:
+        simulator.start()
+    except OSError as exc:
+        print(f"mimecast-simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        # Unwinding like Ctrl-C lets the `with` block stop the server cleanly.
+        # Unwinding like Ctrl-C lets the finally block stop the server cleanly.
         raise KeyboardInterrupt
 
     # signal.signal only works in the main thread; main() called from elsewhere relies on Ctrl-C alone.
@@ -823,22 +829,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous_sigterm = signal.signal(signal.SIGTERM, request_stop)
     try:
-        with simulator:
-            creds = simulator.credentials
-            print(f"Mimecast simulator listening on {simulator.url}", flush=True)
-            print(f"API 2.0 client ID:       {creds.client_id}")
-            print(f"API 2.0 client secret:   {creds.client_secret}")
-            print(f"API 1.0 access key:      {creds.access_key}")
-            print(f"API 1.0 secret key:      {creds.secret_key}")
-            print(f"API 1.0 application ID:  {creds.app_id}")
-            print(f"API 1.0 application key: {creds.app_key}")
-            for _ in range(args.seed_import):
-                print(f"Seeded import: {simulator.create_import()}")
-            print("Press Ctrl-C to stop.", flush=True)
-            threading.Event().wait()
+        creds = simulator.credentials
+        print(f"Mimecast simulator listening on {simulator.url}", flush=True)
+        print(f"API 2.0 client ID:       {creds.client_id}")
+        print(f"API 2.0 client secret:   {creds.client_secret}")
+        print(f"API 1.0 access key:      {creds.access_key}")
+        print(f"API 1.0 secret key:      {creds.secret_key}")
+        print(f"API 1.0 application ID:  {creds.app_id}")
+        print(f"API 1.0 application key: {creds.app_key}")
+        for _ in range(args.seed_import):
+            print(f"Seeded import: {simulator.create_import()}")
+        print("Press Ctrl-C to stop.", flush=True)
+        threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        simulator.stop()
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     return 0
