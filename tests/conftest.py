@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 # Airflow reads its configuration at import time, so the environment is set before any test imports it.
@@ -32,6 +33,9 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 )
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["MIMECAST_EXAMPLE_POLL_SECONDS"] = "0.2"
+if version("apache-airflow").startswith("2."):
+    # Airflow 2 refuses SQLite with its default LocalExecutor; Airflow 3 has no SequentialExecutor.
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 
 import pytest  # noqa: E402
 

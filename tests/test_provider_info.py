@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import distribution, entry_points
 
+import pytest
+
 from airflow_provider_mimecast import __version__
 from airflow_provider_mimecast.get_provider_info import get_provider_info
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
@@ -52,3 +54,13 @@ def test_airflow_lists_the_provider():
     hook = HookManager().hooks["mimecast"]
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_mimecast.hooks.mimecast.MimecastHook"
+
+
+def test_airflow_2_form_widgets_use_supported_field_types():
+    wtforms = pytest.importorskip("wtforms", reason="the 2.11 connection form needs Flask-AppBuilder")
+    pytest.importorskip("flask_appbuilder")
+    widgets = MimecastHook.get_connection_form_widgets()
+    assert set(widgets) == set(get_provider_info()["connection-types"][0]["conn-fields"])
+    supported = (wtforms.StringField, wtforms.IntegerField, wtforms.PasswordField, wtforms.BooleanField)
+    assert all(issubclass(field.field_class, supported) for field in widgets.values())
+    assert issubclass(widgets["app_key"].field_class, wtforms.PasswordField)

@@ -158,13 +158,15 @@ class MimecastHook(BaseHook):
         """Extra form fields for Airflow 2.11's connection form."""
         from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, SelectField, StringField
+        from wtforms import IntegerField, PasswordField, StringField
 
         return {
-            "auth_type": SelectField(
+            # Airflow 2.11's form accepts only string, integer, password and boolean fields.
+            "auth_type": StringField(
                 lazy_gettext("Auth type"),
-                choices=[("oauth2", "API 2.0 (OAuth 2.0)"), ("hmac", "API 1.0 (HMAC)")],
+                description="oauth2 (API 2.0, default) or hmac (API 1.0)",
                 default="oauth2",
+                widget=BS3TextFieldWidget(),
             ),
             "app_id": StringField(lazy_gettext("App ID (API 1.0)"), widget=BS3TextFieldWidget()),
             "app_key": PasswordField(lazy_gettext("App key (API 1.0)"), widget=BS3PasswordFieldWidget()),
