@@ -43,6 +43,9 @@ class FailureDetail:
 class MimecastError(AirflowException):
     """Base class of every error the Mimecast provider raises."""
 
+    #: The request path the error came from, where it came from a request (set by the hook).
+    path: str | None = None
+
     def __init__(
         self, message: str, *, status_code: int | None = None, request_id: str | None = None
     ) -> None:

@@ -146,3 +146,18 @@ def test_a_missing_import_id_names_the_keys_that_came_back(monkeypatch):
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(url))
         with pytest.raises(MimecastInvalidResponseError, match=r"data\[0\] keys \['importId', 'status'\]"):
             hook().import_users(ROWS, group_id="grp-1")
+
+
+def test_a_failing_token_endpoint_is_retried_even_for_an_upload(connections):
+    # The upload itself was never sent, so neither a retry nor a "may have been accepted" error applies.
+    connections.inject(Fault("server_error", path="/oauth/token", status=503))
+    import_id = hook().import_users(ROWS, group_id="grp-1")
+    assert connections.import_ids() == [import_id]
+    assert [r.response_status for r in connections.requests_to("/oauth/token")] == [503, 200]
+
+
+def test_an_unreachable_token_endpoint_is_not_reported_as_a_possible_duplicate(connections):
+    connections.inject(Fault("server_error", path="/oauth/token", status=503, times=10))
+    with pytest.raises(MimecastServerError, match="/oauth/token"):
+        hook(max_retries=1).import_users(ROWS, group_id="grp-1")
+    assert connections.import_ids() == []

@@ -245,24 +245,30 @@ class MimecastHook(BaseHook):
 
     @staticmethod
     def _transport_error(request: httpx.Request, error: httpx.TransportError) -> MimecastTransportError:
-        return MimecastTransportError(
+        failure = MimecastTransportError(
             f"POST {request.url.path} to {request.url.host} got no answer: {type(error).__name__}"
             + (f" ({error})" if str(error) else ""),
             # Only a failure to connect proves the server never saw the request.
             request_sent=not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout),
             request_id=request.headers.get(REQUEST_ID_HEADER),
         )
+        failure.path = request.url.path
+        return failure
 
     @staticmethod
     def _check(request: httpx.Request, response: httpx.Response, *, show_body: bool = True) -> dict[str, Any]:
-        return check_response(
-            response.status_code,
-            response.headers,
-            response.content,
-            path=request.url.path,
-            request_id=response.headers.get(REQUEST_ID_HEADER) or request.headers.get(REQUEST_ID_HEADER),
-            show_body=show_body,
-        )
+        try:
+            return check_response(
+                response.status_code,
+                response.headers,
+                response.content,
+                path=request.url.path,
+                request_id=response.headers.get(REQUEST_ID_HEADER) or request.headers.get(REQUEST_ID_HEADER),
+                show_body=show_body,
+            )
+        except MimecastError as error:
+            error.path = request.url.path
+            raise
 
     def _retry_policy(self, settings: MimecastSettings, call: _Call) -> dict[str, Any]:
         retries = self.max_retries if self.max_retries is not None else settings.max_retries
@@ -280,9 +286,11 @@ class MimecastHook(BaseHook):
         def retryable(error: BaseException) -> bool:
             if isinstance(error, MimecastRateLimitError):
                 return True
+            # Fetching a token is always safe to repeat, whatever the call it is for.
+            idempotent = call.idempotent or getattr(error, "path", None) == TOKEN_PATH
             if isinstance(error, MimecastTransportError):
-                return call.idempotent or not error.request_sent
-            return call.idempotent and isinstance(error, MimecastServerError)
+                return idempotent or not error.request_sent
+            return idempotent and isinstance(error, MimecastServerError)
 
         def log_retry(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -475,9 +483,10 @@ class MimecastHook(BaseHook):
         try:
             document = self._post(call)
         except (MimecastServerError, MimecastTransportError) as error:
-            if retry_ambiguous_failures or (
+            never_sent = error.path != IMPORT_USERS_PATH or (
                 isinstance(error, MimecastTransportError) and not error.request_sent
-            ):
+            )
+            if retry_ambiguous_failures or never_sent:
                 raise
             raise MimecastUploadNotRetriedError(
                 f"The upload of {upload.name!r} failed after Mimecast may have accepted it ({error}). It was "
