@@ -31,7 +31,37 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Mimecast",
         "description": "Start Mimecast user imports and wait for them to complete.",
         "versions": [__version__],
-        "hook-class-names": [],
+        "integrations": [
+            {
+                "integration-name": "Mimecast",
+                "external-doc-url": "https://developer.services.mimecast.com/",
+                "tags": ["service"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Mimecast",
+                "python-modules": [
+                    "airflow_provider_mimecast.operators.import_status",
+                    "airflow_provider_mimecast.operators.import_users",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Mimecast",
+                "python-modules": ["airflow_provider_mimecast.sensors.import_status"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Mimecast", "python-modules": ["airflow_provider_mimecast.hooks.mimecast"]}
+        ],
+        "triggers": [
+            {
+                "integration-name": "Mimecast",
+                "python-modules": ["airflow_provider_mimecast.triggers.import_status"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "mimecast",

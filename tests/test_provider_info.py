@@ -64,3 +64,14 @@ def test_airflow_2_form_widgets_use_supported_field_types():
     supported = (wtforms.StringField, wtforms.IntegerField, wtforms.PasswordField, wtforms.BooleanField)
     assert all(issubclass(field.field_class, supported) for field in widgets.values())
     assert issubclass(widgets["app_key"].field_class, wtforms.PasswordField)
+
+
+def test_provider_info_matches_airflows_schema():
+    import json
+    from importlib.resources import files
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = files("airflow").joinpath("provider_info.schema.json")
+    if not schema.is_file():
+        pytest.skip("this Airflow ships no provider_info schema")
+    jsonschema.validate(get_provider_info(), json.loads(schema.read_text()))
