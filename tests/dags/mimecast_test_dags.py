@@ -21,9 +21,11 @@ def test_dag(dag_id: str) -> DAG:
 
 for mode in ("poke", "reschedule", "deferrable"):
     with test_dag(f"mimecast_test_sensor_{mode}"):
-        MimecastImportStatusSensor(
+        # Started in the run itself, so the import's timeline begins right before the sensor.
+        start = MimecastImportUsersOperator(task_id="start", source=ROWS, group_id="grp-1", hook_params=FAST)
+        start >> MimecastImportStatusSensor(
             task_id="wait",
-            import_id="{{ params.import_id }}",
+            import_id=start.output,
             mode="reschedule" if mode == "reschedule" else "poke",
             deferrable=mode == "deferrable",
             poke_interval=0.2,
