@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,20 +10,23 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 from airflow_provider_mimecast.errors import MimecastError, MimecastImportFailedError
 from airflow_provider_mimecast.status import ImportStatus
 
+#: ``logging.Logger`` on Airflow 2, a structlog logger on Airflow 3: anything with info and warning.
+Logger = Any
+
 #: Trigger event ``status`` values.
 EVENT_SUCCESS = "success"
 EVENT_ERROR = "error"
 EVENT_TIMEOUT = "timeout"
 
 
-def log_statuses(log: logging.Logger | Any, statuses: Sequence[ImportStatus]) -> None:
+def log_statuses(log: Logger, statuses: Sequence[ImportStatus]) -> None:
     """One line per import: its status and successful/total users."""
     for status in statuses:
         log.info("Mimecast %s", status.summary())
 
 
 def completed_result(
-    statuses: Sequence[ImportStatus], *, single: bool, fail_on_partial_import: bool, log: logging.Logger | Any
+    statuses: Sequence[ImportStatus], *, single: bool, fail_on_partial_import: bool, log: Logger
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Check completed imports for users left out and return the XCom value (a dict, or a list of them).
 
@@ -50,7 +52,7 @@ def completed_result(
 
 
 def event_result(
-    event: Mapping[str, Any], *, single: bool, fail_on_partial_import: bool, log: logging.Logger | Any
+    event: Mapping[str, Any], *, single: bool, fail_on_partial_import: bool, log: Logger
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Turn a :class:`MimecastImportStatusTrigger` event into the XCom value, or raise.
 

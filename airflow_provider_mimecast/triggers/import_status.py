@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_mimecast.completion import EVENT_ERROR, EVENT_SUCCESS, EVENT_TIMEOUT
+from airflow_provider_mimecast.completion import EVENT_ERROR, EVENT_SUCCESS, EVENT_TIMEOUT, log_statuses
 from airflow_provider_mimecast.errors import MimecastError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import all_completed
@@ -71,8 +71,7 @@ class MimecastImportStatusTrigger(BaseTrigger):
             except MimecastError as error:
                 yield TriggerEvent({"status": EVENT_ERROR, "message": str(error)})
                 return
-            for status in statuses:
-                self.log.info("Mimecast %s", status.summary())
+            log_statuses(self.log, statuses)
             if done:
                 yield TriggerEvent({"status": EVENT_SUCCESS, "statuses": [s.as_dict() for s in statuses]})
                 return
