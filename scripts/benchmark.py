@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -21,24 +20,8 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="mimecast-bench-ai
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-from airflow_provider_mimecast.testing.simulator import DEFAULT_CREDENTIALS, MimecastSimulator
+from airflow_provider_mimecast.testing.simulator import MimecastSimulator
 from airflow_provider_mimecast.uploads import load_upload
-
-
-def connect(url: str) -> None:
-    creds = DEFAULT_CREDENTIALS
-    os.environ["AIRFLOW_CONN_BENCH_OAUTH"] = json.dumps(
-        {"conn_type": "mimecast", "host": url, "login": creds.client_id, "password": creds.client_secret}
-    )
-    os.environ["AIRFLOW_CONN_BENCH_HMAC"] = json.dumps(
-        {
-            "conn_type": "mimecast",
-            "host": url,
-            "login": creds.access_key,
-            "password": creds.secret_key,
-            "extra": {"auth_type": "hmac", "app_id": creds.app_id, "app_key": creds.app_key},
-        }
-    )
 
 
 def sync_rate(conn_id: str, import_id: str, calls: int) -> float:
@@ -89,7 +72,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="status calls per measurement")
     args = parser.parse_args()
     with MimecastSimulator(rate_limit=10**9) as sim:
-        connect(sim.url)
+        os.environ["AIRFLOW_CONN_BENCH_OAUTH"] = sim.airflow_connection("oauth2")
+        os.environ["AIRFLOW_CONN_BENCH_HMAC"] = sim.airflow_connection("hmac")
         import_id = sim.create_import()
         print(f"get_import_status against the simulator, {args.calls} calls each:")
         for conn_id, label in (("bench_oauth", "API 2.0 bearer"), ("bench_hmac", "API 1.0 HMAC")):

@@ -29,24 +29,7 @@ if version("apache-airflow").startswith("2."):
     # Airflow 2 refuses SQLite with its default LocalExecutor; Airflow 3 has no SequentialExecutor.
     os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 
-from airflow_provider_mimecast.testing.simulator import DEFAULT_CREDENTIALS, MimecastSimulator  # noqa: E402
-
-
-def connection(url: str, auth_type: str) -> str:
-    creds = DEFAULT_CREDENTIALS
-    if auth_type == "oauth2":
-        return json.dumps(
-            {"conn_type": "mimecast", "host": url, "login": creds.client_id, "password": creds.client_secret}
-        )
-    return json.dumps(
-        {
-            "conn_type": "mimecast",
-            "host": url,
-            "login": creds.access_key,
-            "password": creds.secret_key,
-            "extra": {"auth_type": "hmac", "app_id": creds.app_id, "app_key": creds.app_key},
-        }
-    )
+from airflow_provider_mimecast.testing.simulator import MimecastSimulator  # noqa: E402
 
 
 def run_dag(dag_id: str, **run_conf: Any) -> Any:
@@ -71,8 +54,8 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     with MimecastSimulator(pending_seconds=1.0, processing_seconds=2.0) as simulator:
         print(f"Mimecast simulator listening on {simulator.url}", flush=True)
-        os.environ["AIRFLOW_CONN_MIMECAST_DEFAULT"] = connection(simulator.url, "oauth2")
-        os.environ["AIRFLOW_CONN_MIMECAST_HMAC"] = connection(simulator.url, "hmac")
+        os.environ["AIRFLOW_CONN_MIMECAST_DEFAULT"] = simulator.airflow_connection("oauth2")
+        os.environ["AIRFLOW_CONN_MIMECAST_HMAC"] = simulator.airflow_connection("hmac")
 
         sync_run = run_dag("example_mimecast_directory_sync")
         tis = {ti.task_id: ti for ti in sync_run.get_task_instances()}

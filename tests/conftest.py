@@ -40,7 +40,11 @@ if version("apache-airflow").startswith("2."):
 import pytest  # noqa: E402
 
 from airflow_provider_mimecast.hooks.mimecast import TOKEN_CACHE  # noqa: E402
-from airflow_provider_mimecast.testing.simulator import DEFAULT_CREDENTIALS, MimecastSimulator  # noqa: E402
+from airflow_provider_mimecast.testing.simulator import (  # noqa: E402
+    DEFAULT_CREDENTIALS,
+    MimecastSimulator,
+    airflow_connection,
+)
 
 CREDENTIALS = DEFAULT_CREDENTIALS
 #: Every secret the tests use; none may show up in logs, errors, reprs or XCom.
@@ -61,32 +65,11 @@ def simulator() -> Iterator[MimecastSimulator]:
 
 
 def oauth_connection(url: str, **extra: object) -> str:
-    return json.dumps(
-        {
-            "conn_type": "mimecast",
-            "host": url,
-            "login": CREDENTIALS.client_id,
-            "password": CREDENTIALS.client_secret,
-            "extra": extra,
-        }
-    )
+    return airflow_connection(url, "oauth2", **extra)
 
 
 def hmac_connection(url: str, **extra: object) -> str:
-    return json.dumps(
-        {
-            "conn_type": "mimecast",
-            "host": url,
-            "login": CREDENTIALS.access_key,
-            "password": CREDENTIALS.secret_key,
-            "extra": {
-                "auth_type": "hmac",
-                "app_id": CREDENTIALS.app_id,
-                "app_key": CREDENTIALS.app_key,
-                **extra,
-            },
-        }
-    )
+    return airflow_connection(url, "hmac", **extra)
 
 
 @pytest.fixture

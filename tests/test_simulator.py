@@ -587,3 +587,16 @@ def test_cli_starts_prints_its_url_and_serves() -> None:
         process.terminate()
         _, stderr = process.communicate(timeout=5)
     assert process.returncode == 0, stderr
+
+
+def test_airflow_connection_describes_the_simulator_for_both_auth_types() -> None:
+    with MimecastSimulator() as sim:
+        url = sim.url
+        oauth = json.loads(sim.airflow_connection("oauth2", timeout=5))
+        hmac_conn = json.loads(sim.airflow_connection("hmac"))
+        with pytest.raises(ValueError, match="'oauth2' or 'hmac'"):
+            sim.airflow_connection("basic")
+    assert (oauth["host"], oauth["login"], oauth["password"]) == (url, CREDS.client_id, CREDS.client_secret)
+    assert oauth["extra"] == {"auth_type": "oauth2", "timeout": 5}
+    assert (hmac_conn["login"], hmac_conn["password"]) == (CREDS.access_key, CREDS.secret_key)
+    assert hmac_conn["extra"] == {"auth_type": "hmac", "app_id": CREDS.app_id, "app_key": CREDS.app_key}

@@ -49,6 +49,7 @@ __all__ = [
     "MimecastSimulator",
     "RecordedRequest",
     "SimulatorCredentials",
+    "airflow_connection",
     "main",
     "valid_email_row",
 ]
@@ -248,6 +249,38 @@ def _v2_error(status: int, code: str, message: str) -> _Response:
 
 def _rate_limited() -> _Response:
     return _v1_error(429, "err_rate_limit_exceeded", "Rate limit exceeded", retryable=True)
+
+
+def airflow_connection(
+    url: str,
+    auth_type: str = "oauth2",
+    *,
+    credentials: SimulatorCredentials = DEFAULT_CREDENTIALS,
+    **extra: Any,
+) -> str:
+    """A ``mimecast`` connection as JSON for an ``AIRFLOW_CONN_<ID>`` variable.
+
+    :param url: the base URL, e.g. :attr:`MimecastSimulator.url`.
+    :param auth_type: ``oauth2`` (API 2.0) or ``hmac`` (API 1.0).
+    :param credentials: the credentials to put in it.
+    :param extra: further extra fields, e.g. ``timeout``.
+    """
+    if auth_type == "oauth2":
+        login, password = credentials.client_id, credentials.client_secret
+    elif auth_type == "hmac":
+        login, password = credentials.access_key, credentials.secret_key
+        extra = {"app_id": credentials.app_id, "app_key": credentials.app_key, **extra}
+    else:
+        raise ValueError(f"auth_type must be 'oauth2' or 'hmac', got {auth_type!r}")
+    return json.dumps(
+        {
+            "conn_type": "mimecast",
+            "host": url,
+            "login": login,
+            "password": password,
+            "extra": {"auth_type": auth_type, **extra},
+        }
+    )
 
 
 def valid_email_row(row: dict[str, str]) -> bool:
@@ -487,6 +520,14 @@ class MimecastSimulator:
         """Every request received, in the order they were answered (a snapshot)."""
         with self._lock:
             return list(self._requests)
+
+    def airflow_connection(self, auth_type: str = "oauth2", **extra: Any) -> str:
+        """This simulator as a ``mimecast`` connection (JSON for ``AIRFLOW_CONN_<ID>``).
+
+        :param auth_type: ``oauth2`` (API 2.0) or ``hmac`` (API 1.0).
+        :param extra: further extra fields, e.g. ``timeout``.
+        """
+        return airflow_connection(self.url, auth_type, credentials=self.credentials, **extra)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         """The recorded requests to one path.
