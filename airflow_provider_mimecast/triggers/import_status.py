@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -79,11 +78,8 @@ class MimecastImportStatusTrigger(BaseTrigger):
             ) as wait:
                 shown: dict[str, str] = {}
                 while True:
-                    try:
-                        report = await asyncio.wait_for(
-                            wait.next_report(), max(deadline - time.monotonic(), 0) + REPORT_GRACE_SECONDS
-                        )
-                    except asyncio.TimeoutError:
+                    report = await wait.next_report(give_up_at=deadline + REPORT_GRACE_SECONDS)
+                    if report is None:
                         yield self._timeout_event([], "no answer from Mimecast came before the deadline")
                         return
                     event = self._event(report, final=time.monotonic() >= deadline, shown=shown)

@@ -58,12 +58,20 @@ class Wait:
         self._report = report
         self._ready.set()
 
-    async def next_report(self) -> Report:
-        """The next report; a newer one replaces an unread older one."""
-        await self._ready.wait()
+    async def next_report(self, give_up_at: float) -> Report | None:
+        """The next report (a newer one replaces an unread older one), or None at ``give_up_at``
+        (``time.monotonic()``) if none came.
+        """
+        # A timer sets the same event rather than asyncio.wait_for, which before Python 3.12 can swallow
+        # a cancellation that arrives as the report does: a cleared task would then keep waiting.
+        timer = asyncio.get_running_loop().call_later(max(give_up_at - time.monotonic(), 0), self._ready.set)
+        try:
+            await self._ready.wait()
+        finally:
+            timer.cancel()
         self._ready.clear()
-        assert self._report is not None
-        return self._report
+        report, self._report = self._report, None
+        return report
 
     def schedule_after(self, polled_at: float) -> None:
         # From the time the round was due, not from when its answer came: a fixed cadence, no drift.
@@ -119,7 +127,12 @@ class StatusPoller:
         :param deadline: ``time.monotonic()`` of the wait's last poll.
         """
         now = time.monotonic()
-        wait = Wait(tuple(import_ids), interval, deadline, next_due=now + GATHER_SECONDS)
+        # A new wait joins the next round already due within its interval rather than starting a cadence
+        # of its own, so waits stay in one batch. That is never late: the sensor checked just before
+        # deferring.
+        rounds = [w.next_due for w in self._waits if w.next_due <= now + interval]
+        first = max(min(rounds), now) if rounds else now + GATHER_SECONDS
+        wait = Wait(tuple(import_ids), interval, deadline, next_due=min(first, deadline))
         self._waits.add(wait)
         self._changed.set()
         if self._task is None or self._task.done():
@@ -167,11 +180,14 @@ class StatusPoller:
         delay = when - time.monotonic()
         if delay <= 0:
             return True
+        # A timer rather than asyncio.wait_for, which can swallow the triggerer's cancellation.
+        timer = None if math.isinf(delay) else asyncio.get_running_loop().call_later(delay, self._changed.set)
         try:
-            await asyncio.wait_for(self._changed.wait(), None if math.isinf(delay) else delay)
-        except asyncio.TimeoutError:
-            return True
-        return False
+            await self._changed.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return time.monotonic() >= when
 
     async def _poll(self, due: list[Wait]) -> None:
         ids = list(dict.fromkeys(i for wait in due for i in wait.import_ids))
@@ -254,6 +270,10 @@ class PollerRegistry:
             del self._pollers[key]
 
     def pollers(self) -> Iterable[StatusPoller]:
+        """The live pollers; those of an event loop that has closed are dropped."""
+        for key, poller in list(self._pollers.items()):
+            if poller.loop.is_closed():
+                del self._pollers[key]
         return list(self._pollers.values())
 
 
