@@ -30,6 +30,7 @@ from airflow_provider_mimecast.testing.simulator import (
     airflow_connection,
     main,
 )
+from airflow_provider_mimecast.testing.simulator.recording import RequestLog
 
 STATUS = "/api/user/get-import-status"
 IMPORT = "/api/user/import-users"
@@ -682,6 +683,19 @@ def test_recording_is_capped_while_counts_stay_exact() -> None:
         assert (sim.requests[-1].body, sim.requests[-1].truncated_from) == (b"short", None)
 
 
+def test_kept_bodies_are_bounded_in_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RequestLog, "max_kept_body_bytes", 30)
+    log = RequestLog(max_requests=100, max_body_bytes=None)
+    for index in range(5):
+        log.record("POST", STATUS, {}, f"body {index:05}".encode(), 200, ids_carried=index)
+    assert [request.body for request in log.requests()] == [b"body 00002", b"body 00003", b"body 00004"]
+    assert log.counts() == {STATUS: 5}
+    assert log.status_sizes() == [0, 1, 2, 3, 4]
+    log.reset()
+    log.record("POST", STATUS, {}, b"x" * 30, 200)
+    assert len(log.requests()) == 1
+
+
 @pytest.mark.parametrize("name", ["max_recorded_requests", "max_recorded_body_bytes"])
 @pytest.mark.parametrize("value", [-1, 2.5, True])
 def test_recording_caps_are_checked(name: str, value: Any) -> None:
@@ -963,3 +977,15 @@ def test_rate_limit_for_checks_its_argument_and_can_be_ended(
     assert client.post(ACCOUNT, headers=headers).status_code == 429
     sim.rate_limit_for(0)
     assert client.post(ACCOUNT, headers=headers).status_code == 200
+
+
+def test_the_simulator_imports_nothing_from_airflow() -> None:
+    # A fresh interpreter: this test process has imported Airflow already.
+    code = (
+        "import sys, airflow_provider_mimecast.testing.simulator; "
+        "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "[]"

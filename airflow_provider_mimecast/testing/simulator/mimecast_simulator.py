@@ -37,6 +37,7 @@ class MimecastSimulator:
     :param max_recorded_requests: how many of the latest requests :attr:`requests` keeps; None keeps all.
         The counts (:meth:`request_counts`, :meth:`status_request_sizes`) stay exact either way.
     :param max_recorded_body_bytes: how much of each request body :attr:`requests` keeps; None keeps all.
+        With ``max_recorded_requests`` set, the kept bodies also stay under 64 MiB in all (oldest dropped).
     :param idle_timeout_seconds: how long a keep-alive connection may sit idle before the server closes it.
     """
 

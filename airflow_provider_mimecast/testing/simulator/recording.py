@@ -27,11 +27,14 @@ class RequestLog:
     """Counts every request exactly and keeps the most recent ones; safe to use from many threads.
 
     Counts cost a few bytes per request whatever the traffic; the kept requests are capped, so a
-    benchmark's thousands of requests (or a large upload) do not pile up in memory.
+    benchmark's thousands of requests (or a large upload) do not pile up in memory: with ``max_requests``
+    set, the oldest are also dropped once the kept bodies pass :attr:`max_kept_body_bytes` in all.
 
     :param max_requests: how many recent requests to keep; None keeps all.
     :param max_body_bytes: how much of each body to keep; None keeps all.
     """
+
+    max_kept_body_bytes = 64 << 20
 
     def __init__(self, max_requests: int | None, max_body_bytes: int | None) -> None:
         for name, value in (
@@ -48,6 +51,7 @@ class RequestLog:
         self._counts: Counter[str] = Counter()
         self._status_sizes: list[int] = []
         self._connections = 0
+        self._kept_body_bytes = 0
 
     def record(
         self,
@@ -67,6 +71,12 @@ class RequestLog:
             truncated_from, body = len(body), body[: self._max_body_bytes]
         request = RecordedRequest(method, path, headers, body, response_status, truncated_from)
         with self._lock:
+            if self._requests.maxlen is not None:
+                if len(self._requests) == self._requests.maxlen:
+                    self._kept_body_bytes -= len(self._requests[0].body)
+                while self._requests and self._kept_body_bytes + len(body) > self.max_kept_body_bytes:
+                    self._kept_body_bytes -= len(self._requests.popleft().body)
+                self._kept_body_bytes += len(body)
             self._requests.append(request)
             self._counts[path] += 1
             if ids_carried is not None:
@@ -96,6 +106,7 @@ class RequestLog:
     def reset(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._kept_body_bytes = 0
             self._counts.clear()
             self._status_sizes.clear()
             self._connections = 0
