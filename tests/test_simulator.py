@@ -923,6 +923,21 @@ def test_echo_fault_quotes_the_request_back(sim: MimecastSimulator, client: http
     assert client.post(ACCOUNT, headers=headers).status_code == 200
 
 
+def test_echo_fault_as_json_quotes_the_request_in_mimecast_errors(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    sim.inject(Fault("echo", path=TOKEN, status=401, as_json=True), Fault("echo", path=ACCOUNT, as_json=True))
+    refused = token_request(client)
+    assert refused.status_code == 401
+    assert refused.json()["fail"][0]["code"] == "invalid_request"
+    assert f"client_secret={CREDS.client_secret}" in refused.json()["fail"][0]["message"]
+    headers = bearer(client)
+    failed = client.post(ACCOUNT, headers=headers)
+    assert failed.status_code == 502
+    assert error_code(failed) == "err_request_rejected"
+    assert headers["Authorization"] in failed.json()["fail"][0]["errors"][0]["message"]
+
+
 def test_fault_injection_is_thread_safe(sim: MimecastSimulator) -> None:
     sim.inject(Fault("server_error", path=ACCOUNT, status=503, times=50))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from .auth import INVALID_SIGNATURE
+from .endpoints import TOKEN_PATH
 from .rate_limits import Rate
 from .responses import Response, rate_limited, v1_error, v2_error
 
@@ -42,7 +43,8 @@ class Fault:
         ``binding_expired``, ``malformed`` (a proxy's HTML 502), ``empty`` (200 with no body),
         ``invalid_signature``, ``trickle`` (the normal answer, one byte every ``delay`` seconds),
         ``redirect`` (the normal answer's envelope under a 3xx status with a ``Location``) or ``echo`` (an
-        HTML error page quoting the request's headers and body back, as some proxies do).
+        HTML error page quoting the request's headers and body back, as some proxies do; with ``as_json``,
+        Mimecast's error envelope whose message quotes them).
     :param path: only requests to this path are affected; ``None`` matches every path,
         ``/oauth/token`` included.
     :param times: how many matching requests it affects before it is used up.
@@ -51,6 +53,8 @@ class Fault:
     :param reset_ms: the ``X-RateLimit-Reset`` value of a ``rate_limit``, in milliseconds.
     :param delay: seconds a ``latency`` fault waits before answering, or a ``trickle`` waits before each byte.
     :param location: the ``Location`` header of a ``redirect``.
+    :param as_json: an ``echo`` answers Mimecast's JSON error shape (API 2.0's on ``/oauth/token``, API
+        1.0's elsewhere) instead of an HTML page.
     """
 
     kind: str
@@ -60,6 +64,7 @@ class Fault:
     reset_ms: int = 1000
     delay: float = 0.0
     location: str = "/login"
+    as_json: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -141,22 +146,29 @@ def fault_response(fault: Fault, rate: Rate | None, rate_limit: int) -> Response
     return response
 
 
-def echo_page(status: int, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
-    """An HTML error page that quotes the request back verbatim, secrets and all, as a careless proxy does."""
+def echo_page(fault: Fault, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+    """An error that quotes the request back verbatim, secrets and all, as a careless proxy or server does."""
+    assert fault.status is not None
+    request = f"{method} {path}\n" + "".join(f"{name}: {value}\n" for name, value in headers.items())
+    if fault.as_json:
+        message = f"Rejected request: {request}\n{body.decode('utf-8', 'replace')}"
+        if path == TOKEN_PATH:
+            return v2_error(fault.status, "invalid_request", message)
+        return v1_error(fault.status, "err_request_rejected", message)
     try:
-        phrase = HTTPStatus(status).phrase
+        phrase = HTTPStatus(fault.status).phrase
     except ValueError:
         phrase = "Error"
-    request = f"{method} {path}\n" + "".join(f"{name}: {value}\n" for name, value in headers.items())
+    title = f"{fault.status} {phrase}"
     page = (
         (
-            f"<html><head><title>{status} {phrase}</title></head><body><h1>{status} {phrase}</h1>\n"
+            f"<html><head><title>{title}</title></head><body><h1>{title}</h1>\n"
             f"<p>The upstream server could not handle this request:</p>\n<pre>{request}\n"
         ).encode()
         + body
         + b"</pre></body></html>\n"
     )
-    return Response(status, page, {"Content-Type": "text/html; charset=utf-8"})
+    return Response(fault.status, page, {"Content-Type": "text/html; charset=utf-8"})
 
 
 def redirected(response: Response, fault: Fault) -> Response:

@@ -254,8 +254,7 @@ class MimecastSimulator:
                 self._server.stopping.wait(fault.delay)
             fault = None
         if fault is not None and fault.kind == "echo":
-            assert fault.status is not None
-            return echo_page(fault.status, method, path, headers, body)
+            return echo_page(fault, method, path, headers, body)
         rate = self._rates.count(headers.get("authorization", "")) if is_api else None
         if fault is None or fault.kind in ("server_error", "trickle", "redirect"):
             # These execute the request: a lost answer to import-users still created the import, which
