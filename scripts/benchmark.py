@@ -21,13 +21,12 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="mimecast-bench-airflow-"))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
@@ -52,12 +51,21 @@ def _serve(pipe: Connection) -> None:
             command, argument = pipe.recv()
             if command == "create":
                 count, after = argument
-                ids = [sim.create_import(pending_seconds=after / 2, processing_seconds=after / 2) for _ in range(count)]
+                ids = [
+                    sim.create_import(pending_seconds=after / 2, processing_seconds=after / 2)
+                    for _ in range(count)
+                ]
                 pipe.send((ids, time.monotonic() + after))  # CLOCK_MONOTONIC is shared by processes
             elif command == "counts":
-                status = sim.requests_to(GET_IMPORT_STATUS_PATH)
-                pipe.send((len(sim.requests_to(TOKEN_PATH)), len(status)))
-                sim._requests.clear()  # the next measurement counts from zero
+                counts = sim.request_counts()
+                pipe.send(
+                    (
+                        counts.get(TOKEN_PATH, 0),
+                        counts.get(GET_IMPORT_STATUS_PATH, 0),
+                        sim.connections_accepted,
+                    )
+                )
+                sim.reset_counts()  # the next measurement counts from zero
             else:
                 return
 
@@ -75,7 +83,7 @@ class SimulatorProcess:
         self._pipe.send(("create", (count, complete_after)))
         return self._pipe.recv()
 
-    def counts(self) -> tuple[int, int]:
+    def counts(self) -> tuple[int, int, int]:
         self._pipe.send(("counts", None))
         return self._pipe.recv()
 
@@ -87,7 +95,7 @@ class SimulatorProcess:
 # ------------------------------------------------------------------------------ waits
 async def _shared_wait(import_id: str, poll: float, deadline: float) -> str:
     trigger = MimecastImportStatusTrigger([import_id], CONN_ID, poll, time.time() + deadline)
-    events = trigger.run()
+    events = cast(AsyncGenerator[Any, None], trigger.run())
     try:
         event = await anext(events)
     finally:
@@ -121,7 +129,8 @@ async def _run_waits(
     poll: float,
     deadline: float,
 ) -> dict[str, Any]:
-    stop, blocks, detected = asyncio.Event(), [], [0.0] * len(ids)
+    stop, detected = asyncio.Event(), [0.0] * len(ids)
+    blocks: list[float] = []
     process = psutil.Process()
     rss_before = process.memory_info().rss
     peak_rss = rss_before
@@ -160,7 +169,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def waits(sizes: list[int], poll: float, complete_after: float, baseline_max: int) -> None:
     header = (
-        f"{'mode':<18}{'N':>6}{'token req':>11}{'status req':>12}{'detect p50':>12}{'detect p99':>12}"
+        f"{'mode':<18}{'N':>6}{'token req':>11}{'status req':>12}{'sockets':>9}{'detect p50':>12}{'detect p99':>12}"
         f"{'loop block':>12}{'mem/wait':>10}{'CPU/poll':>11}"
     )
     print(f"Deferrable waits in one event loop: poll {poll:g} s, imports complete after {complete_after:g} s")
@@ -179,18 +188,18 @@ def waits(sizes: list[int], poll: float, complete_after: float, baseline_max: in
                 sim.counts()  # zero the simulator's counters
                 ids, completes_at = sim.create(n, complete_after)
                 run = asyncio.run(_run_waits(wait, ids, poll, deadline))
-                tokens, statuses = sim.counts()
+                tokens, statuses, sockets = sim.counts()
                 late = [max(t - completes_at, 0.0) for t in run["detected"]]
                 failed = sum(r != "success" for r in run["results"])
                 polls = max(statuses, 1)
                 print(
-                    f"{label:<18}{n:>6}{tokens:>11}{statuses:>12}{_percentile(late, 0.5):>11.2f}s"
+                    f"{label:<18}{n:>6}{tokens:>11}{statuses:>12}{sockets:>9}{_percentile(late, 0.5):>11.2f}s"
                     f"{_percentile(late, 0.99):>11.2f}s{run['longest_block'] * 1000:>10.0f}ms"
                     f"{run['rss_per_wait'] / 1024:>8.1f}KB{run['cpu'] / polls * 1000:>9.2f}ms"
                     + (f"  ({failed} not successful)" if failed else "")
                 )
     print(
-        "token/status req: what the simulator received. detect: from an import's completion to its event. "
+        "token/status req, sockets: what the simulator received. detect: from an import's completion to its event. "
         "loop block: the longest stall of the event loop. mem/wait: peak RSS growth / N. "
         "CPU/poll: process CPU time / status requests."
     )
@@ -206,7 +215,9 @@ def calls(count: int) -> None:
         started = time.perf_counter()
         for _ in range(count):
             hook.get_import_status(import_id)
-        print(f"sync get_import_status, pooled client: {count / (time.perf_counter() - started):7.0f} calls/s")
+        print(
+            f"sync get_import_status, pooled client: {count / (time.perf_counter() - started):7.0f} calls/s"
+        )
 
         async def concurrently() -> float:
             semaphore = asyncio.Semaphore(10)

@@ -36,6 +36,8 @@ GATHER_SECONDS = 0.05
 #: Longest single pause after a 429, whatever X-RateLimit-Reset says: waiting here costs no worker,
 #: and each wait's own deadline still applies.
 MAX_RATE_LIMIT_PAUSE_SECONDS = 15 * 60.0
+#: Waits handed their report per event-loop iteration.
+DELIVERY_SLICE = 50
 #: Batch requests of one round that may be in flight at once.
 MAX_CONCURRENT_REQUESTS = 4
 
@@ -108,6 +110,8 @@ class StatusPoller:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
+        #: When the loop next polls (``inf`` while idle): new waits join that round.
+        self._next_round = math.inf
         self._hook: MimecastHook | None = None
         self._session_cm: contextlib.AbstractAsyncContextManager[MimecastHook] | None = None
         self.loop = asyncio.get_running_loop()
@@ -130,11 +134,13 @@ class StatusPoller:
         # A new wait joins the next round already due within its interval rather than starting a cadence
         # of its own, so waits stay in one batch. That is never late: the sensor checked just before
         # deferring.
-        rounds = [w.next_due for w in self._waits if w.next_due <= now + interval]
-        first = max(min(rounds), now) if rounds else now + GATHER_SECONDS
+        upcoming = self._next_round
+        first = max(upcoming, now) if upcoming <= now + interval else now + GATHER_SECONDS
         wait = Wait(tuple(import_ids), interval, deadline, next_due=min(first, deadline))
         self._waits.add(wait)
-        self._changed.set()
+        if wait.next_due < self._next_round:  # only then must the sleeping loop wake earlier
+            self._next_round = wait.next_due
+            self._changed.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"mimecast-status-poller[{self.mimecast_conn_id}]"
@@ -143,13 +149,15 @@ class StatusPoller:
             yield wait
         finally:
             self._waits.discard(wait)
-            self._changed.set()
+            if not self._waits:
+                self._changed.set()  # the last wait left: stop now and close the client
 
     # ----------------------------------------------------------------- the loop
     async def _run(self) -> None:
         try:
             while self._waits:
                 due_at = max(min(w.next_due for w in self._waits), self._paused_until)
+                self._next_round = due_at
                 if not await self._sleep_until(due_at):
                     continue  # a wait joined or left: recompute the earliest due time
                 now = time.monotonic()
@@ -161,6 +169,8 @@ class StatusPoller:
                 round_at = due_at if now - due_at < min(w.interval for w in due) else now
                 for wait in due:
                     wait.schedule_after(round_at)
+                # Waits that register while this round is in flight join the next one.
+                self._next_round = min(w.next_due for w in self._waits)
                 await self._poll(due)
         except Exception as error:  # never let a bug leave waits hanging until their deadline
             self.log.exception("The Mimecast status poller stopped")
@@ -202,9 +212,13 @@ class StatusPoller:
                 results.update(await self._poll_batch(hook, batch))
 
         await asyncio.gather(*(one(batch) for batch in batches))
-        for wait in due:
+        for count, wait in enumerate(due, start=1):
             if all(i in results for i in wait.import_ids):
                 wait.deliver({i: results[i] for i in wait.import_ids})
+            if count % DELIVERY_SLICE == 0:
+                # Each delivery wakes a trigger; waking a thousand in one loop iteration would stall
+                # every other trigger of the triggerer meanwhile.
+                await asyncio.sleep(0)
 
     async def _poll_batch(self, hook: MimecastHook, batch: list[str]) -> Report:
         while True:
