@@ -94,6 +94,30 @@ def test_only_one_reauthentication_per_attempt(connections):
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 2
 
 
+async def test_a_token_the_server_no_longer_knows_is_replaced_once(monkeypatch):
+    # Seen in a real triggerer: the simulator restarted on the same URL while Airflow kept running, and
+    # the process-wide cache kept offering a token the new server refused (401 invalid_token), failing
+    # every wait of the connection until the cached token aged out.
+    with MimecastSimulator() as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(first.url))
+        fast_hook().get_import_status(first.create_import())
+    with MimecastSimulator(port=port) as second:
+        sync_id, async_id = second.create_import(), second.create_import()
+        assert [s.id for s in fast_hook().get_import_status(sync_id)] == [sync_id]
+        assert [s.id for s in await fast_hook().aget_import_status(async_id)] == [async_id]
+        assert [r.response_status for r in second.requests_to(GET_IMPORT_STATUS_PATH)] == [401, 200, 200]
+        assert len(second.requests_to(TOKEN_PATH)) == 1
+
+
+def test_a_refused_bearer_token_is_replaced_only_once_per_attempt(connections):
+    connections.inject(Fault("invalid_signature", path=GET_IMPORT_STATUS_PATH, times=2))
+    with pytest.raises(MimecastAuthenticationError, match="authentication failed"):
+        fast_hook(max_retries=0).get_import_status(connections.create_import())
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [401, 401]
+    assert len(connections.requests_to(TOKEN_PATH)) == 2
+
+
 @pytest.mark.parametrize("conn_id", CONN_IDS)
 def test_rate_limit_waits_at_least_the_reset(connections, conn_id):
     import_id = connections.create_import()
@@ -265,7 +289,9 @@ def test_no_secret_reaches_logs_errors_or_reprs(connections, caplog, capfd):
             hook.get_import_status(import_id)
             seen += [repr(hook), repr(hook.settings), str(hook.test_connection())]
             for fault in ("invalid_signature", "token_expired", "malformed", "empty"):
-                times = 2 if fault == "token_expired" and conn_id == "mimecast_default" else 1
+                # A refused bearer token is replaced once (and the call retried) before the error shows.
+                refused = fault in ("token_expired", "invalid_signature")
+                times = 2 if refused and conn_id == "mimecast_default" else 1
                 connections.inject(Fault(fault, path=GET_IMPORT_STATUS_PATH, times=times))
                 with pytest.raises(MimecastError) as caught:
                     fast_hook(conn_id, max_retries=0).get_import_status(import_id)

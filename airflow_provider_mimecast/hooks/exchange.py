@@ -2,7 +2,8 @@
 
 An attempt is a generator: it yields what it needs (a bearer token, or an :class:`ApiRequest` to send)
 and is sent the answer (the token, or the :class:`ApiResponse`). Token caching, the single
-re-authentication on ``token_expired``, signing and the envelope checks are therefore written once.
+re-authentication when a bearer token is refused (HTTP 401), signing and the envelope checks are
+therefore written once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from airflow_provider_mimecast.envelope import check_response
-from airflow_provider_mimecast.errors import MimecastError, MimecastTokenExpiredError
+from airflow_provider_mimecast.errors import MimecastAuthenticationError, MimecastError
 from airflow_provider_mimecast.settings import AuthType, MimecastSettings
 from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
 
@@ -54,7 +55,7 @@ class ApiResponse:
 
 @dataclass(frozen=True)
 class NeedToken:
-    """Asks the driver for a bearer token; ``stale`` is one the server just called expired."""
+    """Asks the driver for a bearer token; ``stale`` is one the server just refused."""
 
     stale: str | None = None
 
@@ -145,8 +146,11 @@ def attempt(settings: MimecastSettings, call: Call) -> Attempt:
     assert isinstance(response, ApiResponse)
     try:
         return check(request, response, allow_item_failures=call.allow_item_failures)
-    except MimecastTokenExpiredError:
-        if token is None:
+    except MimecastAuthenticationError as error:
+        # Any 401 to a bearer call means the token was refused: expired (``token_expired``), or revoked or
+        # unknown to the server (RFC 6750's ``invalid_token``). Kept in the process-wide cache, a refused
+        # token would fail every call of a long-lived triggerer until it aged out, ~30 minutes.
+        if token is None or error.http_status != 401:
             raise
     # One re-authentication and one retry, as Mimecast's own integrations do.
     token = yield NeedToken(stale=token)
