@@ -6,6 +6,7 @@ Counts are taken at the simulator (what the server saw), never inferred from tim
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import threading
 import time
@@ -131,6 +132,37 @@ async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections):
     answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
     assert answers == [429, 200]  # one pause for all thirty, then one request for all of them
     assert time.monotonic() - started >= 0.4
+
+
+#: Stands in for the context variables by which Airflow 3's triggerer files each trigger's log lines.
+TRIGGER_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("trigger_id", default=None)
+
+
+async def test_the_poller_logs_in_no_triggers_context(connections):
+    # Seen in a real triggerer: the poller inherited the context of the trigger that started it, so its
+    # rate-limit warning went to that one task's log and, after that task was marked failed, to the
+    # triggerer's log tagged with the departed task's ID.
+    seen: list[int | None] = []
+
+    class Recorder:
+        def warning(self, *args: Any) -> None:
+            seen.append(TRIGGER_ID.get())
+
+        info = exception = warning
+
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=10))
+
+    async def one_trigger() -> None:
+        TRIGGER_ID.set(1)
+        poller = POLLERS.poller("mimecast_default", FAST, log=Recorder())
+        async with poller.register([import_id], interval=0.1, deadline=time.monotonic() + 10) as wait:
+            report = await wait.next_report(give_up_at=time.monotonic() + 10)
+        assert report is not None and report[import_id].status == "completed"
+
+    await asyncio.create_task(one_trigger())
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [429, 200]
+    assert seen == [None]  # the rate-limit warning, logged outside the trigger's context
 
 
 async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch):

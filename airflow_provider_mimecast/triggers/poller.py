@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import math
 import time
@@ -142,8 +143,13 @@ class StatusPoller:
             self._next_round = wait.next_due
             self._changed.set()
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"mimecast-status-poller[{self.mimecast_conn_id}]"
+            # In a context of its own, not a copy of the trigger's that happens to start it: Airflow 3's
+            # triggerer files log lines by context variables, so the poller's warnings would otherwise
+            # land in that one task's log and, once it left, in the triggerer's log tagged with its ID.
+            self._task = contextvars.Context().run(
+                asyncio.get_running_loop().create_task,
+                self._run(),
+                name=f"mimecast-status-poller[{self.mimecast_conn_id}]",
             )
         try:
             yield wait
