@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import threading
 import time
 from typing import Any
@@ -132,6 +133,22 @@ async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections):
     answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
     assert answers == [429, 200]  # one pause for all thirty, then one request for all of them
     assert time.monotonic() - started >= 0.4
+
+
+async def test_the_round_after_a_rate_limit_pause_keeps_the_cadence(connections):
+    # Seen in a real triggerer: the batch retried after the pause was followed at once (~5 ms) by another
+    # request for the same IDs, because their next poll had come due during the pause.
+    ids = [connections.create_import(pending_seconds=600) for _ in range(5)]
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=1000))
+    poller = POLLERS.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
+    arrivals = []
+    async with poller.register(ids, interval=0.5, deadline=time.monotonic() + 30) as wait:
+        while len(arrivals) < 2:
+            assert await wait.next_report(give_up_at=time.monotonic() + 10) is not None
+            arrivals.append(time.monotonic())
+    answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
+    assert answers[:3] == [429, 200, 200]
+    assert arrivals[1] - arrivals[0] >= 0.3  # one interval (less a join-ahead), not a second request at once
 
 
 #: Stands in for the context variables by which Airflow 3's triggerer files each trigger's log lines.

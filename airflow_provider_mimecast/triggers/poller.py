@@ -178,6 +178,12 @@ class StatusPoller:
                 # Waits that register while this round is in flight join the next one.
                 self._next_round = min(w.next_due for w in self._waits)
                 await self._poll(due)
+                # A round that outlasted its waits' interval (a rate-limit pause, slow retries) has just
+                # brought fresh statuses: their next poll counts from its answer, not at once.
+                answered_at = time.monotonic()
+                for wait in due:
+                    if wait.next_due < answered_at:
+                        wait.schedule_after(answered_at)
         except Exception as error:  # never let a bug leave waits hanging until their deadline
             self.log.exception("The Mimecast status poller stopped")
             failure = (
