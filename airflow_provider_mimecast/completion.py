@@ -35,18 +35,30 @@ def completed_result(
     :param fail_on_partial_import: raise instead of warning when some users were not imported.
     :param log: where the warning goes.
     """
-    partial = [s for s in statuses if s.is_partial]
-    for status in partial:
-        message = (
-            f"Mimecast import {status.id} completed with {status.successful_imported_users} of "
-            f"{status.total_users} users imported"
-        )
+    for status in statuses:
+        impossible = status.impossible_counts
+        if impossible:
+            # Counts that cannot be right: nobody can tell how many users were imported, so this is
+            # treated as a partial import rather than trusted or crashed on.
+            message = (
+                f"Mimecast import {status.id} completed with counts that cannot be right: {impossible}; "
+                "treating it as a partial import"
+            )
+            rest = "check the import in the Mimecast console"
+        elif status.is_partial:
+            message = (
+                f"Mimecast import {status.id} completed with {status.successful_imported_users} of "
+                f"{status.total_users} users imported"
+            )
+            rest = "the rest were rejected"
+        else:
+            continue
         if fail_on_partial_import:
             raise MimecastImportFailedError(
                 f"{message}; failing because fail_on_partial_import=True (the import's report in the "
                 "Mimecast console lists the rejected rows)"
             )
-        log.warning("%s; the rest were rejected (set fail_on_partial_import=True to fail instead)", message)
+        log.warning("%s; %s (set fail_on_partial_import=True to fail instead)", message, rest)
     values = [s.as_dict() for s in statuses]
     return values[0] if single else values
 

@@ -108,7 +108,7 @@ def test_a_partial_import_fails_when_asked(connections):
     [
         ([], "import_id is empty"),
         ("", "is blank"),
-        (["a", None], r"import_id\[1\] is NoneType"),
+        (["a", None], r"import_id\[1\] is None: .*XCom is missing"),
         (["a", "a"], "more than once"),
     ],
 )
