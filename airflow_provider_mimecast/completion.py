@@ -7,7 +7,11 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
-from airflow_provider_mimecast.errors import MimecastError, MimecastImportFailedError
+from airflow_provider_mimecast.errors import (
+    MimecastError,
+    MimecastImportFailedError,
+    MimecastInvalidResponseError,
+)
 from airflow_provider_mimecast.status import ImportStatus
 
 #: ``logging.Logger`` on Airflow 2, a structlog logger on Airflow 3: anything with info and warning.
@@ -73,7 +77,13 @@ def event_result(
     """
     kind = event.get("status")
     if kind == EVENT_SUCCESS:
-        statuses = [ImportStatus.from_api(item) for item in event["statuses"]]
+        items = event.get("statuses")
+        if not isinstance(items, list) or not items or not all(isinstance(item, Mapping) for item in items):
+            raise MimecastInvalidResponseError(
+                "The Mimecast trigger's success event carries no list of import statuses "
+                f"(event keys: {sorted(map(str, event))})"
+            )
+        statuses = [ImportStatus.from_api(item) for item in items]
         log_statuses(log, statuses)
         return completed_result(
             statuses, single=single, fail_on_partial_import=fail_on_partial_import, log=log

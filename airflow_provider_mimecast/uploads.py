@@ -53,6 +53,10 @@ def resolve_file_type(file_type: str | None, name: str | None) -> str:
     """The given file type, else the one the file name's suffix says; refuses anything but csv/xlsx/xls."""
     allowed = ", ".join(CONTENT_TYPES)
     if file_type is not None:
+        if not isinstance(file_type, str):
+            raise MimecastConfigurationError(
+                f"file_type is {type(file_type).__name__} {file_type!r}; use one of {allowed}"
+            )
         chosen = file_type.strip().lower().lstrip(".")
         if chosen not in CONTENT_TYPES:
             raise MimecastConfigurationError(

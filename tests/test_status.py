@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_mimecast.completion import completed_result
+from airflow_provider_mimecast.completion import completed_result, event_result
 from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastImportFailedError,
@@ -227,3 +227,18 @@ def test_partial_and_complete_imports():
         "Mimecast import imp-1 completed with 7 of 10 users imported; the rest were rejected "
         "(set fail_on_partial_import=True to fail instead)"
     ]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"status": "success"}, {"status": "success", "statuses": "x"}, {"status": "success", "statuses": [1]}],
+)
+def test_a_malformed_success_event_is_an_invalid_response(event):
+    with pytest.raises(MimecastInvalidResponseError, match="no list of import statuses"):
+        event_result(event, single=True, fail_on_partial_import=False, log=RecordingLog())
+
+
+def test_event_statuses_with_impossible_counts_are_partial():
+    event = {"status": "success", "statuses": [{"id": "a", "status": "completed", "totalUsers": -1}]}
+    with pytest.raises(MimecastImportFailedError, match="cannot be right"):
+        event_result(event, single=True, fail_on_partial_import=True, log=RecordingLog())

@@ -211,3 +211,8 @@ def test_peak_memory_of_a_large_csv_file_stays_near_its_size(tmp_path: Path):
         tracemalloc.stop()
     assert len(upload.content) == size
     assert peak < 1.3 * size, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB file"
+
+
+def test_a_file_type_that_is_not_a_string_is_refused():
+    with pytest.raises(MimecastConfigurationError, match="file_type is int 5"):
+        load_upload(CSV, file_type=5)
