@@ -220,3 +220,13 @@ def test_a_wrong_secret_after_a_right_one_fails_test_connection(simulator, monke
     ok, message = MimecastHook().test_connection()
     assert ok is False and "authentication failed" in message
     assert "not-the-secret" not in message
+
+
+def test_a_hook_reuses_its_connection_across_calls(connections):
+    import_id = connections.create_import()
+    hook = MimecastHook()
+    for _ in range(5):
+        hook.get_import_status(import_id)
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 5
+    assert connections.connections_accepted == 1  # the token and five polls over one keep-alive socket
+    hook.close()
