@@ -32,7 +32,7 @@ from airflow_provider_mimecast.errors import (
 from airflow_provider_mimecast.settings import AuthType, MimecastSettings
 from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
-from airflow_provider_mimecast.uploads import load_upload
+from airflow_provider_mimecast.uploads import Upload, load_upload
 
 TOKEN_PATH = "/oauth/token"
 GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
@@ -449,7 +449,8 @@ class MimecastHook(BaseHook):
         worse than a failed task: :class:`MimecastUploadNotRetriedError` says so.
 
         :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows
-            (an iterable of dicts, written as CSV with the keys of the first row as header).
+            (an iterable of dicts, written as CSV with the keys of the first row as header); or an
+            :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent as it is.
         :param group_id: secure ID of the profile group the users go into.
         :param notify_email_address: who Mimecast emails when the import completes.
         :param clear_group: empty the group before importing.
@@ -462,7 +463,8 @@ class MimecastHook(BaseHook):
             raise MimecastConfigurationError(
                 "group_id is required: the secure ID of the profile group the users are imported into"
             )
-        upload = load_upload(source, file_type=file_type)
+        # An Upload was loaded and checked by the caller already (the operator digests its bytes).
+        upload = source if isinstance(source, Upload) else load_upload(source, file_type=file_type)
         arguments: dict[str, Any] = {
             "groupId": group_id.strip(),
             "clearGroup": clear_group,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.providers.common.compat.sdk import DAG
 
@@ -67,4 +67,25 @@ with DAG(
 ):
     MimecastImportUsersOperator(
         task_id="import_users", source="{{ params.path }}", group_id="{{ params.group_id }}", hook_params=FAST
+    )
+
+with DAG(
+    dag_id="mimecast_test_import_retry",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    params={"path": ""},
+):
+    # One retry, at once; the tests make the first try time out (execution_timeout) while it waits.
+    MimecastImportUsersOperator(
+        task_id="import_users",
+        source="{{ params.path }}",
+        group_id="grp-1",
+        wait_for_completion=True,
+        poll_interval=0.1,
+        timeout=60,
+        retries=1,
+        retry_delay=timedelta(0),
+        execution_timeout=timedelta(seconds=1),
+        hook_params=FAST,
     )
