@@ -69,23 +69,27 @@ with DAG(
         task_id="import_users", source="{{ params.path }}", group_id="{{ params.group_id }}", hook_params=FAST
     )
 
-with DAG(
-    dag_id="mimecast_test_import_retry",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    params={"path": ""},
+# One retry, at once. The tests make the first try time out while it waits, after the upload: the task's
+# execution_timeout (AirflowTaskTimeout), or the HTTP read timeout of a status check (a MimecastError).
+for timeout_kind, limits in (
+    ("execution_timeout", {"execution_timeout": timedelta(seconds=1)}),
+    ("read_timeout", {"hook_params": {**FAST, "timeout": 0.3, "max_retries": 0}}),
 ):
-    # One retry, at once; the tests make the first try time out (execution_timeout) while it waits.
-    MimecastImportUsersOperator(
-        task_id="import_users",
-        source="{{ params.path }}",
-        group_id="grp-1",
-        wait_for_completion=True,
-        poll_interval=0.1,
-        timeout=60,
-        retries=1,
-        retry_delay=timedelta(0),
-        execution_timeout=timedelta(seconds=1),
-        hook_params=FAST,
-    )
+    with DAG(
+        dag_id=f"mimecast_test_import_retry_{timeout_kind}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        params={"path": ""},
+    ):
+        MimecastImportUsersOperator(
+            task_id="import_users",
+            source="{{ params.path }}",
+            group_id="grp-1",
+            wait_for_completion=True,
+            poll_interval=0.1,
+            timeout=60,
+            retries=1,
+            retry_delay=timedelta(0),
+            **{"hook_params": FAST, **limits},
+        )
