@@ -320,3 +320,15 @@ def test_a_retry_that_cannot_read_the_variable_fails_rather_than_upload_again(
     assert kept is not None
     assert (kept["import_id"], kept["sha256"]) == (import_id, hashlib.sha256(source.read_bytes()).hexdigest())
     assert not any(secret in json.dumps(kept) for secret in SECRETS)
+
+
+def test_a_variable_that_cannot_be_deleted_does_not_fail_the_finished_task(connections, capfd, monkeypatch):
+    from airflow_provider_mimecast.operators import import_users
+
+    monkeypatch.setattr(import_users, "Variable", _FailingVariable(import_users.Variable, "delete"))
+    dag_run = run("mimecast_test_import_and_wait_poke")
+    assert states(dag_run) == {"import_users": "success"}
+    [import_id] = connections.import_ids()
+    assert xcom(dag_run, "import_users")["id"] == import_id
+    assert "Could not delete Variable mimecast_import_users/" in capfd.readouterr().out
+    assert started_import(dag_run)["import_id"] == import_id  # left behind, as the warning says

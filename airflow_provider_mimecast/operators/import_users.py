@@ -316,7 +316,7 @@ class _Ledger:
             raise MimecastError(
                 f"Could not read Variable {self.key} to check whether an earlier try of this task already "
                 f"started a Mimecast import ({type(error).__name__}: {error}). Not uploading, to avoid a "
-                "duplicate import; the next try checks again"
+                "duplicate import; a retry checks again"
             ) from error
         if text is None:
             return None
