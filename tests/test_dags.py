@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH
-from airflow_provider_mimecast.testing.simulator import Fault
-from tests.conftest import SECRETS
+from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from tests.conftest import SECRETS, oauth_connection
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -54,12 +54,15 @@ def test_example_dags_parse_without_errors():
 
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
-def test_sensor_reaches_success_in_every_mode(connections, mode):
-    dag_run = run(f"mimecast_test_sensor_{mode}")
+def test_sensor_reaches_success_in_every_mode(monkeypatch, mode):
+    # A timeline long enough that the sensor's first check, on a busy machine too, finds it unfinished.
+    with MimecastSimulator(pending_seconds=1.5, processing_seconds=0.5) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        dag_run = run(f"mimecast_test_sensor_{mode}")
     assert states(dag_run) == {"start": "success", "wait": "success"}
-    [import_id] = connections.import_ids()
-    # pending -> processing -> completed takes 0.4 s here: the sensor saw it unfinished first.
-    assert len(connections.requests_to("/api/user/get-import-status")) >= 2
+    [import_id] = sim.import_ids()
+    statuses = [json.loads(r.body)["data"][0]["id"] for r in sim.requests_to("/api/user/get-import-status")]
+    assert len(statuses) >= 2 and set(statuses) == {import_id}  # it saw the import unfinished first
     result = xcom(dag_run, "wait")
     assert (result["id"], result["status"], result["totalUsers"]) == (import_id, "completed", 2)
 
