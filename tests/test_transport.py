@@ -58,6 +58,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
 # --------------------------------------------------------------------------------------------- servers
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     server: Server
 
     def setup(self) -> None:
@@ -493,6 +494,12 @@ def test_an_unreadable_ca_bundle_is_a_configuration_error(client_kind, tmp_path)
     for path in (tmp_path / "missing.pem", not_pem):
         with pytest.raises(MimecastConfigurationError, match=r"'verify' setting .*PEM"):
             Client(client_kind, verify=str(path))
+
+
+def test_a_bad_requests_ca_bundle_is_a_configuration_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(MimecastConfigurationError, match=r"^REQUESTS_CA_BUNDLE .*missing\.pem"):
+        SyncTransport(2.0).send(api_request(f"https://127.0.0.1:{unused_port()}/api/ok"))
 
 
 def test_sync_honours_requests_ca_bundle_unless_verify_says_otherwise(tls_server, pki, monkeypatch):

@@ -69,14 +69,14 @@ def _ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_bundle)
 
 
-def _checked_verify(verify: bool | str) -> bool | str:
+def _checked_verify(verify: bool | str, origin: str = "The 'verify' setting") -> bool | str:
     if isinstance(verify, bool):
         return verify
     try:
         _ssl_context(verify)
     except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
         raise MimecastConfigurationError(
-            f"The 'verify' setting {verify!r} is not a readable CA bundle file or directory "
+            f"{origin} {verify!r} is not a readable CA bundle file or directory "
             f"({type(error).__name__}: {error}); give a PEM file's path, true, or false"
         ) from None
     return verify
@@ -175,6 +175,8 @@ class SyncTransport:
             options = self._session.merge_environment_settings(
                 prepared.url or "", {}, False, self._verify, None
             )
+            if options["verify"] != self._verify:  # a bad bundle would otherwise fail every retry alike
+                _checked_verify(options["verify"], "REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE)")
             with deadline:
                 response = self._session.send(
                     prepared, allow_redirects=False, timeout=(self.timeout, self.timeout), **options
