@@ -117,6 +117,7 @@ def check_response(
     path: str,
     request_id: str | None = None,
     show_body: bool = True,
+    allow_item_failures: bool = False,
 ) -> dict[str, Any]:
     """Return the decoded envelope of a successful answer, or raise the matching :class:`MimecastError`.
 
@@ -127,6 +128,8 @@ def check_response(
     :param request_id: the ``x-mc-req-id`` of the request, quoted in every error.
     :param show_body: whether an excerpt of an unparseable body may appear in the error
         (False for the token endpoint, whose body may hold a token).
+    :param allow_item_failures: return a 2xx envelope whose ``fail`` lists some items instead of raising,
+        for callers that sort per-item failures out themselves (a batch of import IDs).
     """
     where = f"POST {path} answered HTTP {status_code}"
     try:
@@ -179,7 +182,7 @@ def check_response(
         )
     if status_code >= 500:
         raise MimecastServerError(where, failures=failures, status_code=status_code, request_id=request_id)
-    if status_code >= 400 or failures:
+    if status_code >= 400 or (failures and not allow_item_failures):
         raise MimecastApiError(
             f"{where} with errors", failures=failures, status_code=status_code, request_id=request_id
         )

@@ -41,7 +41,7 @@ if version("apache-airflow").startswith("2."):
 
 import pytest  # noqa: E402
 
-from airflow_provider_mimecast.hooks.mimecast import TOKEN_CACHE  # noqa: E402
+from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE  # noqa: E402
 from airflow_provider_mimecast.testing.simulator import (  # noqa: E402
     DEFAULT_CREDENTIALS,
     MimecastSimulator,
