@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -15,9 +14,10 @@ from airflow_provider_mimecast.errors import (
     MimecastUploadNotRetriedError,
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
+from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
 from tests.canned import canned_server, envelope
-from tests.conftest import oauth_connection
+from tests.conftest import oauth_connection, wait_until
 
 ROWS = [
     {"emailAddress": "ada@example.com", "name": "Ada"},
@@ -56,13 +56,12 @@ def test_import_sends_parameters_in_x_mc_arg_and_returns_the_new_id(connections,
 
 def test_the_simulator_counts_rejected_rows_once_completed(connections):
     import_id = hook().import_users(ROWS, group_id="grp-1")
-    status = None
-    for _ in range(100):
+
+    def completed() -> ImportStatus | None:
         [status] = hook().get_import_status(import_id)
-        if status.status == "completed":
-            break
-        threading.Event().wait(0.05)
-    assert status is not None and status.status == "completed"
+        return status if status.status == "completed" else None
+
+    status = wait_until(completed, timeout=10, interval=0.05)
     assert (status.successful_imported_users, status.total_users) == (2, 3)
 
 
@@ -114,8 +113,11 @@ def test_a_read_timeout_after_upload_is_not_retried(connections):
     connections.inject(Fault("latency", path=IMPORT_USERS_PATH, delay=1.0))
     with pytest.raises(MimecastUploadNotRetriedError, match="ReadTimeout"):
         hook(timeout=0.3).import_users(ROWS, group_id="grp-1")
-    threading.Event().wait(1.0)  # let the simulator finish the slow request
+    # The simulator still executes the slow upload after the client gave up: the case a retry would
+    # duplicate. A retry would have reached the simulator before the error was raised.
+    wait_until(connections.import_ids, timeout=10)
     assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1
+    assert len(connections.import_ids()) == 1
 
 
 def test_opting_in_retries_and_may_duplicate(connections):

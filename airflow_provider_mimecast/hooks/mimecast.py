@@ -94,10 +94,10 @@ class MimecastHook(BaseHook):
     # ----------------------------------------------------------------- connection form metadata (2.11)
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the standard fields; read by Airflow 2.11 (3.x reads the provider info instead)."""
-        from airflow_provider_mimecast.get_provider_info import UI_FIELD_BEHAVIOUR
+        """Relabel the standard fields; read by Airflow before 3.2 (3.2+ reads the provider info instead)."""
+        from airflow_provider_mimecast.get_provider_info import hook_field_behaviour
 
-        return UI_FIELD_BEHAVIOUR
+        return hook_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
