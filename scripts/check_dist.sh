@@ -39,7 +39,7 @@ with zipfile.ZipFile(wheel) as archive:
     entry_points = next(
         archive.read(name).decode() for name in wheel_names if name.endswith(".dist-info/entry_points.txt")
     )
-for name in ("airflow_provider_mimecast/py.typed", "airflow_provider_mimecast/testing/simulator.py"):
+for name in ("airflow_provider_mimecast/py.typed", "airflow_provider_mimecast/testing/simulator/__init__.py"):
     assert name in sdist_names, f"the sdist lacks {name}"
     assert name in wheel_names, f"the wheel lacks {name}"
 for name in ("README.md", "pyproject.toml"):
