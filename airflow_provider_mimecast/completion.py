@@ -23,6 +23,17 @@ EVENT_ERROR = "error"
 EVENT_TIMEOUT = "timeout"
 
 
+def failure_message(error: BaseException) -> str:
+    """What a trigger's error event says about ``error``: our own messages are free of secrets and
+    complete; anything else is named by type, with its message cut short.
+    """
+    if isinstance(error, MimecastError):
+        return str(error)
+    text = str(error)
+    text = text if len(text) <= 300 else text[:300] + "..."
+    return f"The Mimecast trigger failed unexpectedly: {type(error).__name__}" + (f": {text}" if text else "")
+
+
 def log_statuses(log: Logger, statuses: Sequence[ImportStatus]) -> None:
     """One line per import: its status and successful/total users."""
     for status in statuses:

@@ -261,6 +261,7 @@ def check_response(
     request_id: str | None = None,
     show_body: bool = True,
     secrets: Iterable[str] = (),
+    allow_item_failures: bool = False,
 ) -> dict[str, Any]:
     """Return the decoded envelope of a successful (2xx) answer, or raise the matching :class:`MimecastError`.
 
@@ -273,6 +274,8 @@ def check_response(
         (False for the token endpoint, whose body may hold a token).
     :param secrets: the client secret, secret key, app key and current tokens: redacted from every excerpt,
         fail message, code, field and key before it becomes part of an error (see :func:`redact`).
+    :param allow_item_failures: return a 2xx envelope whose ``fail`` lists some items instead of raising,
+        for callers that sort per-item failures out themselves (a batch of import IDs).
     """
     known = tuple(secrets)
     if request_id is not None:
@@ -339,7 +342,7 @@ def check_response(
         )
     if status_code >= 500:
         raise MimecastServerError(where, failures=failures, status_code=status_code, request_id=request_id)
-    if status_code >= 400 or failures:
+    if status_code >= 400 or (failures and not allow_item_failures):
         raise MimecastApiError(
             f"{where} with errors", failures=failures, status_code=status_code, request_id=request_id
         )

@@ -110,10 +110,14 @@ class MimecastTransportError(MimecastError):
     """The request never got an HTTP answer: connection refused, DNS failure, timeout.
 
     ``request_sent`` is False only when the connection itself failed, i.e. the server cannot have acted.
+    ``transient`` is False for failures that a retry cannot mend (a TLS handshake or certificate error).
     """
 
-    def __init__(self, message: str, *, request_sent: bool, request_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, request_sent: bool, request_id: str | None = None, transient: bool = True
+    ) -> None:
         self.request_sent = request_sent
+        self.transient = transient
         super().__init__(message, request_id=request_id)
 
 

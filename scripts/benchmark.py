@@ -1,71 +1,255 @@
-"""Throughput and memory figures for the hook against the local simulator.
+"""Figures for the hook and the deferrable wait against the local simulator.
 
 Prints numbers rather than asserting them: the machines that run this are shared and noisy.
-    python scripts/benchmark.py [--calls 300]
 
-Figures: status calls per second (API 2.0 and 1.0, sync), the same calls made concurrently through the
-async twin, IDs per status request, the peak memory of turning 100,000 rows into an upload, and that of
-loading a generated CSV file of --upload-mb MB (default 100) for upload.
+    python scripts/benchmark.py                 # everything
+    python scripts/benchmark.py waits --n 1,10,100,1000 --poll 2 --complete-after 10
+    python scripts/benchmark.py calls           # sync/async status calls per second, one batched request
+    python scripts/benchmark.py upload          # peak memory of a CSV upload: from rows, from a file
+
+``waits`` runs N deferrable waits in one asyncio event loop, as Airflow's triggerer runs them, with an
+empty token cache (a triggerer that has just started), twice: through the shared poller that
+``MimecastImportStatusTrigger`` uses, and with per-wait polling (one request per wait per interval, a new
+client per call: the provider before the shared poller, kept here only as the baseline). The simulator
+runs in a separate process, so its threads do not compete with the measured event loop for the GIL, and
+it counts what it received.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import tempfile
 import time
 import tracemalloc
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from multiprocessing.connection import Connection
+from typing import Any, cast
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="mimecast-bench-airflow-"))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+import psutil
+
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
 from airflow_provider_mimecast.testing.simulator import MimecastSimulator
+from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 from airflow_provider_mimecast.uploads import load_upload
 
-
-def sync_rate(conn_id: str, import_id: str, calls: int) -> float:
-    hook = MimecastHook(conn_id)
-    hook.get_import_status(import_id)  # token and connection settings outside the timing
-    started = time.perf_counter()
-    for _ in range(calls):
-        hook.get_import_status(import_id)
-    return calls / (time.perf_counter() - started)
+CONN_ID = "bench_oauth"
 
 
-async def async_rate(conn_id: str, import_id: str, calls: int, concurrency: int) -> float:
-    hook = MimecastHook(conn_id)
-    await hook.aget_import_status(import_id)
-    semaphore = asyncio.Semaphore(concurrency)
+# ------------------------------------------------------------------------------ simulator process
+def _serve(pipe: Connection) -> None:
+    """Run the simulator in this (child) process and answer the benchmark's requests over ``pipe``."""
+    with MimecastSimulator(rate_limit=10**9) as sim:
+        pipe.send(sim.airflow_connection("oauth2"))
+        while True:
+            command, argument = pipe.recv()
+            if command == "create":
+                count, after = argument
+                ids = [
+                    sim.create_import(pending_seconds=after / 2, processing_seconds=after / 2)
+                    for _ in range(count)
+                ]
+                pipe.send((ids, time.monotonic() + after))  # CLOCK_MONOTONIC is shared by processes
+            elif command == "counts":
+                counts = sim.request_counts()
+                pipe.send(
+                    (
+                        counts.get(TOKEN_PATH, 0),
+                        counts.get(GET_IMPORT_STATUS_PATH, 0),
+                        sim.connections_accepted,
+                    )
+                )
+                sim.reset_counts()  # the next measurement counts from zero
+            else:
+                return
 
-    async def one() -> None:
-        async with semaphore:
-            await hook.aget_import_status(import_id)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(calls)))
-    return calls / (time.perf_counter() - started)
+class SimulatorProcess:
+    def __enter__(self) -> SimulatorProcess:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process.start()
+        os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = self._pipe.recv()
+        return self
+
+    def create(self, count: int, complete_after: float) -> tuple[list[str], float]:
+        self._pipe.send(("create", (count, complete_after)))
+        return self._pipe.recv()
+
+    def counts(self) -> tuple[int, int, int]:
+        self._pipe.send(("counts", None))
+        return self._pipe.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._pipe.send(("stop", None))
+        self._process.join(10)
 
 
-def batch_seconds(conn_id: str, ids: list[str]) -> float:
-    hook = MimecastHook(conn_id)
-    hook.get_import_status(ids[:1])
-    started = time.perf_counter()
-    hook.get_import_status(ids)
-    return time.perf_counter() - started
+# ------------------------------------------------------------------------------ waits
+async def _shared_wait(import_id: str, poll: float, deadline: float) -> str:
+    trigger = MimecastImportStatusTrigger([import_id], CONN_ID, poll, time.time() + deadline)
+    events = cast(AsyncGenerator[Any, None], trigger.run())
+    try:
+        event = await anext(events)
+    finally:
+        await events.aclose()
+    return event.payload["status"]
 
 
-def upload_peak(rows: int) -> tuple[float, int]:
+async def _per_wait_polling(import_id: str, poll: float, deadline: float) -> str:
+    hook = MimecastHook(CONN_ID)
+    end = time.monotonic() + deadline
+    while True:
+        [status] = await hook.aget_import_status(import_id)
+        if status.state.is_terminal:
+            return "success"
+        if time.monotonic() >= end:
+            return "timeout"
+        await asyncio.sleep(poll)
+
+
+async def _loop_monitor(stop: asyncio.Event, blocks: list[float], tick: float = 0.01) -> None:
+    """Record how late the loop wakes a 10 ms sleeper: the longest stall any other trigger would see."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(tick)
+        blocks.append(time.perf_counter() - started - tick)
+
+
+async def _run_waits(
+    wait: Callable[[str, float, float], Coroutine[Any, Any, str]],
+    ids: list[str],
+    poll: float,
+    deadline: float,
+) -> dict[str, Any]:
+    stop, detected = asyncio.Event(), [0.0] * len(ids)
+    blocks: list[float] = []
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    peak_rss = rss_before
+
+    async def timed(index: int, import_id: str) -> str:
+        result = await wait(import_id, poll, deadline)
+        detected[index] = time.monotonic()
+        return result
+
+    async def sample_rss() -> None:
+        nonlocal peak_rss
+        while not stop.is_set():
+            peak_rss = max(peak_rss, process.memory_info().rss)
+            await asyncio.sleep(0.25)
+
+    monitor = asyncio.create_task(_loop_monitor(stop, blocks))
+    sampler = asyncio.create_task(sample_rss())
+    cpu = time.process_time()
+    results = await asyncio.gather(*(timed(i, import_id) for i, import_id in enumerate(ids)))
+    cpu = time.process_time() - cpu
+    stop.set()
+    await asyncio.gather(monitor, sampler)
+    return {
+        "results": results,
+        "detected": detected,
+        "longest_block": max(blocks, default=0.0),
+        "rss_per_wait": (peak_rss - rss_before) / len(ids),
+        "cpu": cpu,
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def waits(sizes: list[int], poll: float, complete_after: float, baseline_max: int) -> None:
+    header = (
+        f"{'mode':<18}{'N':>6}{'token req':>11}{'status req':>12}{'sockets':>9}{'detect p50':>12}{'detect p99':>12}"
+        f"{'loop block':>12}{'mem/wait':>10}{'CPU/poll':>11}"
+    )
+    print(f"Deferrable waits in one event loop: poll {poll:g} s, imports complete after {complete_after:g} s")
+    print(header)
+    print("-" * len(header))
+    deadline = complete_after * 4 + 30
+    with SimulatorProcess() as sim:
+        for n in sizes:
+            modes: list[tuple[str, Callable[[str, float, float], Coroutine[Any, Any, str]]]] = [
+                ("shared poller", _shared_wait)
+            ]
+            if n <= baseline_max:
+                modes.append(("per-wait polling", _per_wait_polling))
+            for label, wait in modes:
+                TOKEN_CACHE.clear()  # a triggerer that has just (re)started
+                sim.counts()  # zero the simulator's counters
+                ids, completes_at = sim.create(n, complete_after)
+                run = asyncio.run(_run_waits(wait, ids, poll, deadline))
+                tokens, statuses, sockets = sim.counts()
+                late = [max(t - completes_at, 0.0) for t in run["detected"]]
+                failed = sum(r != "success" for r in run["results"])
+                polls = max(statuses, 1)
+                print(
+                    f"{label:<18}{n:>6}{tokens:>11}{statuses:>12}{sockets:>9}{_percentile(late, 0.5):>11.2f}s"
+                    f"{_percentile(late, 0.99):>11.2f}s{run['longest_block'] * 1000:>10.0f}ms"
+                    f"{run['rss_per_wait'] / 1024:>8.1f}KB{run['cpu'] / polls * 1000:>9.2f}ms"
+                    + (f"  ({failed} not successful)" if failed else "")
+                )
+    print(
+        "token/status req, sockets: what the simulator received. detect: from an import's completion to its event. "
+        "loop block: the longest stall of the event loop. mem/wait: peak RSS growth / N. "
+        "CPU/poll: process CPU time / status requests."
+    )
+
+
+# ------------------------------------------------------------------------------ calls and uploads
+def calls(count: int) -> None:
+    with MimecastSimulator(rate_limit=10**9) as sim:
+        os.environ["AIRFLOW_CONN_BENCH_CALLS"] = sim.airflow_connection("oauth2")
+        import_id = sim.create_import()
+        hook = MimecastHook("bench_calls")
+        hook.get_import_status(import_id)  # token and settings outside the timing
+        started = time.perf_counter()
+        for _ in range(count):
+            hook.get_import_status(import_id)
+        print(
+            f"sync get_import_status, pooled client: {count / (time.perf_counter() - started):7.0f} calls/s"
+        )
+
+        async def concurrently() -> float:
+            semaphore = asyncio.Semaphore(10)
+            async with hook.async_session():
+
+                async def one() -> None:
+                    async with semaphore:
+                        await hook.aget_import_status(import_id)
+
+                started = time.perf_counter()
+                await asyncio.gather(*(one() for _ in range(count)))
+                return count / (time.perf_counter() - started)
+
+        print(f"async get_import_status, 10 in flight: {asyncio.run(concurrently()):7.0f} calls/s")
+        ids = [sim.create_import() for _ in range(500)]
+        started = time.perf_counter()
+        hook.get_import_status(ids)
+        print(f"one request for 500 IDs: {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def upload(rows: int) -> None:
     data = ({"emailAddress": f"user{i}@example.com", "name": f"User {i}"} for i in range(rows))
     tracemalloc.start()
     started = time.perf_counter()
-    upload = load_upload(data)
+    body = load_upload(data)
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  upload body: {len(upload.content) / 1e6:.1f} MB")
-    return elapsed, peak
+    print(
+        f"{rows:,} rows -> CSV upload of {len(body.content) / 1e6:.1f} MB: {elapsed:.2f} s, "
+        f"peak memory {peak / 1e6:.1f} MB"
+    )
 
 
 def upload_file_memory(megabytes: int = 100) -> None:
@@ -100,23 +284,26 @@ def upload_file_memory(megabytes: int = 100) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=300, help="status calls per measurement")
-    parser.add_argument("--upload-mb", type=int, default=100, help="size of the generated CSV file, MB")
+    parser.add_argument("what", nargs="?", choices=["waits", "calls", "upload", "all"], default="all")
+    parser.add_argument("--n", default="1,10,100,1000", help="wait counts, comma-separated")
+    parser.add_argument("--poll", type=float, default=2.0, help="poll interval of each wait, seconds")
+    parser.add_argument("--complete-after", type=float, default=10.0, help="seconds until imports complete")
+    parser.add_argument(
+        "--baseline-max", type=int, default=1000, help="largest N also run with per-wait polling"
+    )
+    parser.add_argument("--calls", type=int, default=300, help="status calls per throughput figure")
+    parser.add_argument("--rows", type=int, default=100_000, help="rows in the upload figure")
+    parser.add_argument(
+        "--upload-mb", type=int, default=100, help="size of the CSV file in the upload figure, MB"
+    )
     args = parser.parse_args()
-    with MimecastSimulator(rate_limit=10**9) as sim:
-        os.environ["AIRFLOW_CONN_BENCH_OAUTH"] = sim.airflow_connection("oauth2")
-        os.environ["AIRFLOW_CONN_BENCH_HMAC"] = sim.airflow_connection("hmac")
-        import_id = sim.create_import()
-        print(f"get_import_status against the simulator, {args.calls} calls each:")
-        for conn_id, label in (("bench_oauth", "API 2.0 bearer"), ("bench_hmac", "API 1.0 HMAC")):
-            print(f"  {label:15} sync : {sync_rate(conn_id, import_id, args.calls):7.0f} calls/s")
-            rate = asyncio.run(async_rate(conn_id, import_id, args.calls, concurrency=10))
-            print(f"  {label:15} async: {rate:7.0f} calls/s (10 in flight)")
-        ids = [sim.create_import() for _ in range(500)]
-        print(f"one request for 500 IDs: {batch_seconds('bench_oauth', ids) * 1000:.0f} ms")
-    elapsed, peak = upload_peak(100_000)
-    print(f"100,000 rows -> CSV upload: {elapsed:.2f} s, peak memory {peak / 1e6:.1f} MB")
-    upload_file_memory(args.upload_mb)
+    if args.what in ("waits", "all"):
+        waits([int(n) for n in args.n.split(",")], args.poll, args.complete_after, args.baseline_max)
+    if args.what in ("calls", "all"):
+        calls(args.calls)
+    if args.what in ("upload", "all"):
+        upload(args.rows)
+        upload_file_memory(args.upload_mb)
 
 
 if __name__ == "__main__":

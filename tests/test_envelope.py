@@ -135,11 +135,6 @@ def test_token_grant_hides_the_token_and_names_missing_keys():
         parse_token_grant({"token_type": "Bearer"})
 
 
-def test_every_error_is_a_mimecast_error():
-    for cls in (MimecastApiError, MimecastInvalidResponseError, MimecastRateLimitError, MimecastServerError):
-        assert issubclass(cls, MimecastError)
-
-
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -292,3 +287,31 @@ def test_random_bodies_and_statuses_raise_only_mimecast_errors():
             envelope_data(document, path=PATH)
         except MimecastError:
             pass
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, envelope(fail=v1_fail("err_import_not_found"))),
+        (400, envelope(400, fail=v1_fail("err_validation_blank"))),
+        (401, envelope(401, fail=v1_fail("err_xdk_signature_invalid"))),
+        (401, json.dumps({"fail": [{"code": "token_expired", "message": "expired"}]}).encode()),
+        (403, envelope(403)),
+        (429, envelope(429)),
+        (429, b""),
+        (500, envelope(500)),
+        (502, b"<html>Bad gateway</html>"),
+        (200, b"<html>login page</html>"),
+        (200, b""),
+        (200, b"{not json"),
+        (200, b"[]"),
+    ],
+)
+def test_every_rejected_answer_is_a_mimecast_error_naming_path_and_request(status, body):
+    # Only MimecastErrors (AirflowExceptions, so a task fails instead of crashing) leave the provider.
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    with pytest.raises(MimecastError) as caught:
+        check_response(status, {"X-RateLimit-Reset": "10"}, body, path=PATH, request_id="req-7")
+    assert isinstance(caught.value, AirflowException)
+    assert PATH in str(caught.value) and "req-7" in str(caught.value)

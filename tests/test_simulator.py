@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import shlex
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+import requests
 
 from airflow_provider_mimecast.signing import hmac_headers, sign_request
 from airflow_provider_mimecast.testing.simulator import (
@@ -21,8 +27,10 @@ from airflow_provider_mimecast.testing.simulator import (
     Fault,
     MimecastSimulator,
     SimulatorCredentials,
+    airflow_connection,
     main,
 )
+from airflow_provider_mimecast.testing.simulator.recording import RequestLog
 
 STATUS = "/api/user/get-import-status"
 IMPORT = "/api/user/import-users"
@@ -600,3 +608,399 @@ def test_airflow_connection_describes_the_simulator_for_both_auth_types() -> Non
     assert oauth["extra"] == {"auth_type": "oauth2", "timeout": 5}
     assert (hmac_conn["login"], hmac_conn["password"]) == (CREDS.access_key, CREDS.secret_key)
     assert hmac_conn["extra"] == {"auth_type": "hmac", "app_id": CREDS.app_id, "app_key": CREDS.app_key}
+
+
+def test_cli_prints_connections_to_paste_for_both_auth_types() -> None:
+    command = [sys.executable, "-m", "airflow_provider_mimecast.testing.simulator", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline()]
+        while not lines[-1].startswith("Press Ctrl-C") and lines[-1]:
+            lines.append(process.stdout.readline())
+        url = lines[0].rsplit(" ", 1)[1].strip()
+        exports = dict(
+            shlex.split(line)[1].split("=", 1) for line in lines if line.startswith("export AIRFLOW_CONN_")
+        )
+        assert exports == {
+            "AIRFLOW_CONN_MIMECAST_DEFAULT": airflow_connection(url, "oauth2"),
+            "AIRFLOW_CONN_MIMECAST_HMAC": airflow_connection(url, "hmac"),
+        }
+        # The pasted connections really work against the running simulator.
+        oauth = json.loads(exports["AIRFLOW_CONN_MIMECAST_DEFAULT"])
+        hmac_conn = json.loads(exports["AIRFLOW_CONN_MIMECAST_HMAC"])
+        with http_client(oauth["host"]) as client:
+            form = {"client_id": oauth["login"], "client_secret": oauth["password"]}
+            token = client.post(TOKEN, data={**form, "grant_type": "client_credentials"})
+            assert token.status_code == 200
+            headers = hmac_headers(
+                access_key=hmac_conn["login"],
+                secret_key=hmac_conn["password"],
+                app_id=hmac_conn["extra"]["app_id"],
+                app_key=hmac_conn["extra"]["app_key"],
+                uri=ACCOUNT,
+            )
+            assert client.post(ACCOUNT, headers=headers).status_code == 200
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=5)
+    assert process.returncode == 0, stderr
+
+
+# -- what the server saw --------------------------------------------------------------------------------
+
+
+def test_request_counts_and_status_request_sizes(sim: MimecastSimulator, client: httpx.Client) -> None:
+    ids = [sim.create_import() for _ in range(3)]
+    headers = bearer(client)
+    status_of(client, ids[0])
+    status_of(client, *ids)
+    client.post(STATUS, content=b"not json", headers=headers)
+    client.post(ACCOUNT, headers=headers)
+    assert sim.request_counts() == {TOKEN: 3, STATUS: 3, ACCOUNT: 1}
+    assert sim.status_request_sizes() == [1, 3, 0]
+    assert len(sim.requests) == 7
+    sim.reset_counts()
+    assert (sim.request_counts(), sim.status_request_sizes(), sim.requests) == ({}, [], [])
+    assert sim.connections_accepted == 0
+    client.post(ACCOUNT, headers=headers)
+    assert sim.request_counts() == {ACCOUNT: 1}
+    assert sim.connections_accepted == 0  # the client kept its connection
+
+
+def test_recording_is_capped_while_counts_stay_exact() -> None:
+    with (
+        MimecastSimulator(max_recorded_requests=5, max_recorded_body_bytes=10) as sim,
+        http_client(sim.url) as client,
+    ):
+        for index in range(20):
+            client.post(ACCOUNT, content=f"{index:02}-request-body".encode())
+        assert sim.request_counts() == {ACCOUNT: 20}
+        kept = sim.requests
+        assert [request.body for request in kept] == [f"{index}-request".encode() for index in range(15, 20)]
+        assert [request.truncated_from for request in kept] == [len(b"00-request-body")] * 5
+        client.post(ACCOUNT, content=b"short")
+        assert (sim.requests[-1].body, sim.requests[-1].truncated_from) == (b"short", None)
+
+
+def test_kept_bodies_are_bounded_in_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RequestLog, "max_kept_body_bytes", 30)
+    log = RequestLog(max_requests=100, max_body_bytes=None)
+    for index in range(5):
+        log.record("POST", STATUS, {}, f"body {index:05}".encode(), 200, ids_carried=index)
+    assert [request.body for request in log.requests()] == [b"body 00002", b"body 00003", b"body 00004"]
+    assert log.counts() == {STATUS: 5}
+    assert log.status_sizes() == [0, 1, 2, 3, 4]
+    log.reset()
+    log.record("POST", STATUS, {}, b"x" * 30, 200)
+    assert len(log.requests()) == 1
+
+
+@pytest.mark.parametrize("name", ["max_recorded_requests", "max_recorded_body_bytes"])
+@pytest.mark.parametrize("value", [-1, 2.5, True])
+def test_recording_caps_are_checked(name: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=name):
+        MimecastSimulator(**{name: value})
+
+
+# -- connections ------------------------------------------------------------------------------------------
+
+
+def test_a_keep_alive_client_reuses_one_connection(sim: MimecastSimulator) -> None:
+    with http_client(sim.url) as client:
+        headers = bearer(client)
+        for _ in range(10):
+            assert client.post(ACCOUNT, headers=headers).status_code == 200
+        sim.inject(Fault("malformed"), Fault("redirect"), Fault("empty"))
+        assert [client.post(ACCOUNT, headers=headers).status_code for _ in range(3)] == [502, 302, 200]
+    assert sim.connections_accepted == 1
+    with requests.Session() as session:
+        for _ in range(5):
+            assert session.post(sim.url + ACCOUNT, headers=headers, timeout=5).status_code == 200
+    assert sim.connections_accepted == 2
+
+
+def raw_request(sock: socket.socket, path: str = ACCOUNT, version: str = "HTTP/1.1") -> None:
+    sock.sendall(f"POST {path} {version}\r\nHost: sim\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    sock.settimeout(5)
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response off a keep-alive connection, by its Content-Length."""
+    sock.settimeout(5)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(65536)
+    assert len(body) == length
+    return head + b"\r\n\r\n" + body
+
+
+def test_an_http_1_0_client_gets_its_connection_closed(sim: MimecastSimulator) -> None:
+    with socket.create_connection(("127.0.0.1", port_of(sim))) as sock:
+        raw_request(sock, version="HTTP/1.0")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert f"Content-Length: {len(body)}".encode() in head
+
+
+def port_of(sim: MimecastSimulator) -> int:
+    return int(sim.url.rsplit(":", 1)[1])
+
+
+def connection_threads(port: int) -> list[threading.Thread]:
+    name = f"mimecast-simulator-{port}-connection"
+    return [thread for thread in threading.enumerate() if thread.name == name]
+
+
+def test_stop_ends_idle_keep_alive_connections_promptly() -> None:
+    sim = MimecastSimulator().start()
+    port = port_of(sim)
+    sockets = [socket.create_connection(("127.0.0.1", port_of(sim))) for _ in range(5)]
+    for sock in sockets:
+        raw_request(sock)
+        assert read_response(sock).startswith(b"HTTP/1.1 401 ")
+    assert len(connection_threads(port)) == 5
+    started = time.monotonic()
+    sim.stop()
+    assert time.monotonic() - started < 1.5
+    for sock in sockets:
+        assert read_until_closed(sock) == b""
+        sock.close()
+    assert connection_threads(port) == []
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout() -> None:
+    with (
+        MimecastSimulator(idle_timeout_seconds=0.1) as sim,
+        socket.create_connection(("127.0.0.1", port_of(sim))) as sock,
+    ):
+        raw_request(sock)
+        assert read_until_closed(sock).startswith(b"HTTP/1.1 401 ")
+
+
+def test_a_client_giving_up_on_a_slow_answer_leaves_the_server_serving(sim: MimecastSimulator) -> None:
+    sim.inject(Fault("latency", delay=0.5))
+    with (
+        httpx.Client(base_url=sim.url, timeout=0.05, verify=False) as impatient,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        impatient.post(ACCOUNT)
+    with http_client(sim.url) as client:
+        assert client.post(ACCOUNT, headers=bearer(client)).status_code == 200
+    started = time.monotonic()
+    sim.stop()
+    assert time.monotonic() - started < 1.5
+
+
+def test_many_concurrent_polls_through_a_handful_of_connections() -> None:
+    with MimecastSimulator(rate_limit=10**6) as sim, http_client(sim.url) as client:
+        ids = [sim.create_import() for _ in range(1000)]
+        headers = bearer(client)
+        batch = client.post(STATUS, json={"data": [{"id": id_} for id_ in ids]}, headers=headers)
+        assert [item["id"] for item in batch.json()["data"]] == ids
+        sim.reset_counts()
+
+        def poll(first: int) -> list[int]:
+            # Each thread is one keep-alive connection taking its turn at 100 of the ids.
+            with requests.Session() as session:
+                return [
+                    session.post(
+                        sim.url + STATUS, json={"data": [{"id": id_}]}, headers=headers, timeout=5
+                    ).status_code
+                    for id_ in ids[first : first + 100]
+                ]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            statuses = [
+                status for batch_statuses in pool.map(poll, range(0, 400, 100)) for status in batch_statuses
+            ]
+        assert statuses == [200] * 400
+        assert sim.connections_accepted == 4
+        assert sim.status_request_sizes() == [1] * 400
+
+
+async def test_a_hundred_concurrent_connections_are_served_side_by_side(sim: MimecastSimulator) -> None:
+    sim.inject(Fault("latency", path=ACCOUNT, delay=0.5, times=100))
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=sim.url, timeout=10, verify=False, limits=limits) as client:
+        started = time.monotonic()
+        answers = await asyncio.gather(*(client.post(ACCOUNT) for _ in range(100)))
+        elapsed = time.monotonic() - started
+    assert [answer.status_code for answer in answers] == [401] * 100
+    assert sim.connections_accepted == 100
+    # One after another, the 100 delays would add up to 50 s.
+    assert elapsed < 5
+
+
+# -- faults for hardening ---------------------------------------------------------------------------------
+
+
+def test_trickle_fault_outlasts_a_per_read_timeout(sim: MimecastSimulator, client: httpx.Client) -> None:
+    headers = bearer(client)
+    sim.inject(Fault("trickle", path=ACCOUNT, delay=0.002))
+    timeout = httpx.Timeout(5, read=0.2)
+    started = time.monotonic()
+    response = client.post(ACCOUNT, headers=headers, timeout=timeout)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json()["data"][0]["accountCode"] == "CSIM0A0"
+    # Every read got a byte within 0.2 s, yet the whole answer took longer than that.
+    assert elapsed > 0.2
+
+
+def test_trickle_sends_a_byte_at_a_time_and_stop_interrupts_it() -> None:
+    sim = MimecastSimulator().start()
+    sim.inject(Fault("trickle", delay=0.05))
+    with socket.create_connection(("127.0.0.1", port_of(sim))) as sock:
+        raw_request(sock)
+        sock.settimeout(5)
+        assert [sock.recv(100) for _ in range(4)] == [b"H", b"T", b"T", b"P"]
+        started = time.monotonic()
+        sim.stop()
+        assert time.monotonic() - started < 1.5
+        assert len(read_until_closed(sock)) <= 2
+
+
+@pytest.mark.parametrize("delay", [0, -1, float("nan"), float("inf")])
+def test_trickle_needs_a_positive_delay(delay: float) -> None:
+    with pytest.raises(ValueError, match="delay"):
+        Fault("trickle", delay=delay)
+
+
+def test_redirect_fault_answers_the_real_envelope_under_a_3xx(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    import_id = sim.create_import()
+    sim.inject(
+        Fault("redirect", path=STATUS), Fault("redirect", path=STATUS, status=307, location="/elsewhere")
+    )
+    first = status_of(client, import_id)
+    assert (first.status_code, first.headers["Location"]) == (302, "/login")
+    assert first.json()["data"][0]["id"] == import_id
+    second = status_of(client, import_id)
+    assert (second.status_code, second.headers["Location"]) == (307, "/elsewhere")
+    assert status_of(client, import_id).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"), [("redirect", 200), ("redirect", 404), ("echo", 101), ("server_error", 302)]
+)
+def test_fault_status_must_suit_its_kind(kind: str, status: int) -> None:
+    with pytest.raises(ValueError, match=f"status=({status})"):
+        Fault(kind, status=status)
+
+
+def test_fault_statuses_default_per_kind() -> None:
+    assert [Fault(kind).status for kind in ("server_error", "redirect", "echo")] == [500, 302, 502]
+
+
+def test_echo_fault_quotes_the_request_back(sim: MimecastSimulator, client: httpx.Client) -> None:
+    sim.inject(Fault("echo", path=TOKEN, status=401), Fault("echo", path=ACCOUNT))
+    refused = token_request(client)
+    assert refused.status_code == 401
+    assert refused.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert f"client_secret={CREDS.client_secret}" in refused.text
+    assert "POST /oauth/token" in refused.text
+    headers = bearer(client)
+    page = client.post(ACCOUNT, headers=headers, content=b'{"data": []}')
+    assert page.status_code == 502
+    assert "<h1>502 Bad Gateway</h1>" in page.text
+    assert f"authorization: {headers['Authorization']}" in page.text
+    assert '{"data": []}' in page.text
+    # The request never reached the API, and the next one does.
+    assert client.post(ACCOUNT, headers=headers).status_code == 200
+
+
+def test_echo_fault_as_json_quotes_the_request_in_mimecast_errors(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    sim.inject(Fault("echo", path=TOKEN, status=401, as_json=True), Fault("echo", path=ACCOUNT, as_json=True))
+    refused = token_request(client)
+    assert refused.status_code == 401
+    assert refused.json()["fail"][0]["code"] == "invalid_request"
+    assert f"client_secret={CREDS.client_secret}" in refused.json()["fail"][0]["message"]
+    headers = bearer(client)
+    failed = client.post(ACCOUNT, headers=headers)
+    assert failed.status_code == 502
+    assert error_code(failed) == "err_request_rejected"
+    assert headers["Authorization"] in failed.json()["fail"][0]["errors"][0]["message"]
+
+
+def test_fault_injection_is_thread_safe(sim: MimecastSimulator) -> None:
+    sim.inject(Fault("server_error", path=ACCOUNT, status=503, times=50))
+
+    def post() -> int:
+        with http_client(sim.url) as client:
+            return client.post(ACCOUNT).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda _: post(), range(200)))
+    assert statuses.count(503) == 50
+    assert statuses.count(401) == 150
+
+
+# -- a rate-limit window shared by every caller ------------------------------------------------------------
+
+
+async def test_rate_limit_for_answers_429_to_every_caller_until_it_ends(sim: MimecastSimulator) -> None:
+    async with httpx.AsyncClient(base_url=sim.url, timeout=5, verify=False) as client:
+        form = {
+            "client_id": CREDS.client_id,
+            "client_secret": CREDS.client_secret,
+            "grant_type": "client_credentials",
+        }
+        headers = {"Authorization": f"Bearer {(await client.post(TOKEN, data=form)).json()['access_token']}"}
+        sim.inject(Fault("server_error", path=ACCOUNT))
+        sim.rate_limit_for(0.4)
+        opened = time.monotonic()
+        answers = await asyncio.gather(*(client.post(ACCOUNT, headers=headers) for _ in range(30)))
+        assert {answer.status_code for answer in answers} == {429}
+        resets = [int(answer.headers["X-RateLimit-Reset"]) for answer in answers]
+        assert all(0 < reset <= 400 for reset in resets)
+        assert error_code(answers[0]) == "err_rate_limit_exceeded"
+        # The token endpoint is not limited.
+        assert (await client.post(TOKEN, data=form)).status_code == 200
+        deadline = opened + 5
+        while (answer := await client.post(ACCOUNT, headers=headers)).status_code == 429:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert time.monotonic() - opened >= 0.4
+        # The queued fault waited for the window to end.
+        assert answer.status_code == 500
+        assert (await client.post(ACCOUNT, headers=headers)).status_code == 200
+
+
+def test_rate_limit_for_checks_its_argument_and_can_be_ended(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    with pytest.raises(ValueError, match="seconds"):
+        sim.rate_limit_for(-1)
+    headers = bearer(client)
+    sim.rate_limit_for(60)
+    assert client.post(ACCOUNT, headers=headers).status_code == 429
+    sim.rate_limit_for(0)
+    assert client.post(ACCOUNT, headers=headers).status_code == 200
+
+
+def test_the_simulator_imports_nothing_from_airflow() -> None:
+    # A fresh interpreter: this test process has imported Airflow already.
+    code = (
+        "import sys, airflow_provider_mimecast.testing.simulator; "
+        "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "[]"

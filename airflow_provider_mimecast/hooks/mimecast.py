@@ -1,111 +1,55 @@
-"""MimecastHook: the thin I/O layer over the pure core (settings, signing, envelope, status)."""
+"""MimecastHook: the API methods over the I/O-free core. Tokens live in :mod:`.tokens`, one attempt of a
+call in :mod:`.exchange`, retries in :mod:`.retry`, and the HTTP clients in :mod:`.transport`.
+"""
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import dataclasses
 import json
-import ssl
-import threading
-import time
-import uuid
-from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-import httpx
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential, wait_random
+from tenacity import AsyncRetrying, Retrying
 
-from airflow_provider_mimecast.envelope import TokenGrant, check_response, envelope_data, parse_token_grant
+from airflow_provider_mimecast.envelope import envelope_data, parse_failures, parse_token_grant
 from airflow_provider_mimecast.errors import (
+    MimecastApiError,
     MimecastConfigurationError,
     MimecastError,
     MimecastInvalidResponseError,
-    MimecastRateLimitError,
     MimecastServerError,
-    MimecastTokenExpiredError,
     MimecastTransportError,
     MimecastUploadNotRetriedError,
 )
-from airflow_provider_mimecast.settings import AuthType, MimecastSettings
-from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
+from airflow_provider_mimecast.hooks.exchange import (
+    GET_ACCOUNT_PATH,
+    GET_IMPORT_STATUS_PATH,
+    IMPORT_USERS_PATH,
+    TOKEN_PATH,
+    Call,
+    NeedToken,
+    attempt,
+    check,
+    token_request,
+)
+from airflow_provider_mimecast.hooks.retry import retry_policy
+from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
+from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport
+from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
-from airflow_provider_mimecast.uploads import load_upload
+from airflow_provider_mimecast.uploads import Upload, load_upload
 
-TOKEN_PATH = "/oauth/token"
-GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
-IMPORT_USERS_PATH = "/api/user/import-users"
-#: The cheap authenticated call behind test_connection.
-GET_ACCOUNT_PATH = "/api/account/get-account"
-#: Integrations refresh bearer tokens this long before they expire.
-TOKEN_REFRESH_MARGIN = 60.0
-#: Longest wait between two retries of a server error or dropped connection.
-MAX_BACKOFF_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class _CachedToken:
-    access_token: str
-    refresh_at: float  # time.monotonic() after which the token is renewed
-
-    def __repr__(self) -> str:
-        return f"_CachedToken(access_token='***', refresh_at={self.refresh_at})"
-
-
-class _TokenCache:
-    """Bearer tokens shared by every hook in the process (sync and async), keyed by base URL and client ID."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], _CachedToken] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> str | None:
-        with self._lock:
-            cached = self._tokens.get(key)
-        return cached.access_token if cached and time.monotonic() < cached.refresh_at else None
-
-    def put(self, key: tuple[str, str], grant: TokenGrant) -> None:
-        # A token shorter-lived than twice the margin is refreshed halfway through its life instead.
-        margin = min(TOKEN_REFRESH_MARGIN, grant.expires_in / 2)
-        with self._lock:
-            self._tokens[key] = _CachedToken(grant.access_token, time.monotonic() + grant.expires_in - margin)
-
-    def forget(self, key: tuple[str, str], access_token: str | None = None) -> None:
-        with self._lock:
-            cached = self._tokens.get(key)
-            # Another caller may already have replaced the expired token with a fresh one.
-            if cached and (access_token is None or cached.access_token == access_token):
-                del self._tokens[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tokens.clear()
-
-
-TOKEN_CACHE = _TokenCache()
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~17 ms; clients are made per call, the context once per process.
-    return httpx.create_ssl_context()
-
-
-Exchange = Generator[httpx.Request, httpx.Response, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One logical API call; every attempt of it is built (and signed) anew from this."""
-
-    path: str
-    json_body: Any = None
-    content: bytes | None = None
-    headers: Mapping[str, str] | None = None
-    #: False for calls that must not be repeated once the server may have acted on them (uploads).
-    idempotent: bool = True
+__all__ = [
+    "GET_ACCOUNT_PATH",
+    "GET_IMPORT_STATUS_PATH",
+    "IMPORT_USERS_PATH",
+    "TOKEN_CACHE",
+    "TOKEN_PATH",
+    "MimecastHook",
+]
 
 
 class MimecastHook(BaseHook):
@@ -141,6 +85,8 @@ class MimecastHook(BaseHook):
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self._settings: MimecastSettings | None = None
+        self._transport: SyncTransport | None = None
+        self._async_transport: AsyncTransport | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mimecast_conn_id={self.mimecast_conn_id!r})"
@@ -148,10 +94,10 @@ class MimecastHook(BaseHook):
     # ----------------------------------------------------------------- connection form metadata (2.11)
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the standard fields; read by Airflow 2.11 (3.x reads the provider info instead)."""
-        from airflow_provider_mimecast.get_provider_info import UI_FIELD_BEHAVIOUR
+        """Relabel the standard fields; read by Airflow before 3.2 (3.2+ reads the provider info instead)."""
+        from airflow_provider_mimecast.get_provider_info import hook_field_behaviour
 
-        return UI_FIELD_BEHAVIOUR
+        return hook_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -208,183 +154,107 @@ class MimecastHook(BaseHook):
     def _timeout(self, settings: MimecastSettings) -> float:
         return self.timeout if self.timeout is not None else settings.timeout
 
-    # ----------------------------------------------------------------- requests
-    def _token_request(self, settings: MimecastSettings) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            settings.base_url + TOKEN_PATH,
-            data={
-                "client_id": settings.login,
-                "client_secret": settings.secret,
-                "grant_type": "client_credentials",
-            },
-            headers={"Accept": "application/json", REQUEST_ID_HEADER: str(uuid.uuid4())},
-        )
-
-    def _api_request(self, settings: MimecastSettings, call: _Call, token: str | None) -> httpx.Request:
-        if settings.auth_type is AuthType.HMAC:
-            assert settings.app_id and settings.app_key  # checked by MimecastSettings
-            auth = hmac_headers(
-                access_key=settings.login,
-                secret_key=settings.secret,
-                app_id=settings.app_id,
-                app_key=settings.app_key,
-                uri=call.path,
-            )
-            # The signature is not registered with mask_secret: it is never logged, is valid only with
-            # its own date and request ID, and registering one per request would grow Airflow's masker
-            # pattern without bound (each registration recompiles it: ~5 ms, slower every time).
-        else:
-            auth = {"Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())}
-        headers = {"Accept": "application/json", **auth, **(call.headers or {})}
-        if call.content is not None:
-            return httpx.Request("POST", settings.base_url + call.path, content=call.content, headers=headers)
-        headers["Content-Type"] = "application/json"
-        body = json.dumps(call.json_body if call.json_body is not None else {"data": []}).encode()
-        return httpx.Request("POST", settings.base_url + call.path, content=body, headers=headers)
-
-    @staticmethod
-    def _transport_error(request: httpx.Request, error: httpx.TransportError) -> MimecastTransportError:
-        failure = MimecastTransportError(
-            f"POST {request.url.path} to {request.url.host} got no answer: {type(error).__name__}"
-            + (f" ({error})" if str(error) else ""),
-            # Only a failure to connect proves the server never saw the request.
-            request_sent=not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout),
-            request_id=request.headers.get(REQUEST_ID_HEADER),
-        )
-        failure.path = request.url.path
-        return failure
-
-    @staticmethod
-    def _check(request: httpx.Request, response: httpx.Response, *, show_body: bool = True) -> dict[str, Any]:
-        try:
-            return check_response(
-                response.status_code,
-                response.headers,
-                response.content,
-                path=request.url.path,
-                request_id=response.headers.get(REQUEST_ID_HEADER) or request.headers.get(REQUEST_ID_HEADER),
-                show_body=show_body,
-            )
-        except MimecastError as error:
-            error.path = request.url.path
-            raise
-
-    def _retry_policy(self, settings: MimecastSettings, call: _Call) -> dict[str, Any]:
-        retries = self.max_retries if self.max_retries is not None else settings.max_retries
-        backoff = wait_exponential(multiplier=self.retry_delay, max=MAX_BACKOFF_SECONDS) + wait_random(
-            0, self.retry_delay
-        )
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, MimecastRateLimitError):
-                # Mimecast did not execute the call; it asks us to wait at least until the reset.
-                return error.retry_after
-            return float(backoff(state))
-
-        def retryable(error: BaseException) -> bool:
-            if isinstance(error, MimecastRateLimitError):
-                return True
-            # Fetching a token is always safe to repeat, whatever the call it is for.
-            idempotent = call.idempotent or getattr(error, "path", None) == TOKEN_PATH
-            if isinstance(error, MimecastTransportError):
-                return idempotent or not error.request_sent
-            return idempotent and isinstance(error, MimecastServerError)
-
-        def log_retry(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            sleep = state.next_action.sleep if state.next_action else 0
-            self.log.warning(
-                "Mimecast %s failed (%s); retry %d of %d in %.1f s",
-                call.path,
-                error,
-                state.attempt_number,
-                retries,
-                sleep,
-            )
-
-        return {
-            "stop": stop_after_attempt(retries + 1),
-            "wait": wait,
-            "retry": retry_if_exception(retryable),
-            "before_sleep": log_retry,
-            "reraise": True,
-        }
-
-    # ----------------------------------------------------------------- one attempt, free of I/O
-    def _exchange(self, settings: MimecastSettings, call: _Call) -> Exchange:
-        """One attempt of ``call`` as a generator: it yields each request to send and is sent the
-        response, so the same logic serves the sync and the async transport.
-        """
-        if settings.auth_type is AuthType.HMAC:
-            request = self._api_request(settings, call, None)
-            return self._check(request, (yield request))
-        key = (settings.base_url, settings.login)
-        token = yield from self._token_exchange(settings)
-        request = self._api_request(settings, call, token)
-        try:
-            return self._check(request, (yield request))
-        except MimecastTokenExpiredError:
-            # One re-authentication and one retry, as Mimecast's own integrations do.
-            TOKEN_CACHE.forget(key, token)
-            token = yield from self._token_exchange(settings)
-            request = self._api_request(settings, call, token)
-            return self._check(request, (yield request))
-
-    def _token_exchange(self, settings: MimecastSettings) -> Generator[httpx.Request, httpx.Response, str]:
-        key = (settings.base_url, settings.login)
-        token = TOKEN_CACHE.get(key)
-        if token is None:
-            request = self._token_request(settings)
-            grant = parse_token_grant(self._check(request, (yield request), show_body=False))
-            mask_secret(grant.access_token)
-            TOKEN_CACHE.put(key, grant)
-            token = grant.access_token
-        return token
+    def _retries(self, settings: MimecastSettings) -> int:
+        return self.max_retries if self.max_retries is not None else settings.max_retries
 
     # ----------------------------------------------------------------- transports
-    def _post(self, call: _Call) -> dict[str, Any]:
+    def _sync_transport(self, settings: MimecastSettings) -> SyncTransport:
+        # One pooled client for the hook's life: a sensor's pokes reuse its connection.
+        if self._transport is None:
+            self._transport = SyncTransport(self._timeout(settings))
+        return self._transport
+
+    def close(self) -> None:
+        """Close the hook's pooled HTTP client (a new one opens on the next call)."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    @contextlib.asynccontextmanager
+    async def async_session(self) -> AsyncIterator[MimecastHook]:
+        """Keep one keep-alive async client open for every async call made inside the block."""
+        settings = await self.asettings()
+        transport = AsyncTransport(self._timeout(settings))
+        self._async_transport = transport
+        try:
+            yield self
+        finally:
+            self._async_transport = None
+            await transport.aclose()
+
+    def _post(self, call: Call) -> dict[str, Any]:
         settings = self.settings
-        with httpx.Client(timeout=self._timeout(settings), verify=_ssl_context()) as client:
-            for attempt in Retrying(**self._retry_policy(settings, call)):
-                with attempt:
-                    exchange = self._exchange(settings, call)
-                    request = next(exchange)
-                    while True:
-                        try:
-                            response = client.send(request)
-                        except httpx.TransportError as error:
-                            raise self._transport_error(request, error) from None
-                        try:
-                            request = exchange.send(response)
-                        except StopIteration as done:
-                            return done.value
+        transport = self._sync_transport(settings)
+        policy = retry_policy(
+            call, retries=self._retries(settings), retry_delay=self.retry_delay, log=self.log
+        )
+
+        def fetch_token() -> Any:
+            request = token_request(settings)
+            return parse_token_grant(check(request, transport.send(request), show_body=False))
+
+        for retry in Retrying(**policy):
+            with retry:
+                steps = attempt(settings, call)
+                step = next(steps)
+                while True:
+                    if isinstance(step, NeedToken):
+                        reply: Any = TOKEN_CACHE.get(token_key(settings), fetch_token, stale=step.stale)
+                    else:
+                        reply = transport.send(step)
+                    try:
+                        step = steps.send(reply)
+                    except StopIteration as done:
+                        return done.value
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    async def _apost(self, call: _Call) -> dict[str, Any]:
+    async def _apost(self, call: Call, *, retry_rate_limits: bool = True) -> dict[str, Any]:
         settings = await self.asettings()
-        async with httpx.AsyncClient(timeout=self._timeout(settings), verify=_ssl_context()) as client:
-            async for attempt in AsyncRetrying(**self._retry_policy(settings, call)):
-                with attempt:
-                    exchange = self._exchange(settings, call)
-                    request = next(exchange)
-                    while True:
-                        try:
-                            response = await client.send(request)
-                        except httpx.TransportError as error:
-                            raise self._transport_error(request, error) from None
-                        try:
-                            request = exchange.send(response)
-                        except StopIteration as done:
-                            return done.value
+        if self._async_transport is not None:
+            return await self._apost_with(self._async_transport, settings, call, retry_rate_limits)
+        transport = AsyncTransport(self._timeout(settings))
+        try:
+            return await self._apost_with(transport, settings, call, retry_rate_limits)
+        finally:
+            await transport.aclose()
+
+    async def _apost_with(
+        self, transport: AsyncTransport, settings: MimecastSettings, call: Call, retry_rate_limits: bool
+    ) -> dict[str, Any]:
+        policy = retry_policy(
+            call,
+            retries=self._retries(settings),
+            retry_delay=self.retry_delay,
+            log=self.log,
+            retry_rate_limits=retry_rate_limits,
+        )
+
+        async def fetch_token() -> Any:
+            request = token_request(settings)
+            return parse_token_grant(check(request, await transport.send(request), show_body=False))
+
+        async for retry in AsyncRetrying(**policy):
+            with retry:
+                steps = attempt(settings, call)
+                step = next(steps)
+                while True:
+                    if isinstance(step, NeedToken):
+                        reply: Any = await TOKEN_CACHE.aget(
+                            token_key(settings), fetch_token, stale=step.stale
+                        )
+                    else:
+                        reply = await transport.send(step)
+                    try:
+                        step = steps.send(reply)
+                    except StopIteration as done:
+                        return done.value
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     # ----------------------------------------------------------------- API
     @staticmethod
-    def _status_call(import_ids: str | Sequence[str]) -> tuple[list[str], _Call]:
+    def _status_call(import_ids: str | Sequence[str]) -> tuple[list[str], Call]:
         ids = normalize_import_ids(import_ids if isinstance(import_ids, str) else list(import_ids))
-        return ids, _Call(GET_IMPORT_STATUS_PATH, json_body={"data": [{"id": i} for i in ids]})
+        return ids, Call(GET_IMPORT_STATUS_PATH, json_body={"data": [{"id": i} for i in ids]})
 
     @staticmethod
     def _statuses(ids: list[str], document: dict[str, Any]) -> list[ImportStatus]:
@@ -414,10 +284,46 @@ class MimecastHook(BaseHook):
         ids, call = self._status_call(import_ids)
         return self._statuses(ids, await self._apost(call))
 
+    async def apoll_import_status(self, import_ids: Sequence[str]) -> dict[str, ImportStatus | MimecastError]:
+        """One get-import-status request for a batch of waits: each ID maps to its status, or to the
+        error that concerns it alone (a ``fail`` entry naming it), so one bad ID fails only its own waits.
+
+        Rate limits are not retried here: the caller (the shared poller) pauses once for every wait.
+        A failure of the whole request (authentication, server errors after retries) is raised.
+
+        :param import_ids: distinct import IDs.
+        """
+        ids, call = self._status_call(import_ids)
+        call = dataclasses.replace(call, allow_item_failures=True)
+        document = await self._apost(call, retry_rate_limits=False)
+        results: dict[str, ImportStatus | MimecastError] = {}
+        for item in envelope_data(document, path=GET_IMPORT_STATUS_PATH):
+            status = ImportStatus.from_api(item)
+            results[status.id] = status
+        unattributed = []
+        for failure in parse_failures(document.get("fail")):
+            if failure.import_id in ids:
+                results[failure.import_id] = MimecastApiError(
+                    f"POST {GET_IMPORT_STATUS_PATH} failed for an import", failures=(failure,)
+                )
+            else:
+                unattributed.append(failure)
+        missing = [i for i in ids if i not in results]
+        if unattributed:
+            # A fail entry that names no ID of the batch concerns the whole request.
+            raise MimecastApiError(
+                f"POST {GET_IMPORT_STATUS_PATH} answered with errors", failures=tuple(unattributed)
+            )
+        if missing:
+            raise MimecastInvalidResponseError(
+                f"get-import-status answered without the import(s) {missing} and without a fail entry for them"
+            )
+        return {i: results[i] for i in ids}
+
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate and call get-account; returns ``(ok, message)`` and never raises."""
         try:
-            document = self._post(_Call(GET_ACCOUNT_PATH, json_body={"data": []}))
+            document = self._post(Call(GET_ACCOUNT_PATH, json_body={"data": []}))
             accounts = envelope_data(document, path=GET_ACCOUNT_PATH)
         except MimecastError as error:
             return False, str(error)
@@ -449,7 +355,8 @@ class MimecastHook(BaseHook):
         worse than a failed task: :class:`MimecastUploadNotRetriedError` says so.
 
         :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows
-            (an iterable of dicts, written as CSV with the keys of the first row as header).
+            (an iterable of dicts, written as CSV with the keys of the first row as header); or an
+            :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent as it is.
         :param group_id: secure ID of the profile group the users go into.
         :param notify_email_address: who Mimecast emails when the import completes.
         :param clear_group: empty the group before importing.
@@ -462,7 +369,8 @@ class MimecastHook(BaseHook):
             raise MimecastConfigurationError(
                 "group_id is required: the secure ID of the profile group the users are imported into"
             )
-        upload = load_upload(source, file_type=file_type)
+        # An Upload was loaded and checked by the caller already (the operator digests its bytes).
+        upload = source if isinstance(source, Upload) else load_upload(source, file_type=file_type)
         arguments: dict[str, Any] = {
             "groupId": group_id.strip(),
             "clearGroup": clear_group,
@@ -471,7 +379,7 @@ class MimecastHook(BaseHook):
         }
         if notify_email_address:
             arguments["notifyEmailAddress"] = notify_email_address
-        call = _Call(
+        call = Call(
             IMPORT_USERS_PATH,
             content=upload.content,
             headers={"x-mc-arg": json.dumps({"data": [arguments]}), "Content-Type": upload.content_type},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,11 +10,18 @@ from typing import Any, NoReturn
 from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_mimecast.completion import EVENT_ERROR, EVENT_SUCCESS, EVENT_TIMEOUT, log_statuses
-from airflow_provider_mimecast.errors import MimecastError
-from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-from airflow_provider_mimecast.status import all_completed
+from airflow_provider_mimecast.completion import (
+    EVENT_ERROR,
+    EVENT_SUCCESS,
+    EVENT_TIMEOUT,
+    failure_message,
+    log_statuses,
+)
+from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.triggers.poller import POLLERS, Report
 
+#: How long past its deadline a wait still expects the poller's last report before giving up on it.
+REPORT_GRACE_SECONDS = 60.0
 #: Extra time the triggerer allows past the trigger's own deadline before Airflow times the deferral out;
 #: the trigger normally reports the timeout itself, after its last check.
 DEFERRAL_GRACE_SECONDS = 60.0
@@ -63,31 +69,56 @@ class MimecastImportStatusTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = MimecastHook(self.mimecast_conn_id, **self.hook_params)
-        while True:
-            try:
-                statuses = await hook.aget_import_status(self.import_ids)
-                done = all_completed(statuses)
-            except MimecastError as error:
-                yield TriggerEvent({"status": EVENT_ERROR, "message": str(error)})
-                return
-            log_statuses(self.log, statuses)
-            if done:
-                yield TriggerEvent({"status": EVENT_SUCCESS, "statuses": [s.as_dict() for s in statuses]})
-                return
-            remaining = self.end_time - time.time()
-            if remaining <= 0:
-                waiting = ", ".join(s.summary() for s in statuses if not s.state.is_terminal)
-                yield TriggerEvent(
-                    {
-                        "status": EVENT_TIMEOUT,
-                        "message": f"Timed out waiting for Mimecast imports to complete: {waiting}",
-                        "statuses": [s.as_dict() for s in statuses],
-                    }
-                )
-                return
-            # The last sleep ends at the deadline, so the final check happens there.
-            await asyncio.sleep(min(self.poll_interval, remaining))
+        try:
+            poller = POLLERS.poller(self.mimecast_conn_id, self.hook_params, log=self.log)
+            # The poller keeps time with the monotonic clock; end_time is wall-clock, as serialized.
+            deadline = time.monotonic() + (self.end_time - time.time())
+            async with poller.register(
+                self.import_ids, interval=self.poll_interval, deadline=deadline
+            ) as wait:
+                shown: dict[str, str] = {}
+                while True:
+                    report = await wait.next_report(give_up_at=deadline + REPORT_GRACE_SECONDS)
+                    if report is None:
+                        yield self._timeout_event([], "no answer from Mimecast came before the deadline")
+                        return
+                    event = self._event(report, final=time.monotonic() >= deadline, shown=shown)
+                    if event is not None:
+                        yield event
+                        return
+        except Exception as error:
+            # A trigger that crashes leaves its task deferred until the deferral timeout: report instead.
+            yield TriggerEvent({"status": EVENT_ERROR, "message": failure_message(error)})
+
+    def _event(self, report: Report, *, final: bool, shown: dict[str, str]) -> TriggerEvent | None:
+        statuses: list[ImportStatus] = []
+        errors: list[str] = []
+        for import_id in self.import_ids:
+            item = report[import_id]
+            if isinstance(item, ImportStatus):
+                statuses.append(item)
+            else:
+                errors.append(str(item))
+        if errors:
+            return TriggerEvent({"status": EVENT_ERROR, "message": "; ".join(dict.fromkeys(errors))})
+        # Log an import's line when it changes, not at every poll: a long wait stays readable.
+        changed = [s for s in statuses if shown.get(s.id) != s.summary()]
+        log_statuses(self.log, changed)
+        shown.update((s.id, s.summary()) for s in changed)
+        if all_completed(statuses):
+            return TriggerEvent({"status": EVENT_SUCCESS, "statuses": [s.as_dict() for s in statuses]})
+        return self._timeout_event(statuses, "") if final else None
+
+    @staticmethod
+    def _timeout_event(statuses: list[ImportStatus], reason: str) -> TriggerEvent:
+        waiting = ", ".join(s.summary() for s in statuses if not s.state.is_terminal) or reason
+        return TriggerEvent(
+            {
+                "status": EVENT_TIMEOUT,
+                "message": f"Timed out waiting for Mimecast imports to complete: {waiting}",
+                "statuses": [s.as_dict() for s in statuses],
+            }
+        )
 
 
 def defer_until_completed(

@@ -1,0 +1,157 @@
+"""One attempt of an API call, free of I/O, shared by the sync and the async transport.
+
+An attempt is a generator: it yields what it needs (a bearer token, or an :class:`ApiRequest` to send)
+and is sent the answer (the token, or the :class:`ApiResponse`). Token caching, the single
+re-authentication on ``token_expired``, signing and the envelope checks are therefore written once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow_provider_mimecast.envelope import check_response
+from airflow_provider_mimecast.errors import MimecastError, MimecastTokenExpiredError
+from airflow_provider_mimecast.settings import AuthType, MimecastSettings
+from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
+
+TOKEN_PATH = "/oauth/token"
+GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
+IMPORT_USERS_PATH = "/api/user/import-users"
+#: The cheap authenticated call behind test_connection.
+GET_ACCOUNT_PATH = "/api/account/get-account"
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """A POST to send, in terms any HTTP client understands."""
+
+    url: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get(REQUEST_ID_HEADER)
+
+    def __repr__(self) -> str:  # headers hold credentials
+        return f"ApiRequest(POST {self.path})"
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """What came back: the status, the headers under lower-case names, and the whole body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class NeedToken:
+    """Asks the driver for a bearer token; ``stale`` is one the server just called expired."""
+
+    stale: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One logical API call; every attempt of it is built (and signed) anew from this."""
+
+    path: str
+    json_body: Any = None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: False for calls that must not be repeated once the server may have acted on them (uploads).
+    idempotent: bool = True
+    #: Return the envelope even when ``fail`` lists some items (get-import-status of a batch).
+    allow_item_failures: bool = False
+
+
+Attempt = Generator[NeedToken | ApiRequest, str | ApiResponse, dict[str, Any]]
+
+
+def token_request(settings: MimecastSettings) -> ApiRequest:
+    body = urlencode(
+        {"client_id": settings.login, "client_secret": settings.secret, "grant_type": "client_credentials"}
+    ).encode()
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+        REQUEST_ID_HEADER: str(uuid.uuid4()),
+    }
+    return ApiRequest(settings.base_url + TOKEN_PATH, TOKEN_PATH, headers, body)
+
+
+def api_request(settings: MimecastSettings, call: Call, token: str | None) -> ApiRequest:
+    if settings.auth_type is AuthType.HMAC:
+        assert settings.app_id and settings.app_key  # checked by MimecastSettings
+        # The signature is not registered with mask_secret: it is never logged, is valid only with its
+        # own date and request ID, and one registration per request would grow the masker without bound.
+        auth = hmac_headers(
+            access_key=settings.login,
+            secret_key=settings.secret,
+            app_id=settings.app_id,
+            app_key=settings.app_key,
+            uri=call.path,
+        )
+    else:
+        auth = {"Authorization": f"Bearer {token}", REQUEST_ID_HEADER: str(uuid.uuid4())}
+    headers = {"Accept": "application/json", **auth, **call.headers}
+    if call.content is not None:
+        body = call.content
+    else:
+        headers["Content-Type"] = "application/json"
+        body = json.dumps(call.json_body if call.json_body is not None else {"data": []}).encode()
+    return ApiRequest(settings.base_url + call.path, call.path, headers, body)
+
+
+def check(
+    request: ApiRequest,
+    response: ApiResponse,
+    *,
+    show_body: bool = True,
+    allow_item_failures: bool = False,
+) -> dict[str, Any]:
+    """The envelope of a successful answer, or the matching error tagged with the request's path."""
+    try:
+        return check_response(
+            response.status_code,
+            response.headers,
+            response.body,
+            path=request.path,
+            request_id=response.headers.get(REQUEST_ID_HEADER.lower()) or request.request_id,
+            show_body=show_body,
+            allow_item_failures=allow_item_failures,
+        )
+    except MimecastError as error:
+        error.path = request.path
+        raise
+
+
+def attempt(settings: MimecastSettings, call: Call) -> Attempt:
+    """One attempt of ``call``: yields a :class:`NeedToken` or an :class:`ApiRequest`, is sent the token
+    or the :class:`ApiResponse`, and returns the checked envelope.
+    """
+    token = None if settings.auth_type is AuthType.HMAC else (yield NeedToken())
+    assert token is None or isinstance(token, str)
+    request = api_request(settings, call, token)
+    response = yield request
+    assert isinstance(response, ApiResponse)
+    try:
+        return check(request, response, allow_item_failures=call.allow_item_failures)
+    except MimecastTokenExpiredError:
+        if token is None:
+            raise
+    # One re-authentication and one retry, as Mimecast's own integrations do.
+    token = yield NeedToken(stale=token)
+    assert isinstance(token, str)
+    request = api_request(settings, call, token)
+    response = yield request
+    assert isinstance(response, ApiResponse)
+    return check(request, response, allow_item_failures=call.allow_item_failures)

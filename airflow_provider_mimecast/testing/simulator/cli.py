@@ -1,0 +1,89 @@
+"""The ``mimecast-simulator`` command: serve on loopback and print what a user needs to connect."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .http_server import is_loopback
+from .mimecast_simulator import MimecastSimulator
+
+#: The connection IDs the printed ``export`` lines define, per auth type.
+CONNECTION_IDS = {"oauth2": "mimecast_default", "hmac": "mimecast_hmac"}
+
+
+def connection_exports(simulator: MimecastSimulator) -> list[str]:
+    """Shell lines that define an Airflow connection to ``simulator`` for each auth type."""
+    return [
+        f"export AIRFLOW_CONN_{conn_id.upper()}={shlex.quote(simulator.airflow_connection(auth_type))}"
+        for auth_type, conn_id in CONNECTION_IDS.items()
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator until Ctrl-C or SIGTERM.
+
+    :param argv: command-line arguments; ``sys.argv[1:]`` when None.
+    """
+    parser = argparse.ArgumentParser(
+        prog="mimecast-simulator", description="Serve a local Mimecast API simulator on loopback."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8025, help="port to bind; 0 picks a free one (default 8025)"
+    )
+    parser.add_argument("--pending-seconds", type=float, default=1.0, help="time an import stays pending")
+    parser.add_argument(
+        "--processing-seconds", type=float, default=2.0, help="time an import stays processing"
+    )
+    parser.add_argument("--seed-import", type=int, default=0, metavar="N", help="create N imports at start")
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        parser.error(f"--host {args.host} is not a loopback address; the simulator's credentials are public")
+
+    simulator = MimecastSimulator(
+        args.host, args.port, pending_seconds=args.pending_seconds, processing_seconds=args.processing_seconds
+    )
+
+    try:
+        simulator.start()
+    except OSError as exc:
+        print(f"mimecast-simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        # Unwinding like Ctrl-C lets the finally block stop the server cleanly.
+        raise KeyboardInterrupt
+
+    # signal.signal only works in the main thread; main() called from elsewhere relies on Ctrl-C alone.
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():
+        previous_sigterm = signal.signal(signal.SIGTERM, request_stop)
+    try:
+        creds = simulator.credentials
+        print(f"Mimecast simulator listening on {simulator.url}", flush=True)
+        print(f"API 2.0 client ID:       {creds.client_id}")
+        print(f"API 2.0 client secret:   {creds.client_secret}")
+        print(f"API 1.0 access key:      {creds.access_key}")
+        print(f"API 1.0 secret key:      {creds.secret_key}")
+        print(f"API 1.0 application ID:  {creds.app_id}")
+        print(f"API 1.0 application key: {creds.app_key}")
+        for _ in range(args.seed_import):
+            print(f"Seeded import: {simulator.create_import()}")
+        print("Airflow connections (API 2.0 as mimecast_default, API 1.0 as mimecast_hmac), to paste:")
+        for line in connection_exports(simulator):
+            print(line)
+        print("Press Ctrl-C to stop.", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+    return 0

@@ -1,0 +1,136 @@
+"""The API endpoints the simulator implements, behind authentication."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection
+
+from .auth import Authenticator
+from .imports import ImportStore, count_csv_rows, requested_ids
+from .rate_limits import Rate
+from .responses import Response, envelope, rate_limited, v1_error
+
+TOKEN_PATH = "/oauth/token"
+GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
+IMPORT_USERS_PATH = "/api/user/import-users"
+GET_ACCOUNT_PATH = "/api/account/get-account"
+
+_FILE_TYPES = frozenset({"csv", "xlsx", "xls"})
+
+
+class MimecastApi:
+    """Answers requests as Mimecast would, faults aside.
+
+    :param auth: issues tokens and checks signatures.
+    :param imports: where imports are created and looked up.
+    :param group_ids: when given, the only group IDs ``import-users`` accepts.
+    :param accept_row: decides whether one CSV row is imported successfully.
+    """
+
+    def __init__(
+        self,
+        auth: Authenticator,
+        imports: ImportStore,
+        group_ids: Collection[str] | None,
+        accept_row: Callable[[dict[str, str]], bool],
+    ) -> None:
+        self.auth = auth
+        self.imports = imports
+        self.group_ids = frozenset(group_ids) if group_ids is not None else None
+        self.accept_row = accept_row
+        self._handlers: dict[str, Callable[[dict[str, str], bytes], Response]] = {
+            GET_IMPORT_STATUS_PATH: self._get_import_status,
+            IMPORT_USERS_PATH: self._import_users,
+            GET_ACCOUNT_PATH: self._get_account,
+        }
+
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, rate: Rate | None
+    ) -> Response:
+        """Route one request.
+
+        :param method: the HTTP method.
+        :param path: the request path, without the query.
+        :param headers: request headers, names in lower case.
+        :param body: the request body.
+        :param rate: this call's place in its rate-limit window; None for the token endpoint.
+        """
+        if path != TOKEN_PATH and path not in self._handlers:
+            return v1_error(404, "err_not_found", f"No such endpoint: {path}")
+        if method != "POST":
+            return v1_error(405, "err_method_not_allowed", f"{method} is not allowed; use POST")
+        if path == TOKEN_PATH:
+            return self.auth.issue_token(body)
+        if rate is not None and rate.exceeded:
+            return rate_limited(rate.limit, rate.reset_ms)
+        return self.auth.authenticate(path, headers) or self._handlers[path](headers, body)
+
+    def _get_account(self, headers: dict[str, str], body: bytes) -> Response:
+        account = {
+            "accountName": "Mimecast Simulator",
+            "accountCode": "CSIM0A0",
+            "region": "sim",
+            "mailboxes": 0,
+        }
+        return envelope(200, data=[account])
+
+    def _get_import_status(self, headers: dict[str, str], body: bytes) -> Response:
+        ids = requested_ids(body)
+        if ids is None:
+            message = 'The request body must be {"data": [{"id": "<import id>"}, ...]}'
+            return v1_error(400, "err_validation_null", message, field="id")
+        data, missing = self.imports.statuses(ids)
+        fail = [
+            {
+                "key": {"id": import_id},
+                "errors": [
+                    {
+                        "code": "err_import_not_found",
+                        "message": f"Import {import_id} not found",
+                        "retryable": False,
+                    }
+                ],
+            }
+            for import_id in missing
+        ]
+        return envelope(200, data=data, fail=fail)
+
+    def _import_users(self, headers: dict[str, str], body: bytes) -> Response:
+        try:
+            params = json.loads(headers["x-mc-arg"])["data"][0]
+            if not isinstance(params, dict):
+                raise TypeError
+        except (KeyError, ValueError, TypeError, IndexError):
+            message = 'The x-mc-arg header must be JSON like {"data": [{"groupId": ..., "fileType": "csv"}]}'
+            return v1_error(400, "err_validation_null", message, field="x-mc-arg")
+        group_id = params.get("groupId")
+        if not isinstance(group_id, str) or not group_id.strip():
+            return v1_error(400, "err_validation_blank", "groupId must not be blank", field="groupId")
+        if self.group_ids is not None and group_id not in self.group_ids:
+            return v1_error(400, "err_group_not_found", f"Group {group_id} not found", field="groupId")
+        file_type = params.get("fileType")
+        if not isinstance(file_type, str) or file_type.lower() not in _FILE_TYPES:
+            message = f"fileType must be one of csv, xlsx, xls, not {file_type!r}"
+            return v1_error(400, "err_validation_invalid_file_type", message, field="fileType")
+        if not body:
+            return v1_error(400, "err_validation_empty_file", "The file is empty", field="file")
+        if file_type.lower() == "csv":
+            counted = count_csv_rows(body, self.accept_row)
+            if isinstance(counted, Response):
+                return counted
+            total, successful = counted
+        else:
+            # Spreadsheets cannot be read with the standard library: pretend they hold one good row.
+            total = successful = 1
+        notify = params.get("notifyEmailAddress")
+        import_id = self.imports.create(
+            total_users=total,
+            successful_imported_users=successful,
+            group_id=group_id,
+            notify_email_address=notify if isinstance(notify, str) else None,
+            pending_seconds=None,
+            processing_seconds=None,
+            clear_group=params.get("clearGroup") is True,
+            allow_address_migration=params.get("allowAddressMigration") is True,
+        )
+        return envelope(200, data=[{"id": import_id}])

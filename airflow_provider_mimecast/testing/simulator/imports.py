@@ -1,0 +1,176 @@
+"""The simulated imports: each one's pending → processing → completed timeline, and the store that holds them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .responses import Response, v1_error
+
+IMPORTER = "admin@sim.example"
+
+
+def secure_id() -> str:
+    """An ID shaped like Mimecast's secure IDs: long, opaque, url-safe, often starting with ``eNo1``."""
+    return "eNo1" + secrets.token_urlsafe(27)
+
+
+@dataclass
+class ImportRecord:
+    """One import and the times that decide its status."""
+
+    id: str
+    created_at: float
+    created_wall: datetime
+    total_users: int
+    successful_imported_users: int
+    group_id: str
+    notify_email_address: str | None
+    pending_seconds: float
+    processing_seconds: float
+    clear_group: bool
+    allow_address_migration: bool
+    source_file: str = field(default_factory=secure_id)
+    report_file: str = field(default_factory=secure_id)
+
+    def status_at(self, now: float) -> str:
+        elapsed = now - self.created_at
+        if elapsed < self.pending_seconds:
+            return "pending"
+        if elapsed < self.pending_seconds + self.processing_seconds:
+            return "processing"
+        return "completed"
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        status = self.status_at(now)
+        return {
+            "id": self.id,
+            "status": status,
+            "importer": IMPORTER,
+            "notifyEmailAddress": self.notify_email_address,
+            "created": self.created_wall.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "totalUsers": self.total_users,
+            "successfulImportedUsers": self.successful_imported_users if status == "completed" else 0,
+            "clearGroup": self.clear_group,
+            "allowAddressMigration": self.allow_address_migration,
+            "sourceFile": self.source_file,
+            "reportFile": self.report_file,
+        }
+
+
+class ImportStore:
+    """Every import the simulator knows, safe to use from the server's threads.
+
+    :param pending_seconds: default time an import stays ``pending``.
+    :param processing_seconds: default time an import then stays ``processing``.
+    """
+
+    def __init__(self, pending_seconds: float, processing_seconds: float) -> None:
+        self.pending_seconds = pending_seconds
+        self.processing_seconds = processing_seconds
+        self._lock = threading.Lock()
+        self._imports: dict[str, ImportRecord] = {}
+
+    def create(
+        self,
+        *,
+        total_users: int,
+        successful_imported_users: int | None,
+        group_id: str,
+        notify_email_address: str | None,
+        pending_seconds: float | None,
+        processing_seconds: float | None,
+        clear_group: bool,
+        allow_address_migration: bool,
+    ) -> str:
+        """Add an import that starts now and return its ID (see ``MimecastSimulator.create_import``)."""
+        successful = total_users if successful_imported_users is None else successful_imported_users
+        if not 0 <= successful <= total_users:
+            raise ValueError("successful_imported_users must be between 0 and total_users")
+        record = ImportRecord(
+            id=secure_id(),
+            created_at=time.monotonic(),
+            created_wall=datetime.now(timezone.utc),
+            total_users=total_users,
+            successful_imported_users=successful,
+            group_id=group_id,
+            notify_email_address=notify_email_address,
+            pending_seconds=self.pending_seconds if pending_seconds is None else pending_seconds,
+            processing_seconds=self.processing_seconds if processing_seconds is None else processing_seconds,
+            clear_group=clear_group,
+            allow_address_migration=allow_address_migration,
+        )
+        with self._lock:
+            self._imports[record.id] = record
+        return record.id
+
+    def ids(self) -> list[str]:
+        """Every import's ID, oldest first."""
+        with self._lock:
+            return list(self._imports)
+
+    def statuses(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """The current JSON of the known IDs, in order, and the IDs that are unknown."""
+        now = time.monotonic()
+        found, missing = [], []
+        with self._lock:
+            for import_id in ids:
+                record = self._imports.get(import_id)
+                if record is None:
+                    missing.append(import_id)
+                else:
+                    found.append(record.to_json(now))
+        return found, missing
+
+
+def valid_email_row(row: dict[str, str]) -> bool:
+    """The default import rule: a row is imported when its ``emailAddress`` column looks like an address.
+
+    :param row: one CSV data row, keyed by the header line's column names.
+    """
+    value = next((v for k, v in row.items() if k.strip().lower() == "emailaddress"), "").strip()
+    local, _, domain = value.partition("@")
+    labels = domain.split(".")
+    return value.count("@") == 1 and bool(local) and len(labels) >= 2 and all(labels) and " " not in value
+
+
+def count_csv_rows(body: bytes, accept_row: Callable[[dict[str, str]], bool]) -> tuple[int, int] | Response:
+    """Return (total rows, accepted rows) of an uploaded CSV file, or the 400 to answer."""
+    if not body.endswith(b"\n"):
+        message = "A CSV file must end with a newline"
+        return v1_error(400, "err_validation_csv_trailing_newline", message, field="file")
+    try:
+        reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline=""))
+        rows = [
+            {key: value for key, value in row.items() if isinstance(key, str) and isinstance(value, str)}
+            for row in reader
+        ]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        return v1_error(
+            400, "err_validation_invalid_file", f"The CSV file cannot be read: {exc}", field="file"
+        )
+    # A line of bare separators is not a user.
+    rows = [row for row in rows if any(value.strip() for value in row.values())]
+    if not rows:
+        return v1_error(400, "err_validation_empty_file", "The CSV file has no data rows", field="file")
+    return len(rows), sum(1 for row in rows if accept_row(row))
+
+
+def requested_ids(body: bytes) -> list[str] | None:
+    """The import IDs of a get-import-status body, or None when it is not ``{"data": [{"id": ...}]}``."""
+    try:
+        items = json.loads(body)["data"]
+        ids = [item["id"] for item in items]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not ids or not all(isinstance(id_, str) and id_ for id_ in ids):
+        return None
+    return ids

@@ -1,0 +1,272 @@
+"""MimecastSimulator: the object tests drive, which ties the server, the API and the faults together."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Collection
+from types import TracebackType
+from typing import Any
+
+from .auth import Authenticator
+from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials, airflow_connection
+from .endpoints import GET_IMPORT_STATUS_PATH, MimecastApi
+from .faults import Fault, FaultQueue, echo_page, fault_response, redirected
+from .http_server import SimulatorHTTPServer, is_loopback
+from .imports import ImportStore, requested_ids, valid_email_row
+from .rate_limits import RateLimiter
+from .recording import RecordedRequest, RequestLog
+from .responses import Response, rate_limited, v1_error
+
+
+class MimecastSimulator:
+    """An in-process Mimecast API on loopback, for tests and demos.
+
+    :param host: loopback address to bind; anything else is refused, since the credentials are public.
+    :param port: port to bind; 0 picks a free one (read :attr:`url` after :meth:`start`).
+    :param credentials: the credentials the server accepts.
+    :param pending_seconds: default time an import stays ``pending``.
+    :param processing_seconds: default time an import then stays ``processing`` before ``completed``.
+    :param token_ttl_seconds: lifetime of issued bearer tokens.
+    :param rate_limit: calls allowed per credential per window before answering 429.
+    :param rate_limit_window_seconds: length of the fixed rate-limit window.
+    :param max_clock_skew_seconds: how far an API 1.0 ``x-mc-date`` may be from now.
+    :param group_ids: when given, the only group IDs ``import-users`` accepts.
+    :param accept_row: decides whether one CSV row is imported successfully; defaults to
+        :func:`valid_email_row`.
+    :param max_recorded_requests: how many of the latest requests :attr:`requests` keeps; None keeps all.
+        The counts (:meth:`request_counts`, :meth:`status_request_sizes`) stay exact either way.
+    :param max_recorded_body_bytes: how much of each request body :attr:`requests` keeps; None keeps all.
+        With ``max_recorded_requests`` set, the kept bodies also stay under 64 MiB in all (oldest dropped).
+    :param idle_timeout_seconds: how long a keep-alive connection may sit idle before the server closes it.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        credentials: SimulatorCredentials = DEFAULT_CREDENTIALS,
+        pending_seconds: float = 1.0,
+        processing_seconds: float = 2.0,
+        token_ttl_seconds: int = 1799,
+        rate_limit: int = 1000,
+        rate_limit_window_seconds: float = 60.0,
+        max_clock_skew_seconds: float = 900,
+        group_ids: Collection[str] | None = None,
+        accept_row: Callable[[dict[str, str]], bool] | None = None,
+        max_recorded_requests: int | None = 10_000,
+        max_recorded_body_bytes: int | None = 1 << 20,
+        idle_timeout_seconds: float = 60.0,
+    ) -> None:
+        if not is_loopback(host):
+            raise ValueError(
+                f"Refusing to bind the Mimecast simulator to {host!r}: it accepts public demo credentials, "
+                "so it only listens on loopback (127.0.0.1, ::1 or localhost)."
+            )
+        self.host = host
+        self.port = port
+        self.credentials = credentials
+        self.idle_timeout_seconds = idle_timeout_seconds
+        self._auth = Authenticator(credentials, token_ttl_seconds, max_clock_skew_seconds)
+        self._imports = ImportStore(pending_seconds, processing_seconds)
+        self._api = MimecastApi(self._auth, self._imports, group_ids, accept_row or valid_email_row)
+        self._rates = RateLimiter(rate_limit, rate_limit_window_seconds)
+        self._faults = FaultQueue()
+        self._log = RequestLog(max_recorded_requests, max_recorded_body_bytes)
+        self._server: SimulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server, e.g. ``http://127.0.0.1:54321``."""
+        if self._server is None:
+            raise RuntimeError("The simulator is not running: call start() first")
+        host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> MimecastSimulator:
+        """Bind and serve in a daemon thread; return ``self``."""
+        if self._server is not None:
+            raise RuntimeError("The simulator is already running")
+        self._server = SimulatorHTTPServer(
+            (self.host, self.port), self._serve, self._log.count_connection, self.idle_timeout_seconds
+        )
+        # A short poll interval keeps stop() fast, which matters for test suites.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="mimecast-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, end open connections (idle keep-alives and slow answers too) and release the port.
+
+        Safe to call twice.
+        """
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.close_connections(timeout=2.0)
+            server.server_close()
+        if thread is not None:
+            thread.join()
+
+    def __enter__(self) -> MimecastSimulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- test controls ------------------------------------------------------------------------------
+
+    def create_import(
+        self,
+        *,
+        total_users: int = 10,
+        successful_imported_users: int | None = None,
+        group_id: str = "sim-group",
+        notify_email_address: str | None = None,
+        pending_seconds: float | None = None,
+        processing_seconds: float | None = None,
+        clear_group: bool = False,
+        allow_address_migration: bool = False,
+    ) -> str:
+        """Create an import as if it had just been uploaded, and return its ID.
+
+        :param total_users: rows in the imaginary file.
+        :param successful_imported_users: users reported once completed; defaults to ``total_users``.
+        :param group_id: the profile group the import targets.
+        :param notify_email_address: reported back as ``notifyEmailAddress``.
+        :param pending_seconds: this import's pending time, instead of the simulator's default.
+        :param processing_seconds: this import's processing time, instead of the simulator's default.
+        :param clear_group: reported back as ``clearGroup``.
+        :param allow_address_migration: reported back as ``allowAddressMigration``.
+        """
+        return self._imports.create(
+            total_users=total_users,
+            successful_imported_users=successful_imported_users,
+            group_id=group_id,
+            notify_email_address=notify_email_address,
+            pending_seconds=pending_seconds,
+            processing_seconds=processing_seconds,
+            clear_group=clear_group,
+            allow_address_migration=allow_address_migration,
+        )
+
+    def import_ids(self) -> list[str]:
+        """IDs of every import that exists, oldest first (uploads and :meth:`create_import` alike)."""
+        return self._imports.ids()
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults; each matching request consumes the oldest matching fault.
+
+        :param faults: the faults, in the order they should fire.
+        """
+        self._faults.add(faults)
+
+    def rate_limit_for(self, seconds: float) -> None:
+        """Answer every API call with 429 for ``seconds`` from now, as when the account's limit is used up.
+
+        Every caller sees the same window: ``X-RateLimit-Reset`` counts down to its end. The token
+        endpoint is not limited, and queued faults wait until the window has passed.
+
+        :param seconds: how long the window lasts; 0 ends an open one.
+        """
+        self._rates.limit_for(seconds)
+
+    def expire_tokens(self) -> None:
+        """Make every bearer token issued so far answer ``token_expired``."""
+        self._auth.expire_tokens()
+
+    def airflow_connection(self, auth_type: str = "oauth2", **extra: Any) -> str:
+        """This simulator as a ``mimecast`` connection (JSON for ``AIRFLOW_CONN_<ID>``).
+
+        :param auth_type: ``oauth2`` (API 2.0) or ``hmac`` (API 1.0).
+        :param extra: further extra fields, e.g. ``timeout``.
+        """
+        return airflow_connection(self.url, auth_type, credentials=self.credentials, **extra)
+
+    # -- what the server saw ------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The latest requests received (up to ``max_recorded_requests``), oldest first (a snapshot)."""
+        return self._log.requests()
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """The recorded requests to one path.
+
+        :param path: e.g. ``/api/user/import-users``.
+        """
+        return [request for request in self.requests if request.path == path]
+
+    def request_counts(self) -> dict[str, int]:
+        """How many requests each path received, e.g. ``{"/oauth/token": 1, ...}``; exact, never capped."""
+        return self._log.counts()
+
+    def status_request_sizes(self) -> list[int]:
+        """How many import IDs each get-import-status request carried, in arrival order (0 if unreadable)."""
+        return self._log.status_sizes()
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far: a keep-alive client reuses one instead of opening more."""
+        return self._log.connections
+
+    def reset_counts(self) -> None:
+        """Forget every request and connection seen so far, e.g. after a warm-up."""
+        self._log.reset()
+
+    # -- request handling ---------------------------------------------------------------------------
+
+    def _serve(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        try:
+            response = self._dispatch(method, path, headers, body)
+        except Exception:
+            # Surface simulator bugs loudly instead of leaving the client with a dropped connection.
+            traceback.print_exc()
+            response = v1_error(500, "err_internal", "Simulator error", retryable=True)
+        ids_carried = None
+        if path == GET_IMPORT_STATUS_PATH:
+            ids_carried = len(requested_ids(body) or ())
+        # Recorded before answering, so a test sees the request as soon as its client has the response.
+        self._log.record(method, path, headers, body, response.status, ids_carried)
+        return response
+
+    def _dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        is_api = path.startswith("/api/")
+        if is_api and (reset_ms := self._rates.forced_reset_ms()) is not None:
+            return rate_limited(self._rates.limit, reset_ms)
+        fault = self._faults.take(path)
+        if fault is not None and fault.kind == "latency":
+            if self._server is not None:
+                self._server.stopping.wait(fault.delay)
+            fault = None
+        if fault is not None and fault.kind == "echo":
+            return echo_page(fault, method, path, headers, body)
+        rate = self._rates.count(headers.get("authorization", "")) if is_api else None
+        if fault is None or fault.kind in ("server_error", "trickle", "redirect"):
+            # These execute the request: a lost answer to import-users still created the import, which
+            # is exactly what tests of blind retries need to detect.
+            response = self._api.answer(method, path, headers, body, rate)
+            if rate is not None:
+                response.headers.update(rate.headers())
+            if fault is None:
+                return response
+            if fault.kind == "trickle":
+                response.trickle_seconds = fault.delay
+                return response
+            if fault.kind == "redirect":
+                return redirected(response, fault)
+        return fault_response(fault, rate, self._rates.limit)

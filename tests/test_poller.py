@@ -1,0 +1,248 @@
+"""The shared status poller and the token cache, against the simulator over real HTTP.
+
+Counts are taken at the simulator (what the server saw), never inferred from timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
+from airflow_provider_mimecast.triggers.poller import POLLERS
+from tests.conftest import CREDENTIALS, oauth_connection
+
+FAST = {"retry_delay": 0.01, "max_retries": 2}
+
+
+def trigger(
+    ids: list[str], *, poll: float = 0.2, deadline: float = 30, **hook: Any
+) -> MimecastImportStatusTrigger:
+    return MimecastImportStatusTrigger(
+        import_ids=ids,
+        mimecast_conn_id="mimecast_default",
+        poll_interval=poll,
+        end_time=time.time() + deadline,
+        hook_params={**FAST, **hook},
+    )
+
+
+async def first_event(t: MimecastImportStatusTrigger) -> dict[str, Any]:
+    """Run a trigger to its first event, as the triggerer (and dag.test()) does, then close it."""
+    events = t.run()
+    try:
+        return (await anext(events)).payload
+    finally:
+        await events.aclose()
+
+
+def ids_per_status_request(sim: MimecastSimulator) -> list[list[str]]:
+    return [
+        [item["id"] for item in json.loads(r.body)["data"]] for r in sim.requests_to(GET_IMPORT_STATUS_PATH)
+    ]
+
+
+async def until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_many_waits_cost_one_token_and_few_batched_requests(connections):
+    ids = [connections.create_import(pending_seconds=0.3, processing_seconds=0.3) for _ in range(250)]
+    events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
+    assert [e["status"] for e in events] == ["success"] * 250
+    assert [e["statuses"][0]["id"] for e in events] == ids
+    assert connections.request_counts()[TOKEN_PATH] == 1
+    sizes = connections.status_request_sizes()
+    # ~0.6 s to complete at a 0.2 s cadence: about 4 rounds of 3 requests (batches of at most 100).
+    assert max(sizes) == 100 and sum(sizes) >= 250
+    assert len(sizes) <= 20, sizes
+    assert connections.connections_accepted <= 1 + 4  # the token, then one keep-alive client (4 in flight)
+    await until(lambda: not list(POLLERS.pollers()))  # the poller stops once its last wait left
+
+
+async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections):
+    good = [connections.create_import(pending_seconds=0, processing_seconds=0.2) for _ in range(3)]
+    bad_wait, *good_waits = await asyncio.gather(
+        first_event(trigger(["no-such-import", good[0]])),
+        *(first_event(trigger([i])) for i in good),
+    )
+    assert bad_wait["status"] == "error" and "'no-such-import' err_import_not_found" in bad_wait["message"]
+    assert good[0] not in bad_wait["message"]
+    assert [w["status"] for w in good_waits] == ["success"] * 3
+    assert len(ids_per_status_request(connections)[0]) == 4  # one request carried every ID
+
+
+async def test_an_id_shared_by_two_waits_is_asked_once_per_round(connections):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    one, two = await asyncio.gather(first_event(trigger([import_id])), first_event(trigger([import_id])))
+    assert one["status"] == two["status"] == "success"
+    assert ids_per_status_request(connections) == [[import_id]]
+
+
+async def test_waits_keep_their_own_poll_intervals(connections):
+    slow_id = connections.create_import(pending_seconds=100)
+    fast_id = connections.create_import(pending_seconds=1.0, processing_seconds=0)
+    slow = asyncio.create_task(first_event(trigger([slow_id], poll=5)))
+    fast = await first_event(trigger([fast_id], poll=0.1))
+    assert fast["status"] == "success"
+    batches = ids_per_status_request(connections)
+    assert sum(fast_id in b for b in batches) >= 8  # ~1 s at 0.1 s
+    assert sum(slow_id in b for b in batches) == 1  # only its first check; its next is due at 5 s
+    slow.cancel()
+    await until(lambda: not list(POLLERS.pollers()))
+
+
+async def test_waits_join_and_leave_while_the_poller_runs(connections):
+    first = connections.create_import(pending_seconds=100)
+    second = connections.create_import(pending_seconds=0.3, processing_seconds=0)
+    waiting = asyncio.create_task(first_event(trigger([first], poll=0.1)))
+    await until(lambda: len(ids_per_status_request(connections)) >= 2)
+    [poller] = POLLERS.pollers()
+    joined = await first_event(trigger([second], poll=0.1))
+    assert joined["status"] == "success"
+    assert any(set(b) == {first, second} for b in ids_per_status_request(connections))
+    assert poller.waits == 1
+    waiting.cancel()  # a task cleared or marked while deferred
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await until(lambda: not list(POLLERS.pollers()))
+    seen = len(ids_per_status_request(connections))
+    await asyncio.sleep(0.3)
+    assert len(ids_per_status_request(connections)) == seen  # nothing polls once every wait left
+    assert poller._hook is None  # its client was closed
+
+
+async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections):
+    ids = [connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(30)]
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=400))
+    started = time.monotonic()
+    events = await asyncio.gather(*(first_event(trigger([i], poll=0.1)) for i in ids))
+    assert [e["status"] for e in events] == ["success"] * 30
+    answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
+    assert answers == [429, 200]  # one pause for all thirty, then one request for all of them
+    assert time.monotonic() - started >= 0.4
+
+
+async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MIMECAST_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "mimecast",
+                "host": simulator.url,
+                "login": CREDENTIALS.client_id,
+                "password": "wrong-secret-value",
+            }
+        ),
+    )
+    ids = [simulator.create_import() for _ in range(5)]
+    events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
+    assert [e["status"] for e in events] == ["error"] * 5
+    assert all("authentication failed" in e["message"] for e in events)
+    assert len(simulator.requests_to(TOKEN_PATH)) == 1  # the failure was shared, not repeated per wait
+    assert not simulator.requests_to(GET_IMPORT_STATUS_PATH)
+
+
+async def test_a_trigger_never_crashes(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_MIMECAST_DEFAULT", raising=False)
+    event = await first_event(trigger(["some-id"]))
+    assert event["status"] == "error"
+    assert "mimecast_default" in event["message"]
+
+
+async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch):
+    from airflow_provider_mimecast.triggers import import_status
+
+    monkeypatch.setattr(import_status, "REPORT_GRACE_SECONDS", 0.5)
+    import_id = connections.create_import(pending_seconds=100)
+    connections.inject(Fault("latency", path=GET_IMPORT_STATUS_PATH, delay=3.0))
+    started = time.monotonic()
+    event = await first_event(trigger([import_id], deadline=0.3, timeout=10))
+    assert event["status"] == "timeout" and "no answer from Mimecast" in event["message"]
+    assert time.monotonic() - started < 2.5
+    await until(lambda: not list(POLLERS.pollers()))
+
+
+async def test_concurrent_async_callers_share_one_token_fetch(connections):
+    import_id = connections.create_import()
+    hooks = [MimecastHook() for _ in range(50)]
+    await asyncio.gather(*(h.aget_import_status(import_id) for h in hooks))
+    assert len(connections.requests_to(TOKEN_PATH)) == 1
+
+
+def test_concurrent_threads_share_one_token_fetch(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("latency", path=TOKEN_PATH, delay=0.3))
+    barrier = threading.Barrier(10)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        barrier.wait()
+        try:
+            MimecastHook().get_import_status(import_id)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors
+    assert len(connections.requests_to(TOKEN_PATH)) == 1
+
+
+def test_a_wrong_secret_after_a_right_one_fails_test_connection(simulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(simulator.url))
+    assert MimecastHook().test_connection()[0] is True
+    # Same base URL and client ID, another secret: as when a user edits the form in a running api-server.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MIMECAST_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "mimecast",
+                "host": simulator.url,
+                "login": CREDENTIALS.client_id,
+                "password": "not-the-secret",
+            }
+        ),
+    )
+    ok, message = MimecastHook().test_connection()
+    assert ok is False and "authentication failed" in message
+    assert "not-the-secret" not in message
+
+
+def test_a_hook_reuses_its_connection_across_calls(connections):
+    import_id = connections.create_import()
+    hook = MimecastHook()
+    for _ in range(5):
+        hook.get_import_status(import_id)
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 5
+    assert connections.connections_accepted == 1  # the token and five polls over one keep-alive socket
+    hook.close()
+
+
+async def test_a_zero_poll_interval_does_not_spin(connections):
+    import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
+    event = await first_event(trigger([import_id], poll=0))
+    assert event["status"] == "success"
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] <= 0.5 / 0.05 + 3
+
+
+async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections):
+    for _ in range(5):
+        import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+        # Each starts while the previous poller may still be closing its client.
+        assert (await first_event(trigger([import_id])))["status"] == "success"
+        assert all(not p.stopped for p in POLLERS.pollers())
+    await until(lambda: not list(POLLERS.pollers()))
