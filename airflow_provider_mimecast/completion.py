@@ -7,7 +7,11 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
-from airflow_provider_mimecast.errors import MimecastError, MimecastImportFailedError
+from airflow_provider_mimecast.errors import (
+    MimecastError,
+    MimecastImportFailedError,
+    MimecastInvalidResponseError,
+)
 from airflow_provider_mimecast.status import ImportStatus
 
 #: ``logging.Logger`` on Airflow 2, a structlog logger on Airflow 3: anything with info and warning.
@@ -46,18 +50,30 @@ def completed_result(
     :param fail_on_partial_import: raise instead of warning when some users were not imported.
     :param log: where the warning goes.
     """
-    partial = [s for s in statuses if s.is_partial]
-    for status in partial:
-        message = (
-            f"Mimecast import {status.id} completed with {status.successful_imported_users} of "
-            f"{status.total_users} users imported"
-        )
+    for status in statuses:
+        impossible = status.impossible_counts
+        if impossible:
+            # Counts that cannot be right: nobody can tell how many users were imported, so this is
+            # treated as a partial import rather than trusted or crashed on.
+            message = (
+                f"Mimecast import {status.id} completed with counts that cannot be right: {impossible}; "
+                "treating it as a partial import"
+            )
+            rest = "check the import in the Mimecast console"
+        elif status.is_partial:
+            message = (
+                f"Mimecast import {status.id} completed with {status.successful_imported_users} of "
+                f"{status.total_users} users imported"
+            )
+            rest = "the rest were rejected"
+        else:
+            continue
         if fail_on_partial_import:
             raise MimecastImportFailedError(
                 f"{message}; failing because fail_on_partial_import=True (the import's report in the "
                 "Mimecast console lists the rejected rows)"
             )
-        log.warning("%s; the rest were rejected (set fail_on_partial_import=True to fail instead)", message)
+        log.warning("%s; %s (set fail_on_partial_import=True to fail instead)", message, rest)
     values = [s.as_dict() for s in statuses]
     return values[0] if single else values
 
@@ -72,7 +88,13 @@ def event_result(
     """
     kind = event.get("status")
     if kind == EVENT_SUCCESS:
-        statuses = [ImportStatus.from_api(item) for item in event["statuses"]]
+        items = event.get("statuses")
+        if not isinstance(items, list) or not items or not all(isinstance(item, Mapping) for item in items):
+            raise MimecastInvalidResponseError(
+                "The Mimecast trigger's success event carries no list of import statuses "
+                f"(event keys: {sorted(map(str, event))})"
+            )
+        statuses = [ImportStatus.from_api(item) for item in items]
         log_statuses(log, statuses)
         return completed_result(
             statuses, single=single, fail_on_partial_import=fail_on_partial_import, log=log

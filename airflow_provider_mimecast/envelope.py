@@ -7,10 +7,14 @@ mean success: a non-empty ``fail`` is a failure. API 1.0 nests errors (``fail[].
 
 from __future__ import annotations
 
+import html
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
 
 from airflow_provider_mimecast.errors import (
     FailureDetail,
@@ -32,6 +36,24 @@ _SIGNATURE_CODES = {"err_xdk_invalid_signature", "err_xdk_invalid_app_id", "err_
 _AUTH_STATUSES = {401, 403, 418}
 #: Wait used when a 429 carries no usable X-RateLimit-Reset header.
 DEFAULT_RATE_LIMIT_WAIT = 1.0
+#: The longest wait read from X-RateLimit-Reset: Mimecast's windows are hourly at most; a longer value is
+#: a broken header, and if the limit really lasts longer the next attempt is told so again.
+RATE_LIMIT_WAIT_CLAMP = 3600.0
+#: Longest fail message kept, so that a server echoing a whole page cannot make an error of megabytes.
+_MESSAGE_LIMIT = 1000
+REDACTED = "***"
+DEFAULT_TOKEN_LIFETIME = 1799.0
+
+# Secrets in shapes an echoing server or proxy shows even when their values are unknown to us: bearer
+# tokens, API 1.0 signatures, and form or JSON fields named like a credential.
+_CREDENTIAL_SHAPES = (
+    re.compile(r"(?i)(\bbearer\s+)[^\s\"'<>,;&]{8,}"),
+    re.compile(r"(?i)(\bMC\s+[^\s:\"'<>]+:)[^\s\"'<>,;&]+"),
+    re.compile(
+        r"(?i)(\b(?:client_secret|secret_?key|app_?key|access_token|refresh_token|password)"
+        r"[\"']?\s*(?:=|:|%3D|%3A)\s*[\"']?)[^\s\"'<>,;&]+"
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -45,10 +67,104 @@ class TokenGrant:
         return f"TokenGrant(access_token='***', expires_in={self.expires_in})"
 
 
-def excerpt(body: bytes, limit: int = 200) -> str:
-    """A short, single-line excerpt of a response body for error messages."""
-    text = " ".join(body.decode("utf-8", errors="replace").split())
+def _forms(secret: str) -> set[str]:
+    """The ways a secret appears in echoed text: as is, form- or URL-encoded, JSON- or HTML-escaped."""
+    return {
+        secret,
+        quote_plus(secret),  # an echoed form body (the token request's client_secret)
+        quote(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        secret.replace("/", "\\/"),  # JSON writers that escape slashes
+        html.escape(secret),
+    }
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every known secret in ``text``, in each form it may be echoed in, with ``***``.
+
+    Also hides credential-shaped values whose secret is not known here (``Bearer <token>``, an API 1.0
+    ``MC key:signature``, ``client_secret=...``). Any non-empty secret counts, however short: an error
+    message that is harder to read is better than one that leaks.
+
+    :param text: the text to clean, e.g. a response body excerpt or a fail message.
+    :param secrets: the client secret, secret key, app key, current tokens and signatures.
+    """
+    forms = {form for secret in secrets if secret for form in _forms(secret) if form}
+    if forms:
+        # Longest first, so that a secret is not half-replaced by a shorter one it contains; percent
+        # escapes match in either case (%2F, %2f).
+        alternatives = [
+            f"(?i:{re.escape(form)})" if "%" in form else re.escape(form)
+            for form in sorted(forms, key=len, reverse=True)
+        ]
+        text = re.sub("|".join(alternatives), REDACTED, text)
+    for shape in _CREDENTIAL_SHAPES:
+        text = shape.sub(lambda match: match.group(1) + REDACTED, text)
+    return text
+
+
+def excerpt(body: bytes, limit: int = 200, *, secrets: Iterable[str] = ()) -> str:
+    """A short, single-line excerpt of a response body for error messages, with secrets redacted.
+
+    :param body: the response body.
+    :param limit: the most characters shown.
+    :param secrets: values to redact (see :func:`redact`); redacted before cutting, so no prefix leaks.
+    """
+    text = " ".join(redact(body.decode("utf-8", errors="replace"), secrets).split())
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _scrub(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    """``value`` (echoed JSON) with secrets redacted from every string in it."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if depth > 8:  # deeper structure in a fail key is never useful; don't recurse into hostile nesting
+        return REDACTED
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): _scrub(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, secrets, depth + 1) for item in value]
+    return value
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
+
+
+def scrub_failures(failures: tuple[FailureDetail, ...], secrets: Iterable[str]) -> tuple[FailureDetail, ...]:
+    """``failures`` with secrets redacted from their codes, messages, fields and keys.
+
+    :param failures: as :func:`parse_failures` returns them.
+    :param secrets: values to redact (see :func:`redact`).
+    """
+    known = tuple(secrets)
+    return tuple(
+        replace(
+            failure,
+            code=_shorten(redact(failure.code, known)),
+            message=_shorten(redact(failure.message, known)),
+            field=None if failure.field is None else _scrub(failure.field, known),
+            key=_scrub(failure.key, known),
+        )
+        for failure in failures
+    )
+
+
+def _keys(document: Mapping[str, Any], secrets: Iterable[str]) -> str:
+    """The document's keys for a message: never values, and keys too are redacted (an echo may use them)."""
+    known = tuple(secrets)
+    return (
+        "[" + ", ".join(repr(_shorten(redact(str(key), known))) for key in sorted(map(str, document))) + "]"
+    )
+
+
+def _text(value: Any) -> str:
+    """``str(value)`` for echoed JSON, bounded: hostile nesting must not turn into a RecursionError."""
+    try:
+        return _shorten(value if isinstance(value, str) else str(value))
+    except RecursionError:
+        return "<deeply nested value>"
 
 
 def parse_failures(fail: Any) -> tuple[FailureDetail, ...]:
@@ -58,16 +174,16 @@ def parse_failures(fail: Any) -> tuple[FailureDetail, ...]:
     details: list[FailureDetail] = []
     for entry in fail:
         if not isinstance(entry, dict):
-            details.append(FailureDetail(code="unknown", message=str(entry)))
+            details.append(FailureDetail(code="unknown", message=_text(entry)))
             continue
         errors = entry.get("errors")
         for error in errors if isinstance(errors, list) and errors else [entry]:
             if not isinstance(error, dict):
-                error = {"message": str(error)}
+                error = {"message": _text(error)}
             details.append(
                 FailureDetail(
-                    code=str(error.get("code") or "unknown"),
-                    message=str(error.get("message") or ""),
+                    code=_text(error.get("code") or "unknown"),
+                    message=_text(error.get("message") or ""),
                     retryable=bool(error.get("retryable", False)),
                     field=error.get("field"),
                     key=entry.get("key"),
@@ -77,13 +193,22 @@ def parse_failures(fail: Any) -> tuple[FailureDetail, ...]:
 
 
 def rate_limit_wait(headers: Mapping[str, str]) -> float:
-    """Seconds to wait before retrying a 429: ``X-RateLimit-Reset`` is in milliseconds."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+    """Seconds to wait before retrying a 429: ``X-RateLimit-Reset`` is in milliseconds.
+
+    A missing, unparseable, negative or non-finite value gives :data:`DEFAULT_RATE_LIMIT_WAIT`; a huge one
+    is clamped to :data:`RATE_LIMIT_WAIT_CLAMP`. Never raises. (A task caps its own wait further with the
+    connection's ``max_rate_limit_wait``.)
+
+    :param headers: the response headers, in any case.
+    """
+    value = next((v for k, v in headers.items() if str(k).lower() == "x-ratelimit-reset"), None)
     try:
-        milliseconds = float(lowered["x-ratelimit-reset"])
-    except (KeyError, ValueError):
+        milliseconds = float(str(value).strip())
+    except (TypeError, ValueError, OverflowError):
         return DEFAULT_RATE_LIMIT_WAIT
-    return max(milliseconds / 1000.0, 0.0)
+    if not math.isfinite(milliseconds) or milliseconds < 0:
+        return DEFAULT_RATE_LIMIT_WAIT
+    return min(milliseconds / 1000.0, RATE_LIMIT_WAIT_CLAMP)
 
 
 def _auth_hint(status_code: int, codes: set[str], path: str) -> str:
@@ -109,6 +234,24 @@ def _auth_hint(status_code: int, codes: set[str], path: str) -> str:
     )
 
 
+def _redirect_hint(status_code: int, headers: Mapping[str, str], secrets: tuple[str, ...]) -> str:
+    if not 300 <= status_code < 400:
+        return "a proxy or a wrong base URL usually causes this"
+    location = next((str(v) for k, v in headers.items() if str(k).lower() == "location"), "")
+    try:
+        parts = urlsplit(location)
+        # Scheme, host and path only: a login page's query string may carry tokens.
+        target = (
+            f" to {redact(f'{parts.scheme}://{parts.netloc}{parts.path}', secrets)!r}" if location else ""
+        )
+    except ValueError:
+        target = ""
+    return (
+        f"a redirect{target}: the HTTP clients do not follow redirects for a POST, so check the connection's "
+        "host (the base URL, with https://) and any proxy between Airflow and Mimecast"
+    )
+
+
 def check_response(
     status_code: int,
     headers: Mapping[str, str],
@@ -117,9 +260,10 @@ def check_response(
     path: str,
     request_id: str | None = None,
     show_body: bool = True,
+    secrets: Iterable[str] = (),
     allow_item_failures: bool = False,
 ) -> dict[str, Any]:
-    """Return the decoded envelope of a successful answer, or raise the matching :class:`MimecastError`.
+    """Return the decoded envelope of a successful (2xx) answer, or raise the matching :class:`MimecastError`.
 
     :param status_code: the HTTP status.
     :param headers: the response headers (any case).
@@ -128,17 +272,24 @@ def check_response(
     :param request_id: the ``x-mc-req-id`` of the request, quoted in every error.
     :param show_body: whether an excerpt of an unparseable body may appear in the error
         (False for the token endpoint, whose body may hold a token).
+    :param secrets: the client secret, secret key, app key and current tokens: redacted from every excerpt,
+        fail message, code, field and key before it becomes part of an error (see :func:`redact`).
     :param allow_item_failures: return a 2xx envelope whose ``fail`` lists some items instead of raising,
         for callers that sort per-item failures out themselves (a batch of import IDs).
     """
+    known = tuple(secrets)
+    if request_id is not None:
+        # The server may echo any header back as its request ID.
+        request_id = _shorten(redact(str(request_id), known))
     where = f"POST {path} answered HTTP {status_code}"
     try:
         document = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a body of deeply nested brackets ([[[[...) exhausts the JSON decoder's stack.
         document = None
     if not isinstance(document, dict):
         shown = (
-            f": {excerpt(body)!r}"
+            f": {excerpt(body, secrets=known)!r}"
             if show_body and body.strip()
             else " with an empty body"
             if not body.strip()
@@ -154,13 +305,22 @@ def check_response(
         if status_code >= 500:
             raise MimecastServerError(f"{where}{shown}", status_code=status_code, request_id=request_id)
         raise MimecastInvalidResponseError(
-            f"{where}, which is not a Mimecast JSON envelope{shown}; a proxy or a wrong base URL usually "
-            "causes this",
+            f"{where}, which is not a Mimecast JSON envelope{shown}; "
+            f"{_redirect_hint(status_code, headers, known)}",
+            status_code=status_code,
+            request_id=request_id,
+        )
+    if status_code < 200 or 300 <= status_code < 400:
+        # Only 2xx is success, however valid the envelope looks: a 1xx or 3xx came from something that is
+        # not Mimecast answering the call.
+        raise MimecastInvalidResponseError(
+            f"{where}, which is not a success status although the body looks like an envelope; "
+            f"{_redirect_hint(status_code, headers, known)}",
             status_code=status_code,
             request_id=request_id,
         )
 
-    failures = parse_failures(document.get("fail"))
+    failures = scrub_failures(parse_failures(document.get("fail")), known)
     codes = {f.code for f in failures}
     if status_code == 429:
         raise MimecastRateLimitError(
@@ -190,28 +350,43 @@ def check_response(
 
 
 def envelope_data(
-    document: Mapping[str, Any], *, path: str, request_id: str | None = None
+    document: Mapping[str, Any], *, path: str, request_id: str | None = None, secrets: Iterable[str] = ()
 ) -> list[dict[str, Any]]:
-    """The ``data`` list of a successful envelope, checked to be a list of objects."""
+    """The ``data`` list of a successful envelope, checked to be a list of objects.
+
+    :param document: the envelope :func:`check_response` returned.
+    :param path: the request path, for the message.
+    :param request_id: the ``x-mc-req-id`` to quote.
+    :param secrets: values to redact from the keys the message lists.
+    """
     data = document.get("data")
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise MimecastInvalidResponseError(
-            f"POST {path}: the envelope's 'data' is not a list of objects (keys: {sorted(document)})",
+            f"POST {path}: the envelope's 'data' is not a list of objects (keys: {_keys(document, secrets)})",
             request_id=request_id,
         )
     return data
 
 
-def parse_token_grant(document: Mapping[str, Any]) -> TokenGrant:
-    """Read the OAuth 2.0 token answer; the message names keys, never values."""
+def parse_token_grant(document: Mapping[str, Any], *, secrets: Iterable[str] = ()) -> TokenGrant:
+    """Read the OAuth 2.0 token answer; the message names keys, never values.
+
+    An ``expires_in`` that is missing, not a number, not finite or not positive counts as Mimecast's
+    documented 1799 s: the hook renews on ``token_expired`` anyway.
+
+    :param document: the token endpoint's JSON answer.
+    :param secrets: values to redact from the keys the message lists.
+    """
     token = document.get("access_token")
     if not isinstance(token, str) or not token:
         raise MimecastInvalidResponseError(
-            f"POST /oauth/token returned no access_token (keys: {sorted(document)})"
+            f"POST /oauth/token returned no access_token (keys: {_keys(document, secrets)})"
         )
-    expires_in = document.get("expires_in", 1799)
+    expires_in = document.get("expires_in", DEFAULT_TOKEN_LIFETIME)
     try:
         lifetime = float(expires_in)
-    except (TypeError, ValueError):
-        lifetime = 1799.0
+    except (TypeError, ValueError, OverflowError):
+        lifetime = DEFAULT_TOKEN_LIFETIME
+    if isinstance(expires_in, bool) or not math.isfinite(lifetime) or lifetime <= 0:
+        lifetime = DEFAULT_TOKEN_LIFETIME
     return TokenGrant(access_token=token, expires_in=lifetime)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from airflow_provider_mimecast import __version__
 
-#: Labels and hints for the standard connection fields (3.x reads them here, 2.11 through the hook).
+#: Labels and hints for the standard connection fields, in the provider-info shape that Airflow 3.2+ reads
+#: (earlier lines read :func:`hook_field_behaviour` through the hook).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],
     "relabeling": {
@@ -23,6 +25,17 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "app_key": "API 1.0 only",
     },
 }
+
+
+def hook_field_behaviour() -> dict[str, Any]:
+    """:data:`UI_FIELD_BEHAVIOUR` in the shape ``BaseHook.get_ui_field_behaviour()`` must return.
+
+    Airflow before 3.2 validates the hook's answer against its
+    ``customized_form_field_behaviours.schema.json``, which spells the keys with underscores
+    (``hidden_fields``); a dict it rejects is dropped with a warning and the form loses every label.
+    A fresh copy each call, because Airflow rewrites the placeholders of the dict it is given.
+    """
+    return {key.replace("-", "_"): copy.deepcopy(value) for key, value in UI_FIELD_BEHAVIOUR.items()}
 
 
 def get_provider_info() -> dict[str, Any]:

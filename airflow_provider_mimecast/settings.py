@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import math
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
+
+import idna
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError
 from airflow_provider_mimecast.signing import decode_secret_key
@@ -15,9 +20,15 @@ from airflow_provider_mimecast.signing import decode_secret_key
 DEFAULT_BASE_URL = "https://api.services.mimecast.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
+#: Retries are for transient failures; past 20 (over 15 minutes of capped backoff) a call is not going to
+#: succeed, and Airflow's task retries are the outer loop. A larger value is a typo, not a policy.
+MAX_RETRIES_LIMIT = 20
+#: A task's worker sleeps through a 429 up to this long; past it the task fails and Airflow retries later.
+DEFAULT_MAX_RATE_LIMIT_WAIT = 300.0
 #: IDs per get-import-status request. Mimecast publishes no limit; 100 keeps a request small (~5 KB)
 #: and its answer well under a megabyte, while 1,000 waits still cost only 10 requests a round.
 DEFAULT_STATUS_BATCH_SIZE = 100
+MAX_STATUS_BATCH_SIZE = 1000
 
 #: API 2.0 base URLs (OAuth 2.0 client credentials).
 API2_BASE_URLS = {
@@ -47,43 +58,176 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
-def normalize_base_url(host: str | None) -> str:
-    """Return the base URL for the connection's ``host``; plain http is allowed only on loopback."""
+# The user info of a URL, as in ``https://user:password@host``: hidden wherever the host is quoted back.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/?#]*@")
+_IPV4_LIKE = re.compile(r"^[0-9.]+$")
+_ASCII_HOSTNAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$")
+
+
+def _shown(host: str) -> str:
+    """``host`` as it may appear in a message: any user info (which may hold a password) replaced."""
+    return _USERINFO.sub(r"\1***@", host.strip())
+
+
+def _check_hostname(hostname: str, host: str) -> None:
+    """Refuse a host name the HTTP clients would reject only at the first request."""
+    problem = None
+    if ":" in hostname:  # an IPv6 literal, from inside the brackets
+        try:
+            ipaddress.IPv6Address(hostname)
+        except ValueError:
+            problem = "its IPv6 address is not valid"
+    elif _IPV4_LIKE.match(hostname):
+        try:
+            ipaddress.IPv4Address(hostname)
+        except ValueError:
+            problem = "its IPv4 address is not valid"
+    elif hostname.isascii():
+        if not _ASCII_HOSTNAME.match(hostname) or any(len(label) > 63 for label in hostname.split(".")):
+            problem = "its host name has characters or labels a host name cannot have"
+    else:
+        try:
+            # The same IDNA encoding httpx applies to the host when it sends the request.
+            idna.encode(hostname)
+        except (idna.IDNAError, UnicodeError, ValueError):
+            problem = "its international host name is not valid IDNA"
+    if problem:
+        raise MimecastConfigurationError(
+            f"host {_shown(host)!r} is not a base URL: {problem}; use e.g. {DEFAULT_BASE_URL}"
+        )
+
+
+def parse_base_url(host: str | None) -> tuple[str, bool]:
+    """Return the base URL for the connection's ``host`` and whether https was assumed for lack of a scheme.
+
+    Plain http is allowed only on loopback. Every problem is a :class:`MimecastConfigurationError` that
+    names the host with any user info hidden.
+
+    :param host: the connection's host field: a base URL, or a host name (https is then assumed).
+    """
     if not host or not host.strip():
-        return DEFAULT_BASE_URL
+        return DEFAULT_BASE_URL, False
+    shown = _shown(host)
     text = host.strip().rstrip("/")
-    if "://" not in text:
+    scheme_assumed = "://" not in text
+    if scheme_assumed:
         # Airflow users often type only the host name; Mimecast is https-only.
         text = f"https://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MimecastConfigurationError(
-            f"host {host!r} is not a base URL: use e.g. {DEFAULT_BASE_URL} or a regional URL from the README"
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        has_userinfo = "@" in parts.netloc
+        port = None if has_userinfo else parts.port
+    except ValueError as error:
+        # urlsplit's own messages quote the netloc, which may hold user info: name the kind of error only.
+        reason = (
+            "its port is not a number from 1 to 65535"
+            if "port" in str(error).lower()
+            else (
+                "an IPv6 address needs its closing ']'"
+                if "IPv6" in str(error)
+                else "it has characters a host name cannot have"
+            )
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise MimecastConfigurationError(
-            f"host {host!r} uses plain http: Mimecast credentials must travel over https. "
+            f"host {shown!r} is not a base URL: {reason}; use e.g. {DEFAULT_BASE_URL}"
+        ) from None
+    if has_userinfo:
+        raise MimecastConfigurationError(
+            f"host {shown!r} has user info (user:password@) in the URL: remove it; the client ID or access "
+            "key goes in the connection's login and the secret in its password"
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise MimecastConfigurationError(
+            f"host {shown!r} is not a base URL: use e.g. {DEFAULT_BASE_URL} or a regional URL from the README"
+        )
+    if port == 0:
+        raise MimecastConfigurationError(
+            f"host {shown!r} is not a base URL: its port is not a number from 1 to 65535"
+        )
+    _check_hostname(hostname, host)
+    if parts.scheme == "http" and not is_loopback(hostname):
+        raise MimecastConfigurationError(
+            f"host {shown!r} uses plain http: Mimecast credentials must travel over https. "
             "Use https://... (plain http is accepted only for a loopback address such as the local simulator)"
         )
-    if parts.path not in ("", "/") or parts.query:
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise MimecastConfigurationError(
-            f"host {host!r} has a path; give only the base URL such as {DEFAULT_BASE_URL}"
+            f"host {shown!r} has a path; give only the base URL such as {DEFAULT_BASE_URL}"
         )
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc}", scheme_assumed
 
 
-def _number(extra: Mapping[str, Any], name: str, default: float, *, integer: bool, minimum: float) -> Any:
+def normalize_base_url(host: str | None) -> str:
+    """Return the base URL for the connection's ``host``; plain http is allowed only on loopback."""
+    return parse_base_url(host)[0]
+
+
+def _refuse(name: str, value: Any, requirement: str) -> MimecastConfigurationError:
+    return MimecastConfigurationError(f"extra field {name!r} is {value!r}; it must be {requirement}")
+
+
+def _seconds(extra: Mapping[str, Any], name: str, default: float) -> float:
+    """A positive, finite number of seconds: ``nan``, ``inf`` or 0 would make a call unbounded or instant."""
     value = extra.get(name)
     if value is None or value == "":
         return default
+    requirement = "a positive number of seconds, e.g. 30"
+    if isinstance(value, bool):
+        raise _refuse(name, value, requirement)
     try:
-        number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
-        kind = "a whole number" if integer else "a number of seconds"
-        raise MimecastConfigurationError(f"extra field {name!r} is {value!r}; it must be {kind}") from None
-    if number < minimum or isinstance(value, bool):
-        raise MimecastConfigurationError(f"extra field {name!r} is {value!r}; it must be at least {minimum}")
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _refuse(name, value, requirement) from None
+    if not math.isfinite(number) or number <= 0:
+        raise _refuse(name, value, requirement)
     return number
+
+
+def _whole_number(extra: Mapping[str, Any], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    """A whole number in ``minimum..maximum``; "3" from a URI connection is fine, 2.7 is not rounded."""
+    value = extra.get(name)
+    if value is None or value == "":
+        return default
+    requirement = f"a whole number from {minimum} to {maximum}"
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        number = int(value.strip()) if len(value.strip()) < 20 else maximum + 1
+    if number is None or not minimum <= number <= maximum:
+        raise _refuse(name, value, requirement)
+    return number
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _verify(extra: Mapping[str, Any]) -> bool | str:
+    """TLS verification: true, false, or the path of a CA bundle (a file or a hashed directory)."""
+    value = extra.get("verify")
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        raise _refuse("verify", value, "true, false, or the path of a CA bundle file")
+    text = value.strip()
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    # The one look at storage in settings: a missing bundle fails here, naming the field, rather than as a
+    # TLS error on the first request.
+    if not os.path.exists(text):
+        raise MimecastConfigurationError(
+            f"extra field 'verify' is {value!r}, which is neither true/false nor an existing CA bundle: give "
+            "the path of the PEM file (e.g. your proxy's CA bundle) as the workers and triggerer see it"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -96,8 +240,20 @@ class MimecastSettings:
     :param secret: the client secret (API 2.0) or Base64 secret key (API 1.0).
     :param app_id: API 1.0 application ID.
     :param app_key: API 1.0 application key.
-    :param timeout: seconds for each HTTP request.
-    :param max_retries: retries after the first attempt for retryable failures.
+    :param timeout: seconds for each HTTP request (extra ``timeout``; positive and finite).
+    :param max_retries: retries after the first attempt for retryable failures (extra ``max_retries``,
+        0 to :data:`MAX_RETRIES_LIMIT`).
+    :param verify: TLS verification (extra ``verify``): True (the default), False, or the path of a CA
+        bundle, e.g. that of a TLS-inspecting proxy. A path is checked to exist.
+    :param max_rate_limit_wait: the longest a task waits on one 429 before raising
+        :class:`~airflow_provider_mimecast.errors.MimecastRateLimitError` so that Airflow's own retry or
+        reschedule takes over (extra ``max_rate_limit_wait``, seconds, default 300).
+    :param status_batch_size: the most import IDs sent in one get-import-status request (extra
+        ``status_batch_size``, 1 to 1000). Mimecast publishes no limit for this endpoint; the default of 100
+        keeps each request and its answer small and stays well inside what comparable Mimecast endpoints
+        accept, while sensing a whole day's imports in a few calls.
+    :param scheme_assumed: the host had no scheme and https was assumed (e.g. ``127.0.0.1:8025``); the hook
+        quotes :meth:`tls_hint` when TLS then fails.
     """
 
     base_url: str
@@ -108,7 +264,10 @@ class MimecastSettings:
     app_key: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    verify: bool | str = True
+    max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
     status_batch_size: int = DEFAULT_STATUS_BATCH_SIZE
+    scheme_assumed: bool = False
 
     @classmethod
     def from_connection_fields(
@@ -120,6 +279,13 @@ class MimecastSettings:
         extra: Mapping[str, Any],
     ) -> MimecastSettings:
         """Validate a connection's fields; every error names the field and the fix."""
+        if not isinstance(extra, Mapping):
+            raise MimecastConfigurationError(
+                f"the connection's extra is a JSON {type(extra).__name__}; it must be a JSON object such as "
+                '{"auth_type": "oauth2"}'
+            )
+        # Accepted in any case and with surrounding blanks ("OAuth2", " HMAC "), as URIs and env variables
+        # are typed by hand; the connection form offers only the lower-case values.
         raw_auth = str(extra.get("auth_type") or AuthType.OAUTH2.value).strip().lower()
         try:
             auth_type = AuthType(raw_auth)
@@ -130,9 +296,9 @@ class MimecastSettings:
             ) from None
         oauth = auth_type is AuthType.OAUTH2
         login_name, secret_name = ("client ID", "client secret") if oauth else ("access key", "secret key")
-        if not login or not login.strip():
+        if not isinstance(login, str) or not login.strip():
             raise MimecastConfigurationError(f"the connection's login is empty: set it to the {login_name}")
-        if not password or not password.strip():
+        if not isinstance(password, str) or not password.strip():
             raise MimecastConfigurationError(
                 f"the connection's password is empty: set it to the {secret_name}"
             )
@@ -149,21 +315,45 @@ class MimecastSettings:
                 decode_secret_key(password)
             except ValueError as error:
                 raise MimecastConfigurationError(str(error)) from None
+        base_url, scheme_assumed = parse_base_url(host)
         return cls(
-            base_url=normalize_base_url(host),
+            base_url=base_url,
             auth_type=auth_type,
             login=login.strip(),
             secret=password.strip(),
             app_id=app_id,
             app_key=app_key,
-            timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, integer=False, minimum=0.001),
-            max_retries=_number(extra, "max_retries", DEFAULT_MAX_RETRIES, integer=True, minimum=0),
-            status_batch_size=_number(
-                extra, "status_batch_size", DEFAULT_STATUS_BATCH_SIZE, integer=True, minimum=1
+            timeout=_seconds(extra, "timeout", DEFAULT_TIMEOUT),
+            max_retries=_whole_number(
+                extra, "max_retries", DEFAULT_MAX_RETRIES, minimum=0, maximum=MAX_RETRIES_LIMIT
             ),
+            verify=_verify(extra),
+            max_rate_limit_wait=_seconds(extra, "max_rate_limit_wait", DEFAULT_MAX_RATE_LIMIT_WAIT),
+            status_batch_size=_whole_number(
+                extra,
+                "status_batch_size",
+                DEFAULT_STATUS_BATCH_SIZE,
+                minimum=1,
+                maximum=MAX_STATUS_BATCH_SIZE,
+            ),
+            scheme_assumed=scheme_assumed,
         )
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """The values that must never be shown: registered with Airflow's secret masker."""
         return tuple(value for value in (self.secret, self.app_key) if value)
+
+    def tls_hint(self) -> str:
+        """What to check when TLS fails (a protocol or certificate error), for the hook's error message."""
+        hostname = urlsplit(self.base_url).hostname or ""
+        if self.scheme_assumed and is_loopback(hostname):
+            plain = "http://" + self.base_url.split("://", 1)[1]
+            return (
+                f"the connection's host has no scheme, so https was assumed; a local server such as the "
+                f"simulator speaks plain http: set the host to {plain}"
+            )
+        return (
+            "check that the host's port serves https, and if a proxy inspects TLS, set the connection's extra "
+            "'verify' to the path of its CA bundle"
+        )

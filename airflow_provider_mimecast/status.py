@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,18 +79,30 @@ def _parse_created(value: Any, import_id: str) -> datetime | None:
         ) from None
 
 
+#: The largest count a JSON number carries exactly; anything larger is not a count of users.
+MAX_COUNT = 2**53
+
+
 def _optional_int(payload: Mapping[str, Any], name: str, import_id: str) -> int | None:
+    """A whole-number count, or None. Negative counts are kept (and reported as impossible by the caller);
+    fractions, non-finite and huge values are refused as not a count at all."""
     value = payload.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise MimecastInvalidResponseError(f"Import {import_id!r}: {name!r} is {value!r}, not a number")
-    try:
-        return int(value)
-    except ValueError:
-        raise MimecastInvalidResponseError(
-            f"Import {import_id!r}: {name!r} is {value!r}, not a number"
-        ) from None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and len(value) < 20:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+    if number is None or abs(number) > MAX_COUNT:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise MimecastInvalidResponseError(f"Import {import_id!r}: {name!r} is {shown}, not a count of users")
+    return number
 
 
 @dataclass(frozen=True)
@@ -160,6 +173,18 @@ class ImportStatus:
             and self.successful_imported_users < self.total_users
         )
 
+    @property
+    def impossible_counts(self) -> str | None:
+        """Why the counts cannot be right (a negative count, more successful users than in total), or None."""
+        total, successful = self.total_users, self.successful_imported_users
+        if total is not None and total < 0:
+            return f"totalUsers is negative ({total})"
+        if successful is not None and successful < 0:
+            return f"successfulImportedUsers is negative ({successful})"
+        if total is not None and successful is not None and successful > total:
+            return f"successfulImportedUsers ({successful}) is more than totalUsers ({total})"
+        return None
+
     def summary(self) -> str:
         return f"import {self.id}: {self.status}, {self.successful_imported_users}/{self.total_users} users imported"
 
@@ -169,8 +194,37 @@ def all_completed(statuses: Sequence[ImportStatus]) -> bool:
     return all(status.state.is_terminal for status in statuses)
 
 
+#: What a template renders when the XCom it pulls does not exist (Airflow 3 renders None as "None").
+_MISSING_VALUES = {"none", "null", "undefined"}
+_MISSING_HINT = (
+    "this is what a template such as \"{{ ti.xcom_pull(task_ids='start_import') }}\" renders when the "
+    "upstream XCom is missing: check the upstream task's task_id and key, and that it ran and returned the "
+    "import ID (or pass its XComArg, e.g. start_import.output)"
+)
+_RENDERED_LIST_HINT = (
+    "it looks like a list rendered as text by a template: set render_template_as_native_obj=True on the "
+    "DAG, or pass the upstream task's XComArg (e.g. start_import.output) instead of a template"
+)
+
+
+def _check_id_text(text: str, where: str) -> None:
+    if text.lower() in _MISSING_VALUES:
+        raise MimecastConfigurationError(f"{where} is {text!r}: {_MISSING_HINT}")
+    if (text[:1], text[-1:]) in (("[", "]"), ("(", ")")):
+        raise MimecastConfigurationError(f"{where} is {text!r}, not an import ID: {_RENDERED_LIST_HINT}")
+
+
 def normalize_import_ids(import_id: Any, *, argument: str = "import_id") -> list[str]:
-    """Validate one ID or a list of IDs and return them as a list, naming ``argument`` in every error."""
+    """Validate one ID or a list of IDs and return them as a list, naming ``argument`` in every error.
+
+    Refuses, before any request, what a template renders from a missing XCom (``None``, ``"None"``,
+    ``"null"``) and a list rendered as text (``"['a', 'b']"``), each with the fix.
+
+    :param import_id: one import ID or a list (or tuple) of them.
+    :param argument: the argument's name, for messages.
+    """
+    if import_id is None:
+        raise MimecastConfigurationError(f"{argument} is None: {_MISSING_HINT}")
     ids = [import_id] if isinstance(import_id, str) else import_id
     if not isinstance(ids, list | tuple):
         raise MimecastConfigurationError(
@@ -180,6 +234,8 @@ def normalize_import_ids(import_id: Any, *, argument: str = "import_id") -> list
         raise MimecastConfigurationError(f"{argument} is empty: pass the ID returned by import-users")
     result: list[str] = []
     for position, value in enumerate(ids):
+        if value is None:
+            raise MimecastConfigurationError(f"{argument}[{position}] is None: {_MISSING_HINT}")
         if not isinstance(value, str):
             raise MimecastConfigurationError(
                 f"{argument}[{position}] is {type(value).__name__} {value!r}; import IDs are strings"
@@ -189,6 +245,7 @@ def normalize_import_ids(import_id: Any, *, argument: str = "import_id") -> list
                 f"{argument}[{position}] is blank: pass the ID returned by import-users "
                 "(an empty template result usually means the upstream XCom was missing)"
             )
+        _check_id_text(value.strip(), argument if isinstance(import_id, str) else f"{argument}[{position}]")
         if value.strip() in result:
             raise MimecastConfigurationError(f"{argument} lists {value.strip()!r} more than once")
         result.append(value.strip())

@@ -30,7 +30,7 @@ with DAG(
     catchup=False,
     tags=["mimecast", "example"],
 ) as dag:
-
+    # [START howto_mimecast_rows_source]
     @task
     def build_user_rows() -> list[dict[str, str]]:
         """Map active employees to Mimecast's import columns."""
@@ -41,12 +41,17 @@ with DAG(
             if row["employment_status"] == "active"
         ]
 
+    # [END howto_mimecast_rows_source]
+
+    # [START howto_operator_mimecast_import_users]
     start_import = MimecastImportUsersOperator(
         task_id="start_import",
         source=build_user_rows(),
         group_id=GROUP_ID,
         notify_email_address="directory-admins@example.com",
     )
+    # [END howto_operator_mimecast_import_users]
+    # [START howto_sensor_mimecast_deferrable]
     wait_for_import = MimecastImportStatusSensor(
         task_id="wait_for_import",
         import_id=start_import.output,
@@ -54,6 +59,7 @@ with DAG(
         poke_interval=POLL_SECONDS,
         timeout=2 * 60 * 60,
     )
+    # [END howto_sensor_mimecast_deferrable]
 
     @task.branch
     def check_counts(status: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ with DAG(
     },
     tags=["mimecast", "example"],
 ) as dag:
+    # [START howto_sensor_mimecast_import_status]
     wait_for_import = MimecastImportStatusSensor(
         task_id="wait_for_import",
         import_id="{{ params.import_id }}",
@@ -36,17 +37,23 @@ with DAG(
         poke_interval=POLL_SECONDS,
         timeout=2 * 60 * 60,
     )
+    # [END howto_sensor_mimecast_import_status]
+    # [START howto_operator_mimecast_get_import_status]
     get_import_status = MimecastGetImportStatusOperator(
         task_id="get_import_status",
         import_id="{{ params.import_id }}",
         mimecast_conn_id="{{ params.mimecast_conn_id }}",
     )
+    # [END howto_operator_mimecast_get_import_status]
 
+    # [START howto_xcom_mimecast_import_status]
     @task.branch
     def check_counts(ti: Any = None) -> str:
         total = ti.xcom_pull(task_ids="get_import_status", key="totalUsers")
         imported = ti.xcom_pull(task_ids="get_import_status", key="successfulImportedUsers")
         return "all_users_imported" if imported == total else "report_rejected_users"
+
+    # [END howto_xcom_mimecast_import_status]
 
     @task
     def all_users_imported(ti: Any = None) -> str:

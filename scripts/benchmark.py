@@ -5,7 +5,7 @@ Prints numbers rather than asserting them: the machines that run this are shared
     python scripts/benchmark.py                 # everything
     python scripts/benchmark.py waits --n 1,10,100,1000 --poll 2 --complete-after 10
     python scripts/benchmark.py calls           # sync/async status calls per second, one batched request
-    python scripts/benchmark.py upload          # peak memory of building a CSV upload
+    python scripts/benchmark.py upload          # peak memory of a CSV upload: from rows, from a file
 
 ``waits`` runs N deferrable waits in one asyncio event loop, as Airflow's triggerer runs them, with an
 empty token cache (a triggerer that has just started), twice: through the shared poller that
@@ -252,6 +252,36 @@ def upload(rows: int) -> None:
     )
 
 
+def upload_file_memory(megabytes: int = 100) -> None:
+    """Print the peak memory of loading a generated CSV file of about ``megabytes`` MB for upload.
+
+    Self-contained: it writes the file to a temporary directory, measures ``load_upload(path)`` under
+    tracemalloc, and removes the file. The target is a peak within about twice the file's size.
+    """
+    row = b"user%08d@example.com,User Name %08d,Some Department,+44 20 7946 0000\n"
+    rows_per_block = 20_000
+    block_size = len(row % (0, 0)) * rows_per_block
+    with tempfile.TemporaryDirectory(prefix="mimecast-bench-upload-") as directory:
+        path = os.path.join(directory, "users.csv")
+        with open(path, "wb") as out:
+            out.write(b"emailAddress,name,department,phone\n")
+            for start in range(0, megabytes * 1_000_000 // block_size * rows_per_block, rows_per_block):
+                out.write(b"".join(row % (i, i) for i in range(start, start + rows_per_block)))
+        size = os.path.getsize(path)
+        tracemalloc.start()
+        started = time.perf_counter()
+        upload = load_upload(path)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert len(upload.content) == size
+        del upload
+    print(
+        f"{size / 1e6:.0f} MB CSV file -> upload: {elapsed:.2f} s, peak memory {peak / 1e6:.1f} MB "
+        f"({peak / size:.2f} x the file size)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", choices=["waits", "calls", "upload", "all"], default="all")
@@ -263,6 +293,9 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=300, help="status calls per throughput figure")
     parser.add_argument("--rows", type=int, default=100_000, help="rows in the upload figure")
+    parser.add_argument(
+        "--upload-mb", type=int, default=100, help="size of the CSV file in the upload figure, MB"
+    )
     args = parser.parse_args()
     if args.what in ("waits", "all"):
         waits([int(n) for n in args.n.split(",")], args.poll, args.complete_after, args.baseline_max)
@@ -270,6 +303,7 @@ def main() -> None:
         calls(args.calls)
     if args.what in ("upload", "all"):
         upload(args.rows)
+        upload_file_memory(args.upload_mb)
 
 
 if __name__ == "__main__":

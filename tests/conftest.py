@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import TypeVar
 
 # Airflow reads its configuration at import time, so the environment is set before any test imports it.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="mimecast-tests-airflow-")
@@ -49,6 +51,22 @@ from airflow_provider_mimecast.testing.simulator import (  # noqa: E402
 CREDENTIALS = DEFAULT_CREDENTIALS
 #: Every secret the tests use; none may show up in logs, errors, reprs or XCom.
 SECRETS = (CREDENTIALS.client_secret, CREDENTIALS.secret_key, CREDENTIALS.app_key)
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
+    """Call ``predicate`` until it returns something truthy and return that, or fail after ``timeout`` s.
+
+    Tests wait on the condition they need instead of sleeping a fixed time, so they neither flake on a
+    busy machine nor wait longer than necessary.
+    """
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        time.sleep(interval)
+    return result
 
 
 @pytest.fixture(autouse=True)

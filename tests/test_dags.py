@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import threading
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH
+from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from tests.conftest import SECRETS, oauth_connection
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -46,12 +54,15 @@ def test_example_dags_parse_without_errors():
 
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
-def test_sensor_reaches_success_in_every_mode(connections, mode):
-    dag_run = run(f"mimecast_test_sensor_{mode}")
+def test_sensor_reaches_success_in_every_mode(monkeypatch, mode):
+    # A timeline long enough that the sensor's first check, on a busy machine too, finds it unfinished.
+    with MimecastSimulator(pending_seconds=1.5, processing_seconds=0.5) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        dag_run = run(f"mimecast_test_sensor_{mode}")
     assert states(dag_run) == {"start": "success", "wait": "success"}
-    [import_id] = connections.import_ids()
-    # pending -> processing -> completed takes 0.4 s here: the sensor saw it unfinished first.
-    assert len(connections.requests_to("/api/user/get-import-status")) >= 2
+    [import_id] = sim.import_ids()
+    statuses = [json.loads(r.body)["data"][0]["id"] for r in sim.requests_to("/api/user/get-import-status")]
+    assert len(statuses) >= 2 and set(statuses) == {import_id}  # it saw the import unfinished first
     result = xcom(dag_run, "wait")
     assert (result["id"], result["status"], result["totalUsers"]) == (import_id, "completed", 2)
 
@@ -119,6 +130,7 @@ def test_import_operator_waits_for_completion(connections, mode):
         1,
         2,
     )
+    assert started_import(dag_run) is None  # deleted on success, after a deferral too
 
 
 def test_import_operator_renders_the_path_and_returns_the_id(connections, tmp_path):
@@ -171,3 +183,155 @@ def test_no_secret_reaches_xcom_rendered_fields_or_task_output(connections, capf
     text_seen = "\n".join([*stored, output.out, output.err])
     for secret in (*SECRETS, *derived):
         assert secret not in text_seen
+
+
+# -- a task retry resumes the import its first try started ------------------------------------------------
+
+#: A status check that hangs past the retry DAGs' limits (1 s execution_timeout, 0.3 s read timeout): the
+#: first try times out after uploading, while it waits. Only the first check hangs, so the retry finds the
+#: import completed.
+HANGING_STATUS_CHECK = {"kind": "latency", "path": "/api/user/get-import-status", "delay": 1.5}
+AIRFLOW_2 = version("apache-airflow").startswith("2.")
+
+
+def started_import(dag_run: Any, task_id: str = "import_users") -> dict[str, Any] | None:
+    """The task instance's started-import Variable, read from the metadata database (None if absent)."""
+    from airflow import settings
+    from airflow.models.variable import Variable as VariableRow
+    from sqlalchemy import select
+
+    from airflow_provider_mimecast.operators.import_users import started_import_key
+
+    key = started_import_key(dag_run.dag_id, task_id, dag_run.run_id, -1)
+    with settings.Session() as session:
+        row = session.scalar(select(VariableRow).where(VariableRow.key == key))
+        return None if row is None else json.loads(row.val)
+
+
+def try_number(dag_run: Any, task_id: str = "import_users") -> int:
+    [ti] = [ti for ti in dag_run.get_task_instances() if ti.task_id == task_id]
+    return ti.try_number
+
+
+def users_file(tmp_path: Path, *names: str) -> Path:
+    source = tmp_path / "users.csv"
+    source.write_text("emailAddress,name\n" + "".join(f"{n.lower()}@example.com,{n}\n" for n in names))
+    return source
+
+
+@pytest.mark.parametrize(
+    "timeout_kind",
+    [
+        pytest.param(
+            "execution_timeout",
+            marks=pytest.mark.skipif(
+                AIRFLOW_2,
+                reason="Airflow 2's AirflowTaskTimeout is a BaseException that escapes dag.test() instead of "
+                "being retried (a real worker retries it)",
+            ),
+        ),
+        "read_timeout",
+    ],
+)
+def test_a_retry_after_a_timeout_resumes_the_started_import(connections, tmp_path, capfd, timeout_kind):
+    source = users_file(tmp_path, "Ada", "Grace")
+    connections.inject(Fault(**HANGING_STATUS_CHECK))
+    dag_run = run(f"mimecast_test_import_retry_{timeout_kind}", path=str(source))
+    assert states(dag_run) == {"import_users": "success"}
+    assert try_number(dag_run) == 2  # the first try really timed out
+    [import_id] = connections.import_ids()
+    assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1
+    assert xcom(dag_run, "import_users", key="import_id") == import_id
+    final = xcom(dag_run, "import_users")
+    assert (final["id"], final["status"], final["totalUsers"]) == (import_id, "completed", 2)
+    assert "resuming it instead of uploading again" in capfd.readouterr().out
+    assert started_import(dag_run) is None  # cleaned up on success
+
+
+def test_a_retry_with_changed_content_uploads_it_as_a_new_import(connections, tmp_path, capfd):
+    source = users_file(tmp_path, "Ada")
+
+    def change_the_file_once_uploaded() -> None:
+        deadline = time.monotonic() + 30
+        while not connections.requests_to(IMPORT_USERS_PATH) and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        users_file(tmp_path, "Ada", "Grace", "Linus")
+
+    changer = threading.Thread(target=change_the_file_once_uploaded)
+    changer.start()
+    connections.inject(Fault(**HANGING_STATUS_CHECK))
+    dag_run = run("mimecast_test_import_retry_read_timeout", path=str(source))
+    changer.join()
+    assert states(dag_run) == {"import_users": "success"}
+    first, second = connections.import_ids()
+    bodies = [r.body for r in connections.requests_to(IMPORT_USERS_PATH)]
+    assert bodies[1] == source.read_bytes() != bodies[0]
+    final = xcom(dag_run, "import_users")
+    assert (final["id"], final["totalUsers"]) == (second, 3)
+    assert xcom(dag_run, "import_users", key="import_id") == second
+    output = capfd.readouterr().out
+    assert f"started Mimecast import {first}, but the content differs" in output
+    assert started_import(dag_run) is None
+
+
+class _FailingVariable:
+    """Airflow's Variable, except that the named methods raise as an unreachable metadata store would."""
+
+    def __init__(self, real: Any, *failing: str) -> None:
+        self.real, self.failing = real, failing
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.failing:
+
+            def fail(*args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError("the metadata store is unreachable")
+
+            return fail
+        return getattr(self.real, name)
+
+
+def test_a_variable_that_cannot_be_written_loses_neither_the_import_nor_its_id(
+    connections, capfd, monkeypatch
+):
+    from airflow_provider_mimecast.operators import import_users
+
+    monkeypatch.setattr(import_users, "Variable", _FailingVariable(import_users.Variable, "set"))
+    dag_run = run("mimecast_test_import_and_wait_poke")
+    assert states(dag_run) == {"import_users": "success"}
+    [import_id] = connections.import_ids()
+    assert xcom(dag_run, "import_users", key="import_id") == import_id
+    assert xcom(dag_run, "import_users")["id"] == import_id
+    output = capfd.readouterr().out
+    assert f"MIMECAST IMPORT {import_id} STARTED, but recording it in Variable" in output
+    assert "start a DUPLICATE import" in output
+
+
+def test_a_retry_that_cannot_read_the_variable_fails_rather_than_upload_again(
+    connections, tmp_path, capfd, monkeypatch
+):
+    from airflow_provider_mimecast.operators import import_users
+
+    monkeypatch.setattr(import_users, "Variable", _FailingVariable(import_users.Variable, "get"))
+    connections.inject(Fault(**HANGING_STATUS_CHECK))
+    dag_run = run("mimecast_test_import_retry_read_timeout", path=str(source := users_file(tmp_path, "Ada")))
+    assert states(dag_run) == {"import_users": "failed"}
+    assert try_number(dag_run) == 2
+    [import_id] = connections.import_ids()
+    assert "Not uploading, to avoid a duplicate import" in capfd.readouterr().out
+    # Kept after the final failure (clearing the task would resume it), and holding no secret.
+    kept = started_import(dag_run)
+    assert kept is not None
+    assert (kept["import_id"], kept["sha256"]) == (import_id, hashlib.sha256(source.read_bytes()).hexdigest())
+    assert not any(secret in json.dumps(kept) for secret in SECRETS)
+
+
+def test_a_variable_that_cannot_be_deleted_does_not_fail_the_finished_task(connections, capfd, monkeypatch):
+    from airflow_provider_mimecast.operators import import_users
+
+    monkeypatch.setattr(import_users, "Variable", _FailingVariable(import_users.Variable, "delete"))
+    dag_run = run("mimecast_test_import_and_wait_poke")
+    assert states(dag_run) == {"import_users": "success"}
+    [import_id] = connections.import_ids()
+    assert xcom(dag_run, "import_users")["id"] == import_id
+    assert "Could not delete Variable mimecast_import_users/" in capfd.readouterr().out
+    assert started_import(dag_run)["import_id"] == import_id  # left behind, as the warning says

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
 from airflow_provider_mimecast.envelope import (
+    RATE_LIMIT_WAIT_CLAMP,
     check_response,
     envelope_data,
+    excerpt,
     parse_failures,
     parse_token_grant,
     rate_limit_wait,
+    redact,
 )
 from airflow_provider_mimecast.errors import (
     MimecastApiError,
@@ -131,6 +135,183 @@ def test_token_grant_hides_the_token_and_names_missing_keys():
         parse_token_grant({"token_type": "Bearer"})
 
 
-def test_every_error_is_a_mimecast_error():
-    for cls in (MimecastApiError, MimecastInvalidResponseError, MimecastRateLimitError, MimecastServerError):
-        assert issubclass(cls, MimecastError)
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1000000000", RATE_LIMIT_WAIT_CLAMP),
+        ("inf", 1.0),
+        ("-inf", 1.0),
+        ("nan", 1.0),
+        ("1e400", 1.0),
+        ("-2500", 1.0),
+        ("", 1.0),
+        ("0", 0.0),
+        (" 1500 ", 1.5),
+    ],
+)
+def test_rate_limit_reset_is_clamped_and_non_finite_counts_as_missing(value, expected):
+    assert rate_limit_wait({"X-RateLimit-Reset": value}) == expected
+    with pytest.raises(MimecastRateLimitError) as caught:
+        check_response(429, {"x-ratelimit-reset": value}, b"<html>slow down</html>", path=PATH)
+    assert caught.value.retry_after == expected
+
+
+@pytest.mark.parametrize("status", [100, 199, 301, 302, 307, 308, 399])
+def test_only_2xx_is_success_even_with_a_valid_envelope(status):
+    headers = {"Location": "https://login.example.com/sso?token=secret-in-query"}
+    with pytest.raises(MimecastInvalidResponseError, match=f"HTTP {status}") as caught:
+        check_response(status, headers, envelope(data=[{"id": "a"}]), path=PATH)
+    message = str(caught.value)
+    if 300 <= status < 400:
+        assert "redirect to 'https://login.example.com/sso'" in message and "secret-in-query" not in message
+    assert "proxy" in message
+
+
+def test_a_redirect_without_an_envelope_hints_at_the_base_url():
+    with pytest.raises(MimecastInvalidResponseError, match="redirect"):
+        check_response(302, {"location": "http://[::1"}, b"", path=PATH)
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"fail": ' + b"[" * 100_000, b"{" * 100_000])
+def test_deeply_nested_bodies_are_invalid_responses(body):
+    with pytest.raises(MimecastInvalidResponseError, match="not a Mimecast JSON envelope"):
+        check_response(200, {}, body, path=PATH)
+
+
+def test_fail_entries_nested_to_the_limit_do_not_crash():
+    for depth in range(400, 1200, 50):
+        body = b'{"fail": [' + b"[" * depth + b"]" * depth + b"]}"
+        with pytest.raises(MimecastError):
+            check_response(400, {}, body, path=PATH)
+
+
+CLIENT_SECRET = "s3cr+t/val=ue"
+TOKEN = "eyJhbGciOi.tok3n-value_42"
+
+
+def test_redact_covers_raw_url_encoded_json_and_html_forms():
+    text = (
+        f"raw {CLIENT_SECRET} form client_id=abc&client_secret=s3cr%2Bt%2Fval%3Due lower s3cr%2bt%2fval%3due "
+        'json "s3cr+t\\/val=ue" html s3cr+t/val=ue'
+    )
+    cleaned = redact(text, [CLIENT_SECRET, ""])
+    assert "s3cr" not in cleaned and cleaned.count("***") == 5
+
+
+def test_redact_hides_credential_shapes_it_was_not_told_about():
+    cleaned = redact(
+        "Authorization: Bearer unknown-token-123 x-mc: MC key1:c2lnbmF0dXJl client_secret=abc123&x=1", []
+    )
+    assert "unknown-token-123" not in cleaned and "c2lnbmF0dXJl" not in cleaned and "abc123" not in cleaned
+    assert "&x=1" in cleaned and "Bearer ***" in cleaned
+
+
+def test_an_error_page_echoing_the_bearer_token_is_redacted():
+    body = f"<html><pre>POST {PATH}\nAuthorization: Bearer {TOKEN}\nHost: x</pre></html>".encode()
+    with pytest.raises(MimecastInvalidResponseError) as caught:
+        check_response(200, {}, body, path=PATH, secrets=[TOKEN])
+    assert "tok3n-value" not in str(caught.value) and "***" in str(caught.value)
+    with pytest.raises(MimecastServerError) as caught_5xx:
+        check_response(502, {}, body.replace(b"Bearer ", b"token "), path=PATH, secrets=[TOKEN])
+    assert "tok3n-value" not in str(caught_5xx.value)
+
+
+def test_a_secret_straddling_the_excerpt_cut_does_not_leak_a_prefix():
+    body = b"x" * 190 + CLIENT_SECRET.encode()
+    assert "s3cr" not in excerpt(body, secrets=[CLIENT_SECRET])
+
+
+def test_a_token_endpoint_401_echoing_the_form_body_is_redacted():
+    form = "client_id=my-client&client_secret=s3cr%2Bt%2Fval%3Due&grant_type=client_credentials"
+    fail = [
+        {"code": "invalid_client", "message": f"bad request body: {form}", "field": CLIENT_SECRET},
+        {"key": {"id": CLIENT_SECRET, CLIENT_SECRET: [CLIENT_SECRET]}, "errors": [{"code": CLIENT_SECRET}]},
+    ]
+    body = json.dumps({"meta": {"status": 401}, "fail": fail}).encode()
+    with pytest.raises(MimecastAuthenticationError) as caught:
+        check_response(
+            401,
+            {"x-mc-req-id": CLIENT_SECRET},
+            body,
+            path="/oauth/token",
+            request_id=CLIENT_SECRET,
+            secrets=[CLIENT_SECRET],
+        )
+    error = caught.value
+    assert "s3cr" not in str(error) and "invalid_client" in str(error)
+    assert "s3cr" not in repr(error.failures) and error.request_id == "***"
+
+
+def test_keys_in_messages_are_redacted():
+    with pytest.raises(MimecastInvalidResponseError) as caught:
+        parse_token_grant({CLIENT_SECRET: 1}, secrets=[CLIENT_SECRET])
+    assert "s3cr" not in str(caught.value)
+    with pytest.raises(MimecastInvalidResponseError) as caught:
+        envelope_data({TOKEN: 1, "data": None}, path=PATH, secrets=[TOKEN])
+    assert "tok3n" not in str(caught.value) and "'data'" in str(caught.value)
+
+
+@pytest.mark.parametrize("expires_in", ["1e400", float("nan"), -5, 0, True, "soon", None])
+def test_an_unusable_token_lifetime_counts_as_the_documented_default(expires_in):
+    assert parse_token_grant({"access_token": "t", "expires_in": expires_in}).expires_in == 1799.0
+
+
+def test_random_bodies_and_statuses_raise_only_mimecast_errors():
+    rng = random.Random(8)
+    pieces = [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b'"fail"',
+        b'"data"',
+        b'"errors"',
+        b'"code"',
+        b":",
+        b",",
+        b"1e400",
+        b"null",
+        b'"x"',
+        b"\xff",
+        b"-1",
+        b"true",
+        b'"key"',
+        b'"message"',
+    ]
+    for _ in range(3000):
+        body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        status = rng.choice([100, 200, 201, 204, 302, 400, 401, 403, 418, 429, 500, 503, 600])
+        headers = {"X-RateLimit-Reset": rng.choice(["", "nan", "5", "1e999", "x"])}
+        try:
+            document = check_response(status, headers, body, path=PATH, secrets=["x"])
+            envelope_data(document, path=PATH)
+        except MimecastError:
+            pass
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, envelope(fail=v1_fail("err_import_not_found"))),
+        (400, envelope(400, fail=v1_fail("err_validation_blank"))),
+        (401, envelope(401, fail=v1_fail("err_xdk_signature_invalid"))),
+        (401, json.dumps({"fail": [{"code": "token_expired", "message": "expired"}]}).encode()),
+        (403, envelope(403)),
+        (429, envelope(429)),
+        (429, b""),
+        (500, envelope(500)),
+        (502, b"<html>Bad gateway</html>"),
+        (200, b"<html>login page</html>"),
+        (200, b""),
+        (200, b"{not json"),
+        (200, b"[]"),
+    ],
+)
+def test_every_rejected_answer_is_a_mimecast_error_naming_path_and_request(status, body):
+    # Only MimecastErrors (AirflowExceptions, so a task fails instead of crashing) leave the provider.
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    with pytest.raises(MimecastError) as caught:
+        check_response(status, {"X-RateLimit-Reset": "10"}, body, path=PATH, request_id="req-7")
+    assert isinstance(caught.value, AirflowException)
+    assert PATH in str(caught.value) and "req-7" in str(caught.value)

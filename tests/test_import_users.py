@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -15,9 +14,10 @@ from airflow_provider_mimecast.errors import (
     MimecastUploadNotRetriedError,
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
+from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
 from tests.canned import canned_server, envelope
-from tests.conftest import oauth_connection
+from tests.conftest import oauth_connection, wait_until
 
 ROWS = [
     {"emailAddress": "ada@example.com", "name": "Ada"},
@@ -56,13 +56,12 @@ def test_import_sends_parameters_in_x_mc_arg_and_returns_the_new_id(connections,
 
 def test_the_simulator_counts_rejected_rows_once_completed(connections):
     import_id = hook().import_users(ROWS, group_id="grp-1")
-    status = None
-    for _ in range(100):
+
+    def completed() -> ImportStatus | None:
         [status] = hook().get_import_status(import_id)
-        if status.status == "completed":
-            break
-        threading.Event().wait(0.05)
-    assert status is not None and status.status == "completed"
+        return status if status.status == "completed" else None
+
+    status = wait_until(completed, timeout=10, interval=0.05)
     assert (status.successful_imported_users, status.total_users) == (2, 3)
 
 
@@ -114,8 +113,11 @@ def test_a_read_timeout_after_upload_is_not_retried(connections):
     connections.inject(Fault("latency", path=IMPORT_USERS_PATH, delay=1.0))
     with pytest.raises(MimecastUploadNotRetriedError, match="ReadTimeout"):
         hook(timeout=0.3).import_users(ROWS, group_id="grp-1")
-    threading.Event().wait(1.0)  # let the simulator finish the slow request
+    # The simulator still executes the slow upload after the client gave up: the case a retry would
+    # duplicate. A retry would have reached the simulator before the error was raised.
+    wait_until(connections.import_ids, timeout=10)
     assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1
+    assert len(connections.import_ids()) == 1
 
 
 def test_opting_in_retries_and_may_duplicate(connections):
@@ -161,3 +163,126 @@ def test_an_unreachable_token_endpoint_is_not_reported_as_a_possible_duplicate(c
     with pytest.raises(MimecastServerError, match="/oauth/token"):
         hook(max_retries=1).import_users(ROWS, group_id="grp-1")
     assert connections.import_ids() == []
+
+
+# -- what a retry of MimecastImportUsersOperator resumes (the DAG-level runs are in test_dags.py) ---------
+
+
+def test_the_started_import_key_is_unique_per_task_instance_and_fits_a_variable_key():
+    from airflow_provider_mimecast.operators.import_users import VARIABLE_PREFIX, started_import_key
+
+    base = ("dag", "task", "manual__2026-01-01T00:00:00+00:00", -1)
+    others = [
+        ("dag", "task", "manual__2026-01-01T00:00:00+00:00", 0),
+        ("dag", "task", "manual__2026-01-01T00:00:00+00:00", 1),
+        ("dag", "task", "manual__2026-01-02T00:00:00+00:00", -1),
+        ("dag", "other_task", "manual__2026-01-01T00:00:00+00:00", -1),
+        ("other_dag", "task", "manual__2026-01-01T00:00:00+00:00", -1),
+        # Ambiguous if the parts were joined with a separator:
+        ("dag_task", "x", "r", -1),
+        ("dag", "task_x", "r", -1),
+    ]
+    keys = {started_import_key(*identity) for identity in [base, *others]}
+    assert len(keys) == len(others) + 1
+    assert started_import_key(*base) == started_import_key(*base)
+    assert started_import_key("dag", "task", "run", None) == started_import_key("dag", "task", "run", -1)
+    longest = started_import_key("d" * 250, "t" * 250, "r" * 250, 10**6)
+    assert longest.startswith(VARIABLE_PREFIX) and len(longest) <= 250
+
+
+def started(import_id: str = "imp-1", content: bytes = b"a,b\n1,2\n", **arguments):
+    import hashlib
+
+    from airflow_provider_mimecast.operators.import_users import _StartedImport
+
+    return _StartedImport(
+        import_id=import_id,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        arguments={"group_id": "grp-1", "clear_group": False, **arguments},
+    )
+
+
+def test_only_the_same_bytes_and_arguments_count_as_the_same_upload():
+    first = started()
+    assert first.same_upload(started(import_id=""))
+    changed_file = started(content=b"a,b\n1,3\n")
+    assert not first.same_upload(changed_file)
+    assert first.difference(changed_file).startswith("the content differs (then sha256 ")
+    other_group = started(group_id="grp-2")
+    assert not first.same_upload(other_group)
+    assert first.difference(other_group) == "the arguments differ (group_id: then 'grp-1', now 'grp-2')"
+
+
+class InMemoryVariables:
+    """Stands in for Airflow's Variable store where no task runner provides one (execute() called directly)."""
+
+    def __init__(self, **values: str) -> None:
+        self.values = dict(values)
+        self.calls: list[str] = []
+
+    def get(self, key, default=None):
+        self.calls.append("get")
+        return self.values.get(key, default)
+
+    def set(self, key, value, description=None):
+        self.calls.append("set")
+        self.values[key] = value
+
+    def delete(self, key):
+        self.calls.append("delete")
+        self.values.pop(key, None)
+
+
+class TaskInstance:
+    """The task instance fields the operator reads, and its XCom pushes."""
+
+    def __init__(self, try_number: int = 1, **identity) -> None:
+        self.dag_id, self.task_id = identity.get("dag_id", "dag"), identity.get("task_id", "import_users")
+        self.run_id, self.map_index = identity.get("run_id", "run-1"), identity.get("map_index", -1)
+        self.try_number = try_number
+        self.pushed: dict[str, object] = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+def waiting_operator():
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    return MimecastImportUsersOperator(
+        task_id="import_users",
+        source=ROWS,
+        group_id="grp-1",
+        wait_for_completion=True,
+        poll_interval=0.05,
+        hook_params={"retry_delay": 0.01},
+    )
+
+
+def test_a_variable_that_does_not_hold_a_started_import_is_ignored(connections, monkeypatch, capfd):
+    from airflow_provider_mimecast.operators import import_users
+
+    ti = TaskInstance(try_number=2)
+    key = import_users.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+    store = InMemoryVariables(**{key: '{"import_id": ""}'})
+    monkeypatch.setattr(import_users, "Variable", store)
+    result = waiting_operator().execute({"ti": ti})
+    [import_id] = connections.import_ids()
+    assert result["id"] == ti.pushed["import_id"] == import_id
+    assert f"Variable {key} does not hold a started import" in capfd.readouterr().out
+    assert store.calls == ["get", "set", "delete"] and store.values == {}
+
+
+def test_without_a_task_instance_identity_no_variable_is_touched(connections, monkeypatch, capfd):
+    from airflow_provider_mimecast.operators import import_users
+
+    class Bare:
+        def xcom_push(self, key, value):
+            pass
+
+    store = InMemoryVariables()
+    monkeypatch.setattr(import_users, "Variable", store)
+    assert waiting_operator().execute({"ti": Bare()})["status"] == "completed"
+    assert store.calls == []
+    assert "a retry could not resume this import" in capfd.readouterr().out

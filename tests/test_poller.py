@@ -269,3 +269,29 @@ def test_a_wrong_secret_after_a_right_one_fails_test_connection(simulator, monke
     ok, message = MimecastHook().test_connection()
     assert ok is False and "authentication failed" in message
     assert "not-the-secret" not in message
+
+
+def test_a_hook_reuses_its_connection_across_calls(connections):
+    import_id = connections.create_import()
+    hook = MimecastHook()
+    for _ in range(5):
+        hook.get_import_status(import_id)
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 5
+    assert connections.connections_accepted == 1  # the token and five polls over one keep-alive socket
+    hook.close()
+
+
+async def test_a_zero_poll_interval_does_not_spin(connections):
+    import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
+    event = await first_event(trigger([import_id], poll=0))
+    assert event["status"] == "success"
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] <= 0.5 / 0.05 + 3
+
+
+async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections):
+    for _ in range(5):
+        import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+        # Each starts while the previous poller may still be closing its client.
+        assert (await first_event(trigger([import_id])))["status"] == "success"
+        assert all(not p.stopped for p in POLLERS.pollers())
+    await until(lambda: not list(POLLERS.pollers()))

@@ -108,7 +108,7 @@ def test_a_partial_import_fails_when_asked(connections):
     [
         ([], "import_id is empty"),
         ("", "is blank"),
-        (["a", None], r"import_id\[1\] is NoneType"),
+        (["a", None], r"import_id\[1\] is None: .*XCom is missing"),
         (["a", "a"], "more than once"),
     ],
 )
@@ -258,9 +258,24 @@ def test_status_operator_returns_a_list_for_several_ids_without_per_field_keys(c
     assert [v["id"] for v in value] == ids and ti.pushed == {}
 
 
-def test_template_fields():
-    assert set(MimecastImportStatusSensor.template_fields) == {"import_id", "mimecast_conn_id"}
-    assert set(MimecastGetImportStatusOperator.template_fields) == {"import_id", "mimecast_conn_id"}
+@pytest.mark.parametrize("as_list", [False, True])
+def test_import_id_and_connection_are_rendered_before_use(connections, as_list):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    context: Any = {"params": {"import_id": import_id, "conn": "mimecast_hmac"}}
+    templated_id = ["{{ params.import_id }}"] if as_list else "{{ params.import_id }}"
+    operators = (
+        sensor(import_id=templated_id, mimecast_conn_id="{{ params.conn }}"),
+        MimecastGetImportStatusOperator(
+            task_id="get", import_id=templated_id, mimecast_conn_id="{{ params.conn }}", hook_params=FAST
+        ),
+    )
+    for operator in operators:
+        operator.render_template_fields(context)
+        value = operator.execute({"ti": RecordingTaskInstance()})
+        assert [status["id"] for status in (value if as_list else [value])] == [import_id]
+    # Both read the status over the rendered connection: API 1.0, signed requests.
+    requests = connections.requests_to(GET_IMPORT_STATUS_PATH)
+    assert len(requests) == 2 and all(r.headers["authorization"].startswith("MC ") for r in requests)
 
 
 def test_import_operator_warns_before_clearing_a_group(connections, capfd):

@@ -40,7 +40,7 @@ from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
 from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
-from airflow_provider_mimecast.uploads import load_upload
+from airflow_provider_mimecast.uploads import Upload, load_upload
 
 __all__ = [
     "GET_ACCOUNT_PATH",
@@ -94,10 +94,10 @@ class MimecastHook(BaseHook):
     # ----------------------------------------------------------------- connection form metadata (2.11)
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the standard fields; read by Airflow 2.11 (3.x reads the provider info instead)."""
-        from airflow_provider_mimecast.get_provider_info import UI_FIELD_BEHAVIOUR
+        """Relabel the standard fields; read by Airflow before 3.2 (3.2+ reads the provider info instead)."""
+        from airflow_provider_mimecast.get_provider_info import hook_field_behaviour
 
-        return UI_FIELD_BEHAVIOUR
+        return hook_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -355,7 +355,8 @@ class MimecastHook(BaseHook):
         worse than a failed task: :class:`MimecastUploadNotRetriedError` says so.
 
         :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows
-            (an iterable of dicts, written as CSV with the keys of the first row as header).
+            (an iterable of dicts, written as CSV with the keys of the first row as header); or an
+            :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent as it is.
         :param group_id: secure ID of the profile group the users go into.
         :param notify_email_address: who Mimecast emails when the import completes.
         :param clear_group: empty the group before importing.
@@ -368,7 +369,8 @@ class MimecastHook(BaseHook):
             raise MimecastConfigurationError(
                 "group_id is required: the secure ID of the profile group the users are imported into"
             )
-        upload = load_upload(source, file_type=file_type)
+        # An Upload was loaded and checked by the caller already (the operator digests its bytes).
+        upload = source if isinstance(source, Upload) else load_upload(source, file_type=file_type)
         arguments: dict[str, Any] = {
             "groupId": group_id.strip(),
             "clearGroup": clear_group,

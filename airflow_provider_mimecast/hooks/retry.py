@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential, wait_random
 
 from airflow_provider_mimecast.errors import (
@@ -18,6 +21,17 @@ from airflow_provider_mimecast.hooks.exchange import TOKEN_PATH, Call
 MAX_BACKOFF_SECONDS = 60.0
 
 
+class _stop_on_long_rate_limit(stop_base):
+    """Stop when Mimecast asks for a longer wait than the caller may sleep."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        return isinstance(error, MimecastRateLimitError) and error.retry_after > self.max_wait
+
+
 def retry_policy(
     call: Call,
     *,
@@ -25,6 +39,7 @@ def retry_policy(
     retry_delay: float,
     log: Any,
     retry_rate_limits: bool = True,
+    max_rate_limit_wait: float = math.inf,
 ) -> dict[str, Any]:
     """Keyword arguments for tenacity's ``Retrying`` / ``AsyncRetrying``.
 
@@ -34,6 +49,8 @@ def retry_policy(
     :param log: where each retry is announced.
     :param retry_rate_limits: False when the caller handles 429 itself (the shared poller pauses once
         for all its waits instead of retrying each request).
+    :param max_rate_limit_wait: the longest sleep for one 429; a longer ``X-RateLimit-Reset`` raises
+        at once, so that a worker is not held for hours and Airflow's retry or reschedule takes over.
     """
     backoff = wait_exponential(multiplier=retry_delay, max=MAX_BACKOFF_SECONDS) + wait_random(0, retry_delay)
 
@@ -65,10 +82,29 @@ def retry_policy(
             sleep,
         )
 
+    def give_up(state: RetryCallState) -> Any:
+        error = state.outcome.exception() if state.outcome else None
+        assert error is not None  # only failed attempts are retried
+        if isinstance(error, MimecastRateLimitError) and error.retry_after > max_rate_limit_wait:
+            again = datetime.now(timezone.utc) + timedelta(seconds=error.retry_after)
+            too_late = MimecastRateLimitError(
+                f"Mimecast's rate limit for {call.path} resets in {error.retry_after:.0f} s (about "
+                f"{again:%H:%M:%S} UTC), longer than the {max_rate_limit_wait:g} s a task may sleep "
+                "(the connection's max_rate_limit_wait extra); the call was not executed. Let Airflow's "
+                "retry (retry_delay) or a rescheduling sensor try again after that time",
+                retry_after=error.retry_after,
+                failures=error.failures,
+                status_code=error.http_status,
+                request_id=error.request_id,
+            )
+            too_late.path = call.path
+            raise too_late from error
+        raise error
+
     return {
-        "stop": stop_after_attempt(retries + 1),
+        "stop": stop_after_attempt(retries + 1) | _stop_on_long_rate_limit(max_rate_limit_wait),
         "wait": wait,
         "retry": retry_if_exception(retryable),
         "before_sleep": log_retry,
-        "reraise": True,
+        "retry_error_callback": give_up,
     }

@@ -1,19 +1,27 @@
 """HTTP transports: send an :class:`ApiRequest`, return an :class:`ApiResponse` or raise
-:class:`MimecastTransportError`. One client per transport, kept alive across calls.
+:class:`MimecastTransportError`. One client per transport, kept alive across calls: ``requests`` for the
+sync path (what Airflow's HTTP provider uses, so ``REQUESTS_CA_BUNDLE`` and the proxy variables apply as
+they do there), httpx for the async one.
 
 Each send is bounded as a whole by ``timeout``: HTTP clients' own timeouts bound each socket read, so a
-server that trickles its answer would otherwise hold a call for ever.
+server that trickles its answer would otherwise hold a call for ever. Redirects are never followed: a 3xx
+reaches the envelope check, which refuses it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import http.client
+import os
 import ssl
 
 import httpx
+import requests
+import urllib3.exceptions
 
-from airflow_provider_mimecast.errors import MimecastTransportError
+from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastTransportError
+from airflow_provider_mimecast.hooks._deadline import Deadline, DeadlineAdapter
 from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
 
 _TLS_HINT = (
@@ -22,33 +30,114 @@ _TLS_HINT = (
     "point the connection's 'verify' extra at the proxy's CA bundle"
 )
 
+#: Failures to connect: the server cannot have seen the request. urllib3's NewConnectionError (refused,
+#: DNS) derives from ConnectTimeoutError.
+_NOT_CONNECTED = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    urllib3.exceptions.ConnectTimeoutError,
+)
+#: The request could not even be written (a bad URL, or a header value the client refuses). Only the type
+#: is reported: a refused header value may be a credential.
+_UNSENDABLE = (
+    httpx.InvalidURL,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    urllib3.exceptions.LocationValueError,
+)
+_TIMEOUTS = (TimeoutError, httpx.TimeoutException, requests.Timeout, urllib3.exceptions.TimeoutError)
+#: The overall deadline trails the clients' per-read timeouts a little, so a server that falls silent is
+#: reported by the client's own ReadTimeout, and the deadline cuts off only one that trickles.
+_GRACE_SECONDS = 0.1
+#: What each client raises for a failed exchange; anything else is a bug and is left to surface.
+_SYNC_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+_ASYNC_ERRORS = (httpx.HTTPError, httpx.InvalidURL, OSError, asyncio.TimeoutError)
+
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~17 ms: once per process, not per client.
-    return httpx.create_ssl_context()
+def _ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    # Loading a CA bundle costs ~17 ms: once per process and bundle, not per client.
+    if ca_bundle is None:
+        return httpx.create_ssl_context()
+    if os.path.isdir(ca_bundle):
+        return ssl.create_default_context(capath=ca_bundle)
+    return ssl.create_default_context(cafile=ca_bundle)
 
 
-def _is_tls_error(error: BaseException) -> bool:
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
+def _checked_verify(verify: bool | str, origin: str = "The 'verify' setting") -> bool | str:
+    if isinstance(verify, bool):
+        return verify
+    try:
+        _ssl_context(verify)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise MimecastConfigurationError(
+            f"{origin} {verify!r} is not a readable CA bundle file or directory "
+            f"({type(error).__name__}: {error}); give a PEM file's path, true, or false"
+        ) from None
+    return verify
 
 
-def transport_error(request: ApiRequest, error: Exception, *, timeout: float) -> MimecastTransportError:
-    """Map a client's exception to :class:`MimecastTransportError`, saying whether the request left."""
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and what caused it, outermost first: wrapped reasons, causes and arguments."""
+    chain = [error]
+    while len(chain) < 16:
+        last = chain[-1]
+        nested = (getattr(last, "reason", None), last.__cause__, *last.args, last.__context__)
+        inner = next((e for e in nested if isinstance(e, BaseException) and e not in chain), None)
+        if inner is None:
+            break
+        chain.append(inner)
+    return chain
+
+
+def transport_error(
+    request: ApiRequest,
+    error: BaseException,
+    *,
+    timeout: float,
+    expired: bool = False,
+    proven_unsent: bool = False,
+) -> MimecastTransportError:
+    """Map a client's exception to :class:`MimecastTransportError`, saying whether the request may have
+    left (uploads are re-sent only when it cannot have) and whether a retry can help.
+
+    :param expired: the overall deadline passed (the client's error is then its consequence).
+    :param proven_unsent: the transport saw that no byte of the request was written.
+    """
     host = request.url.split("/")[2]
-    if isinstance(error, asyncio.TimeoutError | TimeoutError):
-        detail, sent, transient = f"no complete answer within {timeout:g} s", True, True
-    elif _is_tls_error(error):
-        detail, sent, transient = f"{type(error).__name__} ({_TLS_HINT})", False, False
+    chain = _chain(error)
+    root = chain[-1]
+    timeouts = [e for e in chain if isinstance(e, _TIMEOUTS)]
+    tls = any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain)
+    sent, transient = not proven_unsent, True
+    if any(isinstance(e, _UNSENDABLE) for e in chain):
+        detail, sent, transient = (
+            f"{type(error).__name__} (the client refused to send it: check the connection's host)",
+            False,
+            False,
+        )
+    elif any(isinstance(e, _NOT_CONNECTED) for e in chain):
+        sent = False
+        if tls:
+            detail, transient = f"{type(root).__name__} ({_TLS_HINT})", False
+        else:
+            # Not _TIMEOUTS: urllib3 files a refused connection under ConnectTimeoutError.
+            timed_out = any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain)
+            label = "ConnectTimeout" if timed_out else "ConnectError"
+            detail = label + (f" ({root})" if str(root) else "")
+    elif tls and not expired:
+        detail, transient = f"{type(root).__name__} ({_TLS_HINT})", False
+    elif expired or timeouts:
+        detail = f"no complete answer within {timeout:g} s"
+        if not expired:  # the client's own per-read timeout: the server went silent
+            detail = f"{type(timeouts[0]).__name__} ({detail})"
     else:
-        detail = type(error).__name__ + (f" ({error})" if str(error) else "")
-        # Only a failure to connect proves the server never saw the request.
-        sent, transient = not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout), True
+        detail = type(root).__name__ + (f" ({root})" if str(root) else "")
     failure = MimecastTransportError(
         f"POST {request.path} to {host} got no answer: {detail}",
         request_sent=sent,
@@ -59,51 +148,83 @@ def transport_error(request: ApiRequest, error: Exception, *, timeout: float) ->
     return failure
 
 
-def _response(response: httpx.Response) -> ApiResponse:
-    return ApiResponse(
-        response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
-    )
-
-
-def _request(request: ApiRequest) -> httpx.Request:
-    return httpx.Request("POST", request.url, headers=dict(request.headers), content=request.body)
-
-
 class SyncTransport:
-    """Blocking sends over one pooled client.
+    """Blocking sends over one pooled ``requests.Session``.
 
     :param timeout: seconds for the whole request and answer.
+    :param verify: TLS verification: True (the default CA bundle, or ``REQUESTS_CA_BUNDLE`` /
+        ``CURL_CA_BUNDLE``), False (none), or the path of a CA bundle, which wins over the environment.
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, verify: bool | str = True) -> None:
         self.timeout = timeout
-        self._client = httpx.Client(timeout=timeout, verify=_ssl_context())
+        self._verify = _checked_verify(verify)
+        self._session = requests.Session()
+        adapter = DeadlineAdapter()
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
 
     def send(self, request: ApiRequest) -> ApiResponse:
+        # Prepared outside the session, which would add ~/.netrc credentials over ours and replay cookies;
+        # the environment's CA bundle and proxies are merged in explicitly, as Airflow's HttpHook does.
+        deadline = Deadline(self.timeout + _GRACE_SECONDS)
         try:
-            return _response(self._client.send(_request(request)))
-        except (httpx.TransportError, ssl.SSLError, OSError) as error:
-            raise transport_error(request, error, timeout=self.timeout) from None
+            prepared = requests.Request(
+                "POST", request.url, headers={**self._session.headers, **request.headers}, data=request.body
+            ).prepare()
+            options = self._session.merge_environment_settings(
+                prepared.url or "", {}, False, self._verify, None
+            )
+            if options["verify"] != self._verify:  # a bad bundle would otherwise fail every retry alike
+                _checked_verify(options["verify"], "REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE)")
+            with deadline:
+                response = self._session.send(
+                    prepared, allow_redirects=False, timeout=(self.timeout, self.timeout), **options
+                )
+            if deadline.expired:  # the shutdown may have cut a body that had no length short
+                raise TimeoutError
+        except _SYNC_ERRORS as error:
+            raise transport_error(
+                request,
+                error,
+                timeout=self.timeout,
+                expired=deadline.expired,
+                proven_unsent=deadline.proven_unsent,
+            ) from None
+        return ApiResponse(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+        )
 
     def close(self) -> None:
-        self._client.close()
+        self._session.close()
 
 
 class AsyncTransport:
-    """Non-blocking sends over one keep-alive client; never blocks the event loop.
+    """Non-blocking sends over one keep-alive httpx client; never blocks the event loop.
 
     :param timeout: seconds for the whole request and answer.
+    :param verify: TLS verification: True (httpx's default CA bundle, or ``SSL_CERT_FILE``), False
+        (none), or the path of a CA bundle.
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, verify: bool | str = True) -> None:
         self.timeout = timeout
-        self._client = httpx.AsyncClient(timeout=timeout, verify=_ssl_context())
+        verify = _checked_verify(verify)
+        context = _ssl_context(verify) if isinstance(verify, str) else verify and _ssl_context()
+        self._client = httpx.AsyncClient(timeout=timeout, verify=context)
 
     async def send(self, request: ApiRequest) -> ApiResponse:
         try:
-            return _response(await asyncio.wait_for(self._client.send(_request(request)), self.timeout))
-        except (httpx.TransportError, ssl.SSLError, OSError, asyncio.TimeoutError) as error:
+            outgoing = httpx.Request("POST", request.url, headers=dict(request.headers), content=request.body)
+            # Cancelling a send mid-answer closes its connection: none goes back to the pool half-read.
+            response = await asyncio.wait_for(self._client.send(outgoing), self.timeout + _GRACE_SECONDS)
+        except asyncio.TimeoutError as error:
+            raise transport_error(request, error, timeout=self.timeout, expired=True) from None
+        except _ASYNC_ERRORS as error:
             raise transport_error(request, error, timeout=self.timeout) from None
+        return ApiResponse(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -32,6 +32,8 @@ from airflow_provider_mimecast.status import ImportStatus
 #: How far ahead of its own schedule a wait may be polled to join a batch that goes now: a quarter of
 #: its interval, at most this many seconds. Never later than its schedule.
 MAX_JOIN_AHEAD_SECONDS = 5.0
+#: A poll interval of 0 would poll in a busy loop; shorter ones are raised to this.
+MIN_INTERVAL_SECONDS = 0.05
 #: Waits that register within this window of each other share their first request.
 GATHER_SECONDS = 0.05
 #: Longest single pause after a 429, whatever X-RateLimit-Reset says: waiting here costs no worker,
@@ -92,7 +94,7 @@ class StatusPoller:
 
     :param mimecast_conn_id: the ``mimecast`` connection.
     :param hook_params: keyword arguments for :class:`MimecastHook`.
-    :param on_idle: called once the last wait has left and the poller has stopped.
+    :param on_idle: called once when the poller stops (its last wait left, or it failed).
     """
 
     def __init__(
@@ -111,6 +113,8 @@ class StatusPoller:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
+        #: Set once the loop has ended; the registry then hands out a new poller.
+        self.stopped = False
         #: When the loop next polls (``inf`` while idle): new waits join that round.
         self._next_round = math.inf
         self._hook: MimecastHook | None = None
@@ -131,6 +135,9 @@ class StatusPoller:
         :param interval: seconds between two polls of this wait.
         :param deadline: ``time.monotonic()`` of the wait's last poll.
         """
+        if self.stopped:  # the registry never hands out a stopped poller; this guards the invariant
+            raise MimecastError(f"The status poller of {self.mimecast_conn_id!r} has stopped")
+        interval = max(interval, MIN_INTERVAL_SECONDS)
         now = time.monotonic()
         # A new wait joins the next round already due within its interval rather than starting a cadence
         # of its own, so waits stay in one batch. That is never late: the sensor checked just before
@@ -142,7 +149,7 @@ class StatusPoller:
         if wait.next_due < self._next_round:  # only then must the sleeping loop wake earlier
             self._next_round = wait.next_due
             self._changed.set()
-        if self._task is None or self._task.done():
+        if self._task is None:
             # In a context of its own, not a copy of the trigger's that happens to start it: Airflow 3's
             # triggerer files log lines by context variables, so the poller's warnings would otherwise
             # land in that one task's log and, once it left, in the triggerer's log tagged with its ID.
@@ -194,7 +201,12 @@ class StatusPoller:
             for wait in list(self._waits):
                 wait.deliver(dict.fromkeys(wait.import_ids, failure))
         finally:
-            await self._close()
+            # Leave the registry before awaiting anything: a trigger that starts from now on gets a
+            # new poller instead of registering with one that has stopped polling.
+            self.stopped = True
+            if self._on_idle is not None:
+                self._on_idle(self)
+            await self._close_session()
 
     async def _sleep_until(self, when: float) -> bool:
         """Sleep until ``when``; False if a wait joined or left first."""
@@ -224,6 +236,9 @@ class StatusPoller:
                 results.update(await self._poll_batch(hook, batch))
 
         await asyncio.gather(*(one(batch) for batch in batches))
+        if any(isinstance(r, MimecastAuthenticationError) for r in results.values()):
+            # Read the connection again next round: the credentials may have been corrected meanwhile.
+            await self._close_session()
         for count, wait in enumerate(due, start=1):
             if all(i in results for i in wait.import_ids):
                 wait.deliver({i: results[i] for i in wait.import_ids})
@@ -249,9 +264,6 @@ class StatusPoller:
                 if not any(i in w.import_ids for w in self._waits for i in batch):
                     return {}
             except MimecastError as error:
-                if isinstance(error, MimecastAuthenticationError):
-                    # Read the connection again next time: the credentials may have been corrected.
-                    await self._close()
                 return dict.fromkeys(batch, error)
 
     async def _session(self) -> MimecastHook:
@@ -262,12 +274,10 @@ class StatusPoller:
             self._hook = hook
         return self._hook
 
-    async def _close(self) -> None:
+    async def _close_session(self) -> None:
         session, self._hook, self._session_cm = self._session_cm, None, None
         if session is not None:
             await session.__aexit__(None, None, None)
-        if not self._waits and self._on_idle is not None:
-            self._on_idle(self)
 
 
 def _params_key(hook_params: Mapping[str, Any]) -> str:
@@ -284,7 +294,7 @@ class PollerRegistry:
         loop = asyncio.get_running_loop()
         key = (id(loop), mimecast_conn_id, _params_key(hook_params))
         poller = self._pollers.get(key)
-        if poller is None or poller.loop is not loop:
+        if poller is None or poller.loop is not loop or poller.stopped:
             poller = StatusPoller(
                 mimecast_conn_id, hook_params, log=log, on_idle=lambda p: self._forget(key, p)
             )
@@ -292,7 +302,7 @@ class PollerRegistry:
         return poller
 
     def _forget(self, key: tuple[int, str, str], poller: StatusPoller) -> None:
-        if self._pollers.get(key) is poller and not poller.waits:
+        if self._pollers.get(key) is poller:
             del self._pollers[key]
 
     def pollers(self) -> Iterable[StatusPoller]:

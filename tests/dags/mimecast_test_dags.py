@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.providers.common.compat.sdk import DAG
 
@@ -68,3 +68,28 @@ with DAG(
     MimecastImportUsersOperator(
         task_id="import_users", source="{{ params.path }}", group_id="{{ params.group_id }}", hook_params=FAST
     )
+
+# One retry, at once. The tests make the first try time out while it waits, after the upload: the task's
+# execution_timeout (AirflowTaskTimeout), or the HTTP read timeout of a status check (a MimecastError).
+for timeout_kind, limits in (
+    ("execution_timeout", {"execution_timeout": timedelta(seconds=1)}),
+    ("read_timeout", {"hook_params": {**FAST, "timeout": 0.3, "max_retries": 0}}),
+):
+    with DAG(
+        dag_id=f"mimecast_test_import_retry_{timeout_kind}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        params={"path": ""},
+    ):
+        MimecastImportUsersOperator(
+            task_id="import_users",
+            source="{{ params.path }}",
+            group_id="grp-1",
+            wait_for_completion=True,
+            poll_interval=0.1,
+            timeout=60,
+            retries=1,
+            retry_delay=timedelta(0),
+            **{"hook_params": FAST, **limits},
+        )

@@ -1,0 +1,75 @@
+"""The documentation stays true to the code: every error class is explained, the test command is the one CI
+runs, and the simulator page's example is a test that runs here."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_mimecast import errors
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+
+ROOT = Path(__file__).parents[1]
+
+
+def _section_titles(rst: str) -> set[str]:
+    """Titles of reStructuredText sections: a line followed by an underline of the same length."""
+    lines = rst.splitlines()
+    return {
+        title
+        for title, underline in itertools.pairwise(lines)
+        if title.strip() and re.fullmatch(r"([=\-~^\"'])\1*", underline) and len(underline) == len(title)
+    }
+
+
+def test_troubleshooting_has_a_section_for_every_error_class() -> None:
+    classes = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value) and issubclass(value, errors.MimecastError)
+    }
+    assert "MimecastUploadNotRetriedError" in classes  # the scan itself finds the hierarchy
+    titles = _section_titles((ROOT / "docs" / "troubleshooting.rst").read_text(encoding="utf-8"))
+    missing = sorted(classes - titles)
+    assert not missing, (
+        f"docs/troubleshooting.rst has no section for {missing}: say what causes each and what to do"
+    )
+
+
+def test_readme_test_command_is_the_one_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    command = blocks[1].strip()
+    ci_commands = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert ci_commands[0] == command
+    assert "sphinx-build -W" in command, "the docs must build, with warnings as errors, in the test command"
+
+
+# [START howto_simulator_test]
+def test_status_survives_a_rate_limit_and_a_server_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", sim.airflow_connection("oauth2"))
+        import_id = sim.create_import(total_users=10, successful_imported_users=9)
+        status_path = "/api/user/get-import-status"
+        sim.inject(
+            Fault("rate_limit", path=status_path, reset_ms=50),
+            Fault("server_error", path=status_path, status=503),
+        )
+
+        [status] = MimecastHook(retry_delay=0.01).get_import_status(import_id)
+
+        assert (status.status, status.total_users, status.successful_imported_users) == ("completed", 10, 9)
+        assert [r.response_status for r in sim.requests_to(status_path)] == [429, 503, 200]
+        assert len(sim.requests_to("/oauth/token")) == 1  # the token was fetched once and reused
+
+
+# [END howto_simulator_test]
