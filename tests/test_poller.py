@@ -295,3 +295,11 @@ async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connec
         assert (await first_event(trigger([import_id])))["status"] == "success"
         assert all(not p.stopped for p in POLLERS.pollers())
     await until(lambda: not list(POLLERS.pollers()))
+
+
+async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_httpx_default(connections):
+    import_id = connections.create_import(pending_seconds=6.5, processing_seconds=0)
+    event = await first_event(trigger([import_id], poll=6))  # polls at 0, 6 and 12 s
+    assert event["status"] == "success"
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 3
+    assert connections.connections_accepted == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -118,8 +118,13 @@ def check(
     *,
     show_body: bool = True,
     allow_item_failures: bool = False,
+    secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The envelope of a successful answer, or the matching error tagged with the request's path."""
+    """The envelope of a successful answer, or the matching error tagged with the request's path.
+
+    :param secrets: values to redact from anything the answer echoes into the error (an error page that
+        quotes the request's headers, a token endpoint that quotes the form).
+    """
     try:
         return check_response(
             response.status_code,
@@ -129,6 +134,7 @@ def check(
             request_id=response.headers.get(REQUEST_ID_HEADER.lower()) or request.request_id,
             show_body=show_body,
             allow_item_failures=allow_item_failures,
+            secrets=secrets,
         )
     except MimecastError as error:
         error.path = request.path
@@ -145,7 +151,9 @@ def attempt(settings: MimecastSettings, call: Call) -> Attempt:
     response = yield request
     assert isinstance(response, ApiResponse)
     try:
-        return check(request, response, allow_item_failures=call.allow_item_failures)
+        return check(
+            request, response, allow_item_failures=call.allow_item_failures, secrets=_secrets(settings, token)
+        )
     except MimecastAuthenticationError as error:
         # Any 401 to a bearer call means the token was refused: expired (``token_expired``), or revoked or
         # unknown to the server (RFC 6750's ``invalid_token``). Kept in the process-wide cache, a refused
@@ -153,9 +161,20 @@ def attempt(settings: MimecastSettings, call: Call) -> Attempt:
         if token is None or error.http_status != 401:
             raise
     # One re-authentication and one retry, as Mimecast's own integrations do.
-    token = yield NeedToken(stale=token)
+    stale = token
+    token = yield NeedToken(stale=stale)
     assert isinstance(token, str)
     request = api_request(settings, call, token)
     response = yield request
     assert isinstance(response, ApiResponse)
-    return check(request, response, allow_item_failures=call.allow_item_failures)
+    return check(
+        request,
+        response,
+        allow_item_failures=call.allow_item_failures,
+        secrets=_secrets(settings, token, stale),
+    )
+
+
+def _secrets(settings: MimecastSettings, *tokens: str | None) -> tuple[str, ...]:
+    """What an answer must never echo into an error: the connection's secrets and the tokens sent."""
+    return (*settings.secrets, *(t for t in tokens if t))

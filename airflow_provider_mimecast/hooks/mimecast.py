@@ -14,7 +14,12 @@ from airflow.providers.common.compat.connection import get_async_connection
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from tenacity import AsyncRetrying, Retrying
 
-from airflow_provider_mimecast.envelope import envelope_data, parse_failures, parse_token_grant
+from airflow_provider_mimecast.envelope import (
+    envelope_data,
+    parse_failures,
+    parse_token_grant,
+    scrub_failures,
+)
 from airflow_provider_mimecast.errors import (
     MimecastApiError,
     MimecastConfigurationError,
@@ -161,8 +166,13 @@ class MimecastHook(BaseHook):
     def _sync_transport(self, settings: MimecastSettings) -> SyncTransport:
         # One pooled client for the hook's life: a sensor's pokes reuse its connection.
         if self._transport is None:
-            self._transport = SyncTransport(self._timeout(settings))
+            self._transport = SyncTransport(
+                self._timeout(settings), verify=settings.verify, tls_hint=settings.tls_hint()
+            )
         return self._transport
+
+    def _new_async_transport(self, settings: MimecastSettings) -> AsyncTransport:
+        return AsyncTransport(self._timeout(settings), verify=settings.verify, tls_hint=settings.tls_hint())
 
     def close(self) -> None:
         """Close the hook's pooled HTTP client (a new one opens on the next call)."""
@@ -174,7 +184,7 @@ class MimecastHook(BaseHook):
     async def async_session(self) -> AsyncIterator[MimecastHook]:
         """Keep one keep-alive async client open for every async call made inside the block."""
         settings = await self.asettings()
-        transport = AsyncTransport(self._timeout(settings))
+        transport = self._new_async_transport(settings)
         self._async_transport = transport
         try:
             yield self
@@ -186,12 +196,17 @@ class MimecastHook(BaseHook):
         settings = self.settings
         transport = self._sync_transport(settings)
         policy = retry_policy(
-            call, retries=self._retries(settings), retry_delay=self.retry_delay, log=self.log
+            call,
+            retries=self._retries(settings),
+            retry_delay=self.retry_delay,
+            log=self.log,
+            max_rate_limit_wait=settings.max_rate_limit_wait,
         )
 
         def fetch_token() -> Any:
             request = token_request(settings)
-            return parse_token_grant(check(request, transport.send(request), show_body=False))
+            answer = check(request, transport.send(request), show_body=False, secrets=settings.secrets)
+            return parse_token_grant(answer, secrets=settings.secrets)
 
         for retry in Retrying(**policy):
             with retry:
@@ -212,7 +227,7 @@ class MimecastHook(BaseHook):
         settings = await self.asettings()
         if self._async_transport is not None:
             return await self._apost_with(self._async_transport, settings, call, retry_rate_limits)
-        transport = AsyncTransport(self._timeout(settings))
+        transport = self._new_async_transport(settings)
         try:
             return await self._apost_with(transport, settings, call, retry_rate_limits)
         finally:
@@ -227,11 +242,13 @@ class MimecastHook(BaseHook):
             retry_delay=self.retry_delay,
             log=self.log,
             retry_rate_limits=retry_rate_limits,
+            max_rate_limit_wait=settings.max_rate_limit_wait,
         )
 
         async def fetch_token() -> Any:
             request = token_request(settings)
-            return parse_token_grant(check(request, await transport.send(request), show_body=False))
+            answer = check(request, await transport.send(request), show_body=False, secrets=settings.secrets)
+            return parse_token_grant(answer, secrets=settings.secrets)
 
         async for retry in AsyncRetrying(**policy):
             with retry:
@@ -301,7 +318,7 @@ class MimecastHook(BaseHook):
             status = ImportStatus.from_api(item)
             results[status.id] = status
         unattributed = []
-        for failure in parse_failures(document.get("fail")):
+        for failure in scrub_failures(parse_failures(document.get("fail")), (await self.asettings()).secrets):
             if failure.import_id in ids:
                 results[failure.import_id] = MimecastApiError(
                     f"POST {GET_IMPORT_STATUS_PATH} failed for an import", failures=(failure,)

@@ -24,10 +24,13 @@ from airflow_provider_mimecast.errors import MimecastConfigurationError, Mimecas
 from airflow_provider_mimecast.hooks._deadline import Deadline, DeadlineAdapter
 from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
 
+#: How long an idle keep-alive connection of the async client is kept for the next poll.
+KEEPALIVE_SECONDS = 120.0
+
 _TLS_HINT = (
-    "TLS failed, which a retry cannot mend: check that the host's scheme and port are right (plain "
-    "http:// is accepted only on loopback, e.g. the local simulator), and, behind an inspecting proxy, "
-    "point the connection's 'verify' extra at the proxy's CA bundle"
+    "check that the host's scheme and port are right (plain http:// is accepted only on loopback, e.g. the "
+    "local simulator), and, behind an inspecting proxy, point the connection's 'verify' extra at the "
+    "proxy's CA bundle"
 )
 
 #: Failures to connect: the server cannot have seen the request. urllib3's NewConnectionError (refused,
@@ -102,12 +105,14 @@ def transport_error(
     timeout: float,
     expired: bool = False,
     proven_unsent: bool = False,
+    tls_hint: str = _TLS_HINT,
 ) -> MimecastTransportError:
     """Map a client's exception to :class:`MimecastTransportError`, saying whether the request may have
     left (uploads are re-sent only when it cannot have) and whether a retry can help.
 
     :param expired: the overall deadline passed (the client's error is then its consequence).
     :param proven_unsent: the transport saw that no byte of the request was written.
+    :param tls_hint: what to check when TLS fails, for this connection.
     """
     host = request.url.split("/")[2]
     chain = _chain(error)
@@ -124,14 +129,20 @@ def transport_error(
     elif any(isinstance(e, _NOT_CONNECTED) for e in chain):
         sent = False
         if tls:
-            detail, transient = f"{type(root).__name__} ({_TLS_HINT})", False
+            detail, transient = (
+                f"{type(root).__name__} (TLS failed, which a retry cannot mend: {tls_hint})",
+                False,
+            )
         else:
             # Not _TIMEOUTS: urllib3 files a refused connection under ConnectTimeoutError.
             timed_out = any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain)
             label = "ConnectTimeout" if timed_out else "ConnectError"
             detail = label + (f" ({root})" if str(root) else "")
     elif tls and not expired:
-        detail, transient = f"{type(root).__name__} ({_TLS_HINT})", False
+        detail, transient = (
+            f"{type(root).__name__} (TLS failed, which a retry cannot mend: {tls_hint})",
+            False,
+        )
     elif expired or timeouts:
         detail = f"no complete answer within {timeout:g} s"
         if not expired:  # the client's own per-read timeout: the server went silent
@@ -154,10 +165,12 @@ class SyncTransport:
     :param timeout: seconds for the whole request and answer.
     :param verify: TLS verification: True (the default CA bundle, or ``REQUESTS_CA_BUNDLE`` /
         ``CURL_CA_BUNDLE``), False (none), or the path of a CA bundle, which wins over the environment.
+    :param tls_hint: what a TLS failure's message tells the user to check.
     """
 
-    def __init__(self, timeout: float, *, verify: bool | str = True) -> None:
+    def __init__(self, timeout: float, *, verify: bool | str = True, tls_hint: str = _TLS_HINT) -> None:
         self.timeout = timeout
+        self.tls_hint = tls_hint
         self._verify = _checked_verify(verify)
         self._session = requests.Session()
         adapter = DeadlineAdapter()
@@ -190,6 +203,7 @@ class SyncTransport:
                 timeout=self.timeout,
                 expired=deadline.expired,
                 proven_unsent=deadline.proven_unsent,
+                tls_hint=self.tls_hint,
             ) from None
         return ApiResponse(
             response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
@@ -205,13 +219,19 @@ class AsyncTransport:
     :param timeout: seconds for the whole request and answer.
     :param verify: TLS verification: True (httpx's default CA bundle, or ``SSL_CERT_FILE``), False
         (none), or the path of a CA bundle.
+    :param tls_hint: what a TLS failure's message tells the user to check.
     """
 
-    def __init__(self, timeout: float, *, verify: bool | str = True) -> None:
+    def __init__(self, timeout: float, *, verify: bool | str = True, tls_hint: str = _TLS_HINT) -> None:
         self.timeout = timeout
+        self.tls_hint = tls_hint
         verify = _checked_verify(verify)
         context = _ssl_context(verify) if isinstance(verify, str) else verify and _ssl_context()
-        self._client = httpx.AsyncClient(timeout=timeout, verify=context)
+        # httpx drops an idle connection after 5 s by default, so a poller polling every minute would
+        # open a new TCP and TLS connection each round; a server that closed it first is detected on reuse.
+        self._client = httpx.AsyncClient(
+            timeout=timeout, verify=context, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+        )
 
     async def send(self, request: ApiRequest) -> ApiResponse:
         try:
@@ -219,9 +239,11 @@ class AsyncTransport:
             # Cancelling a send mid-answer closes its connection: none goes back to the pool half-read.
             response = await asyncio.wait_for(self._client.send(outgoing), self.timeout + _GRACE_SECONDS)
         except asyncio.TimeoutError as error:
-            raise transport_error(request, error, timeout=self.timeout, expired=True) from None
+            raise transport_error(
+                request, error, timeout=self.timeout, expired=True, tls_hint=self.tls_hint
+            ) from None
         except _ASYNC_ERRORS as error:
-            raise transport_error(request, error, timeout=self.timeout) from None
+            raise transport_error(request, error, timeout=self.timeout, tls_hint=self.tls_hint) from None
         return ApiResponse(
             response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
         )

@@ -1,0 +1,106 @@
+"""The hook's hardening, end to end against the simulator: bounded time, scrubbed secrets, only 2xx."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from airflow_provider_mimecast.errors import (
+    MimecastAuthenticationError,
+    MimecastError,
+    MimecastInvalidResponseError,
+    MimecastRateLimitError,
+    MimecastTransportError,
+)
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
+from airflow_provider_mimecast.testing.simulator import Fault
+from tests.conftest import CREDENTIALS, SECRETS, oauth_connection
+
+
+def test_an_error_page_echoing_the_bearer_token_never_shows_it(connections):
+    import_id = connections.create_import()
+    # Mimecast's error shape, its message quoting the request's headers (Authorization among them).
+    connections.inject(Fault("echo", path=GET_IMPORT_STATUS_PATH, status=400, as_json=True, times=5))
+    with pytest.raises(MimecastError) as caught:
+        MimecastHook(max_retries=0).get_import_status(import_id)
+    [token] = TOKEN_CACHE.tokens()
+    assert "authorization" in str(caught.value).lower()  # the echo reached the message...
+    assert token not in str(caught.value)  # ...without the token
+    assert "Bearer ***" in str(caught.value)
+
+
+@pytest.mark.parametrize("conn_id", ["mimecast_default", "mimecast_hmac"])
+def test_a_fail_message_echoing_the_credentials_never_shows_them(connections, conn_id):
+    connections.inject(Fault("echo", as_json=True, status=401, times=5))
+    with pytest.raises(MimecastAuthenticationError) as caught:
+        MimecastHook(conn_id, max_retries=0).get_import_status("some-id")
+    assert not [secret for secret in SECRETS if secret in str(caught.value)]
+
+
+def test_a_rate_limit_longer_than_a_task_may_sleep_raises_at_once(connections, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(connections.url, max_rate_limit_wait=1)
+    )
+    import_id = connections.create_import()
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=3_600_000))
+    started = time.monotonic()
+    with pytest.raises(MimecastRateLimitError, match="max_rate_limit_wait") as caught:
+        MimecastHook().get_import_status(import_id)
+    assert time.monotonic() - started < 1
+    assert caught.value.retry_after == 3600
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 1
+
+
+def test_a_rate_limit_within_the_bound_is_waited_out(connections, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(connections.url, max_rate_limit_wait=1)
+    )
+    import_id = connections.create_import()
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=300))
+    [status] = MimecastHook().get_import_status(import_id)
+    assert status.id == import_id
+
+
+def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("trickle", path=GET_IMPORT_STATUS_PATH, delay=0.2))
+    started = time.monotonic()
+    with pytest.raises(MimecastTransportError, match="no complete answer within 1 s"):
+        MimecastHook(timeout=1, max_retries=0).get_import_status(import_id)
+    assert time.monotonic() - started < 2.5
+
+
+async def test_a_trickling_server_cannot_hold_an_async_call_either(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("trickle", path=GET_IMPORT_STATUS_PATH, delay=0.2))
+    started = time.monotonic()
+    with pytest.raises(MimecastTransportError, match="no complete answer within 1 s"):
+        await MimecastHook(timeout=1, max_retries=0).aget_import_status(import_id)
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_redirect_carrying_an_envelope_is_not_data(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("redirect", path=GET_IMPORT_STATUS_PATH))
+    with pytest.raises(MimecastInvalidResponseError, match="302"):
+        MimecastHook(max_retries=0).get_import_status(import_id)
+
+
+def test_a_host_without_scheme_fails_at_once_with_the_fix(simulator, monkeypatch):
+    host = simulator.url.removeprefix("http://")
+    connection = {
+        "conn_type": "mimecast",
+        "host": host,
+        "login": CREDENTIALS.client_id,
+        "password": CREDENTIALS.client_secret,
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", json.dumps(connection))
+    started = time.monotonic()
+    with pytest.raises(MimecastTransportError, match=f"set the host to http://{host}") as caught:
+        MimecastHook(retry_delay=1).get_import_status("some-id")
+    assert not caught.value.transient
+    assert time.monotonic() - started < 3  # not retried: five retries would back off for ~30 s
+    assert simulator.request_counts().get(TOKEN_PATH, 0) == 0  # a TLS hello is no HTTP request
