@@ -109,7 +109,27 @@ def get_provider_info() -> dict[str, Any]:
                     "max_retries": {
                         "label": "Max retries",
                         "description": "Retries of rate-limited, server-error and dropped calls",
-                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
+                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0, "maximum": 20},
+                    },
+                    "verify": {
+                        "label": "Verify TLS",
+                        "description": "true, false, or the path of a CA bundle (e.g. an inspecting proxy's)",
+                        "schema": {"type": ["string", "null"], "default": "true"},
+                    },
+                    "max_rate_limit_wait": {
+                        "label": "Max rate-limit wait (seconds)",
+                        "description": "Longest a task sleeps on one 429 before failing for Airflow to retry",
+                        "schema": {"type": ["number", "null"], "default": 300, "exclusiveMinimum": 0},
+                    },
+                    "status_batch_size": {
+                        "label": "Status batch size",
+                        "description": "Most import IDs per get-import-status request of the shared poller",
+                        "schema": {
+                            "type": ["integer", "null"],
+                            "default": 100,
+                            "minimum": 1,
+                            "maximum": 1000,
+                        },
                     },
                 },
             }

@@ -45,7 +45,16 @@ def test_connection_type_matches_the_hook():
 
 
 #: The extras the hook reads from a connection (settings.py), each of which needs a form field.
-EXTRAS = {"auth_type", "app_id", "app_key", "timeout", "max_retries"}
+EXTRAS = {
+    "auth_type",
+    "app_id",
+    "app_key",
+    "timeout",
+    "max_retries",
+    "verify",
+    "max_rate_limit_wait",
+    "status_batch_size",
+}
 #: Standard fields the 3.2+ form can hide, relabel or fill with a placeholder (``StandardHookFields`` in
 #: airflow/api_fastapi/core_api/datamodels/connections.py, built by ``HookMetaService``), plus ``extra``.
 STANDARD_FIELDS = {"description", "schema", "host", "port", "login", "password", "extra"}

@@ -125,6 +125,18 @@ class MimecastHook(BaseHook):
                 lazy_gettext("Timeout (seconds)"), default=30, widget=BS3TextFieldWidget()
             ),
             "max_retries": IntegerField(lazy_gettext("Max retries"), default=5, widget=BS3TextFieldWidget()),
+            "verify": StringField(
+                lazy_gettext("Verify TLS"),
+                description="true, false, or the path of a CA bundle",
+                default="true",
+                widget=BS3TextFieldWidget(),
+            ),
+            "max_rate_limit_wait": IntegerField(
+                lazy_gettext("Max rate-limit wait (seconds)"), default=300, widget=BS3TextFieldWidget()
+            ),
+            "status_batch_size": IntegerField(
+                lazy_gettext("Status batch size"), default=100, widget=BS3TextFieldWidget()
+            ),
         }
 
     # ----------------------------------------------------------------- settings
