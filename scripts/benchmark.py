@@ -238,14 +238,20 @@ def calls(count: int) -> None:
         print(f"one request for 500 IDs: {(time.perf_counter() - started) * 1000:.0f} ms")
 
 
-def upload(rows: int) -> None:
-    data = ({"emailAddress": f"user{i}@example.com", "name": f"User {i}"} for i in range(rows))
+def _traced(function: Callable[[], Any]) -> tuple[Any, float, int]:
+    """Call ``function``; return its result, the seconds it took and its peak traced memory in bytes."""
     tracemalloc.start()
     started = time.perf_counter()
-    body = load_upload(data)
+    result = function()
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    return result, elapsed, peak
+
+
+def upload(rows: int) -> None:
+    data = ({"emailAddress": f"user{i}@example.com", "name": f"User {i}"} for i in range(rows))
+    body, elapsed, peak = _traced(lambda: load_upload(data))
     print(
         f"{rows:,} rows -> CSV upload of {len(body.content) / 1e6:.1f} MB: {elapsed:.2f} s, "
         f"peak memory {peak / 1e6:.1f} MB"
@@ -268,12 +274,7 @@ def upload_file_memory(megabytes: int = 100) -> None:
             for start in range(0, megabytes * 1_000_000 // block_size * rows_per_block, rows_per_block):
                 out.write(b"".join(row % (i, i) for i in range(start, start + rows_per_block)))
         size = os.path.getsize(path)
-        tracemalloc.start()
-        started = time.perf_counter()
-        upload = load_upload(path)
-        elapsed = time.perf_counter() - started
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        upload, elapsed, peak = _traced(lambda: load_upload(path))
         assert len(upload.content) == size
         del upload
     print(

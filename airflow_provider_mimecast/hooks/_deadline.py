@@ -106,28 +106,30 @@ def _watch(sock: socket.socket | None, *, request: bool) -> None:
         deadline.watch(sock, request=request)
 
 
-class _Connection(HTTPConnection):
+class _Watched:
+    """Hands each socket to the current send's :class:`Deadline`: when it is opened (before a TLS
+    handshake, which a server can trickle as well) and when a request is written on it.
+    """
+
+    sock: socket.socket | None
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        sock = super()._new_conn()  # type: ignore[misc]
         _watch(sock, request=False)
         return sock
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         # A plain-http connection connects lazily inside request(); _new_conn then watches the socket.
         _watch(self.sock, request=True)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _TLSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        # Watched before the TLS handshake, which a server can trickle as well.
-        sock = super()._new_conn()
-        _watch(sock, request=False)
-        return sock
+class _Connection(_Watched, HTTPConnection):  # type: ignore[misc]
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _watch(self.sock, request=True)
-        super().request(*args, **kwargs)
+
+class _TLSConnection(_Watched, HTTPSConnection):  # type: ignore[misc]
+    pass
 
 
 class _Pool(HTTPConnectionPool):
