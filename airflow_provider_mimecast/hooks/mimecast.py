@@ -16,12 +16,9 @@ from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_mimecast.envelope import (
     envelope_data,
-    parse_failures,
     parse_token_grant,
-    scrub_failures,
 )
 from airflow_provider_mimecast.errors import (
-    MimecastApiError,
     MimecastConfigurationError,
     MimecastError,
     MimecastInvalidResponseError,
@@ -29,6 +26,7 @@ from airflow_provider_mimecast.errors import (
     MimecastTransportError,
     MimecastUploadNotRetriedError,
 )
+from airflow_provider_mimecast.hooks.connection_form import connection_form_widgets
 from airflow_provider_mimecast.hooks.exchange import (
     GET_ACCOUNT_PATH,
     GET_IMPORT_STATUS_PATH,
@@ -45,6 +43,7 @@ from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
 from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
+from airflow_provider_mimecast.status_answer import statuses_by_id, statuses_in_order
 from airflow_provider_mimecast.uploads import Upload, load_upload
 
 __all__ = [
@@ -107,37 +106,7 @@ class MimecastHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra form fields for Airflow 2.11's connection form."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, StringField
-
-        return {
-            # Airflow 2.11's form accepts only string, integer, password and boolean fields.
-            "auth_type": StringField(
-                lazy_gettext("Auth type"),
-                description="oauth2 (API 2.0, default) or hmac (API 1.0)",
-                default="oauth2",
-                widget=BS3TextFieldWidget(),
-            ),
-            "app_id": StringField(lazy_gettext("App ID (API 1.0)"), widget=BS3TextFieldWidget()),
-            "app_key": PasswordField(lazy_gettext("App key (API 1.0)"), widget=BS3PasswordFieldWidget()),
-            "timeout": IntegerField(
-                lazy_gettext("Timeout (seconds)"), default=30, widget=BS3TextFieldWidget()
-            ),
-            "max_retries": IntegerField(lazy_gettext("Max retries"), default=5, widget=BS3TextFieldWidget()),
-            "verify": StringField(
-                lazy_gettext("Verify TLS"),
-                description="true, false, or the path of a CA bundle",
-                default="true",
-                widget=BS3TextFieldWidget(),
-            ),
-            "max_rate_limit_wait": IntegerField(
-                lazy_gettext("Max rate-limit wait (seconds)"), default=300, widget=BS3TextFieldWidget()
-            ),
-            "status_batch_size": IntegerField(
-                lazy_gettext("Status batch size"), default=100, widget=BS3TextFieldWidget()
-            ),
-        }
+        return connection_form_widgets()
 
     # ----------------------------------------------------------------- settings
     def _use_connection(
@@ -285,25 +254,13 @@ class MimecastHook(BaseHook):
         ids = normalize_import_ids(import_ids if isinstance(import_ids, str) else list(import_ids))
         return ids, Call(GET_IMPORT_STATUS_PATH, json_body={"data": [{"id": i} for i in ids]})
 
-    @staticmethod
-    def _statuses(ids: list[str], document: dict[str, Any]) -> list[ImportStatus]:
-        by_id = {
-            s.id: s for s in map(ImportStatus.from_api, envelope_data(document, path=GET_IMPORT_STATUS_PATH))
-        }
-        missing = [i for i in ids if i not in by_id]
-        if missing:
-            raise MimecastInvalidResponseError(
-                f"get-import-status answered without the import(s) {missing} and without a fail entry for them"
-            )
-        return [by_id[i] for i in ids]
-
     def get_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
         """Fetch the status of one or more imports in one request; results come in the order asked.
 
         :param import_ids: one import ID or a sequence of them, as returned by import-users.
         """
         ids, call = self._status_call(import_ids)
-        return self._statuses(ids, self._post(call))
+        return statuses_in_order(ids, self._post(call))
 
     async def aget_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
         """Async twin of :meth:`get_import_status` for triggers; never blocks the event loop.
@@ -311,7 +268,7 @@ class MimecastHook(BaseHook):
         :param import_ids: one import ID or a sequence of them.
         """
         ids, call = self._status_call(import_ids)
-        return self._statuses(ids, await self._apost(call))
+        return statuses_in_order(ids, await self._apost(call))
 
     async def apoll_import_status(self, import_ids: Sequence[str]) -> dict[str, ImportStatus | MimecastError]:
         """One get-import-status request for a batch of waits: each ID maps to its status, or to the
@@ -325,29 +282,7 @@ class MimecastHook(BaseHook):
         ids, call = self._status_call(import_ids)
         call = dataclasses.replace(call, allow_item_failures=True)
         document = await self._apost(call, retry_rate_limits=False)
-        results: dict[str, ImportStatus | MimecastError] = {}
-        for item in envelope_data(document, path=GET_IMPORT_STATUS_PATH):
-            status = ImportStatus.from_api(item)
-            results[status.id] = status
-        unattributed = []
-        for failure in scrub_failures(parse_failures(document.get("fail")), (await self.asettings()).secrets):
-            if failure.import_id in ids:
-                results[failure.import_id] = MimecastApiError(
-                    f"POST {GET_IMPORT_STATUS_PATH} failed for an import", failures=(failure,)
-                )
-            else:
-                unattributed.append(failure)
-        missing = [i for i in ids if i not in results]
-        if unattributed:
-            # A fail entry that names no ID of the batch concerns the whole request.
-            raise MimecastApiError(
-                f"POST {GET_IMPORT_STATUS_PATH} answered with errors", failures=tuple(unattributed)
-            )
-        if missing:
-            raise MimecastInvalidResponseError(
-                f"get-import-status answered without the import(s) {missing} and without a fail entry for them"
-            )
-        return {i: results[i] for i in ids}
+        return statuses_by_id(ids, document, secrets=(await self.asettings()).secrets)
 
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate and call get-account; returns ``(ok, message)`` and never raises."""
