@@ -303,3 +303,18 @@ async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_h
     assert event["status"] == "success"
     assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 2
     assert connections.connections_accepted == 1
+
+
+async def test_the_ca_bundle_is_loaded_off_the_event_loop(connections, monkeypatch):
+    from airflow_provider_mimecast.hooks import transport
+
+    loaded_in: list[str] = []
+    original = transport._ssl_context
+
+    def recording(ca_bundle: str | None = None) -> Any:
+        loaded_in.append(threading.current_thread().name)
+        return original(ca_bundle)
+
+    monkeypatch.setattr(transport, "_ssl_context", recording)
+    await MimecastHook().aget_import_status(connections.create_import())
+    assert loaded_in and loaded_in[0] != threading.main_thread().name  # read in a worker thread first

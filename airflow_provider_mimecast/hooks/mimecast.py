@@ -40,7 +40,7 @@ from airflow_provider_mimecast.hooks.exchange import (
 )
 from airflow_provider_mimecast.hooks.retry import retry_policy
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
-from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport
+from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport, load_tls_context
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
 from airflow_provider_mimecast.status_answer import statuses_by_id, statuses_in_order
@@ -152,7 +152,8 @@ class MimecastHook(BaseHook):
             )
         return self._transport
 
-    def _new_async_transport(self, settings: MimecastSettings) -> AsyncTransport:
+    async def _new_async_transport(self, settings: MimecastSettings) -> AsyncTransport:
+        await load_tls_context(settings.verify)
         return AsyncTransport(self._timeout(settings), verify=settings.verify, tls_hint=settings.tls_hint())
 
     def close(self) -> None:
@@ -165,7 +166,7 @@ class MimecastHook(BaseHook):
     async def async_session(self) -> AsyncIterator[MimecastHook]:
         """Keep one keep-alive async client open for every async call made inside the block."""
         settings = await self.asettings()
-        transport = self._new_async_transport(settings)
+        transport = await self._new_async_transport(settings)
         self._async_transport = transport
         try:
             yield self
@@ -208,7 +209,7 @@ class MimecastHook(BaseHook):
         settings = await self.asettings()
         if self._async_transport is not None:
             return await self._apost_with(self._async_transport, settings, call, retry_rate_limits)
-        transport = self._new_async_transport(settings)
+        transport = await self._new_async_transport(settings)
         try:
             return await self._apost_with(transport, settings, call, retry_rate_limits)
         finally:
