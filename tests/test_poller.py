@@ -51,6 +51,13 @@ def ids_per_status_request(sim: MimecastSimulator) -> list[list[str]]:
     ]
 
 
+def with_secret(url: str, secret: str) -> str:
+    """The simulator's API 2.0 connection with the right client ID and the given (wrong) secret."""
+    return json.dumps(
+        {"conn_type": "mimecast", "host": url, "login": CREDENTIALS.client_id, "password": secret}
+    )
+
+
 async def until(predicate: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -183,17 +190,7 @@ async def test_the_poller_logs_in_no_triggers_context(connections):
 
 
 async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MIMECAST_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "mimecast",
-                "host": simulator.url,
-                "login": CREDENTIALS.client_id,
-                "password": "wrong-secret-value",
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "wrong-secret-value"))
     ids = [simulator.create_import() for _ in range(5)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
     assert [e["status"] for e in events] == ["error"] * 5
@@ -255,17 +252,7 @@ def test_a_wrong_secret_after_a_right_one_fails_test_connection(simulator, monke
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(simulator.url))
     assert MimecastHook().test_connection()[0] is True
     # Same base URL and client ID, another secret: as when a user edits the form in a running api-server.
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MIMECAST_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "mimecast",
-                "host": simulator.url,
-                "login": CREDENTIALS.client_id,
-                "password": "not-the-secret",
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "not-the-secret"))
     ok, message = MimecastHook().test_connection()
     assert ok is False and "authentication failed" in message
     assert "not-the-secret" not in message
