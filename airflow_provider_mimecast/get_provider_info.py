@@ -123,10 +123,11 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "status_batch_size": {
                         "label": "Status batch size",
-                        "description": "Most import IDs per get-import-status request of the shared poller",
+                        "description": "Most import IDs per get-import-status request; Mimecast allows 10, "
+                        "raise it only if Mimecast confirmed more for your account",
                         "schema": {
                             "type": ["integer", "null"],
-                            "default": 100,
+                            "default": 10,
                             "minimum": 1,
                             "maximum": 1000,
                         },

@@ -141,7 +141,7 @@ def test_extra_must_be_an_object():
 
 def test_new_fields_have_defaults():
     result = settings()
-    assert (result.verify, result.max_rate_limit_wait, result.status_batch_size) == (True, 300.0, 100)
+    assert (result.verify, result.max_rate_limit_wait, result.status_batch_size) == (True, 300.0, 10)
     assert result.scheme_assumed is False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import shlex
@@ -300,6 +301,102 @@ def test_unknown_import_id_is_a_fail_entry(sim: MimecastSimulator, client: httpx
             ],
         }
     ]
+
+
+def test_more_than_ten_ids_in_one_status_call_are_refused(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    """Mimecast's API 2.0 reference: "up to 10 user import requests in a single API call"."""
+    ids = [sim.create_import() for _ in range(11)]
+    assert status_of(client, *ids[:10]).status_code == 200
+    response = status_of(client, *ids)
+    assert response.status_code == 400
+    [entry] = response.json()["fail"]
+    assert entry["errors"][0]["code"] == "err_validation_max_items_exceeded"
+    assert entry["errors"][0]["field"] == "data"
+    assert entry["errors"][0]["retryable"] is False
+    assert "At most 10 import IDs" in entry["errors"][0]["message"]
+
+
+def test_the_status_call_limit_is_configurable() -> None:
+    with MimecastSimulator(max_status_ids=2) as sim, http_client(sim.url) as client:
+        ids = [sim.create_import() for _ in range(3)]
+        assert status_of(client, *ids[:2]).status_code == 200
+        assert status_of(client, *ids).status_code == 400
+
+
+def test_omit_ids_fault_leaves_imports_out_of_the_answer(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    first, second, third = (sim.create_import() for _ in range(3))
+    sim.inject(Fault("omit_ids", path=STATUS), Fault("omit_ids", path=STATUS, import_ids=(first,)))
+    last_missing = status_of(client, first, second, third).json()
+    named_missing = status_of(client, first, second, third).json()
+    whole = status_of(client, first, second, third).json()
+    assert [item["id"] for item in last_missing["data"]] == [first, second]
+    assert [item["id"] for item in named_missing["data"]] == [second, third]
+    assert [item["id"] for item in whole["data"]] == [first, second, third]
+    assert last_missing["fail"] == named_missing["fail"] == []
+
+
+def test_extra_ids_fault_adds_imports_nobody_asked_for(sim: MimecastSimulator, client: httpx.Client) -> None:
+    asked, other = sim.create_import(), sim.create_import()
+    sim.inject(Fault("extra_ids", path=STATUS), Fault("extra_ids", path=STATUS, import_ids=(other,)))
+    phantom = status_of(client, asked).json()["data"]
+    named = status_of(client, asked).json()["data"]
+    assert phantom[0]["id"] == asked and len(phantom) == 2
+    assert phantom[1]["id"] not in sim.import_ids() and phantom[1]["status"] == "completed"
+    assert [item["id"] for item in named] == [asked, other]
+
+
+def test_import_ids_of_a_fault_are_a_tuple() -> None:
+    with pytest.raises(ValueError, match="tuple of import IDs"):
+        Fault("omit_ids", import_ids="eNo1abc")  # type: ignore[arg-type]
+
+
+def test_bare_401_fault_answers_without_a_body(sim: MimecastSimulator, client: httpx.Client) -> None:
+    sim.inject(Fault("bare_401", path=STATUS))
+    response = status_of(client, sim.create_import())
+    assert (response.status_code, response.content) == (401, b"")
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_forget_tokens_refuses_every_token_issued_so_far(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    headers = bearer(client)
+    assert client.post(ACCOUNT, headers=headers).status_code == 200
+    sim.forget_tokens()
+    refused = client.post(ACCOUNT, headers=headers)
+    assert refused.status_code == 401 and refused.json()["fail"][0]["code"] == "invalid_token"
+    assert client.post(ACCOUNT, headers=bearer(client)).status_code == 200
+
+
+def test_set_credentials_accepts_a_rotated_secret_only(sim: MimecastSimulator, client: httpx.Client) -> None:
+    issued_before = bearer(client)
+    sim.set_credentials(dataclasses.replace(CREDS, client_secret="rotated-client-secret"))
+    assert token_request(client).status_code == 401  # the old secret
+    assert token_request(client, client_secret="rotated-client-secret").status_code == 200
+    assert client.post(ACCOUNT, headers=issued_before).status_code == 200  # issued tokens stay valid
+    assert sim.airflow_connection().count("rotated-client-secret") == 1
+
+
+def test_a_stopped_simulator_starts_again_on_its_port_with_its_imports() -> None:
+    sim = MimecastSimulator(pending_seconds=0, processing_seconds=0).start()
+    try:
+        url, import_id = sim.url, sim.create_import()
+        with http_client(url) as client:
+            assert status_of(client, import_id).status_code == 200
+        sim.stop()
+        with pytest.raises(httpx.ConnectError), http_client(url) as client:
+            client.post(ACCOUNT)
+        sim.start()
+        assert sim.url == url
+        with http_client(url) as client:
+            assert status_of(client, import_id).json()["data"][0]["id"] == import_id
+        assert sim.request_counts()[STATUS] == 2
+    finally:
+        sim.stop()
 
 
 @pytest.mark.parametrize(
@@ -805,7 +902,7 @@ def test_a_client_giving_up_on_a_slow_answer_leaves_the_server_serving(sim: Mime
 
 
 def test_many_concurrent_polls_through_a_handful_of_connections() -> None:
-    with MimecastSimulator(rate_limit=10**6) as sim, http_client(sim.url) as client:
+    with MimecastSimulator(rate_limit=10**6, max_status_ids=None) as sim, http_client(sim.url) as client:
         ids = [sim.create_import() for _ in range(1000)]
         headers = bearer(client)
         batch = client.post(STATUS, json={"data": [{"id": id_} for id_ in ids]}, headers=headers)

@@ -35,6 +35,6 @@ def connection_form_widgets() -> dict[str, Any]:
             lazy_gettext("Max rate-limit wait (seconds)"), default=300, widget=BS3TextFieldWidget()
         ),
         "status_batch_size": IntegerField(
-            lazy_gettext("Status batch size"), default=100, widget=BS3TextFieldWidget()
+            lazy_gettext("Status batch size"), default=10, widget=BS3TextFieldWidget()
         ),
     }

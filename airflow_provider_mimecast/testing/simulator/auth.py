@@ -58,6 +58,11 @@ class Authenticator:
         }
         return Response(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
+    def forget_tokens(self) -> None:
+        """Forget every bearer token issued so far, as a restarted server does: they answer ``invalid_token``."""
+        with self._lock:
+            self._tokens.clear()
+
     def expire_tokens(self) -> None:
         """Make every bearer token issued so far answer ``token_expired``."""
         with self._lock:

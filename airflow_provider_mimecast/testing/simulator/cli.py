@@ -42,12 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--processing-seconds", type=float, default=2.0, help="time an import stays processing"
     )
     parser.add_argument("--seed-import", type=int, default=0, metavar="N", help="create N imports at start")
+    parser.add_argument(
+        "--max-status-ids",
+        type=int,
+        default=10,
+        metavar="N",
+        help="most import IDs per get-import-status call, as Mimecast's reference says (default 10; 0: no limit)",
+    )
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(f"--host {args.host} is not a loopback address; the simulator's credentials are public")
 
     simulator = MimecastSimulator(
-        args.host, args.port, pending_seconds=args.pending_seconds, processing_seconds=args.processing_seconds
+        args.host,
+        args.port,
+        pending_seconds=args.pending_seconds,
+        processing_seconds=args.processing_seconds,
+        max_status_ids=args.max_status_ids or None,
     )
 
     try:

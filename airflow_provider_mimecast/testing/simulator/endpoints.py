@@ -25,6 +25,7 @@ class MimecastApi:
     :param imports: where imports are created and looked up.
     :param group_ids: when given, the only group IDs ``import-users`` accepts.
     :param accept_row: decides whether one CSV row is imported successfully.
+    :param max_status_ids: the most IDs one get-import-status call may carry; None for no limit.
     """
 
     def __init__(
@@ -33,11 +34,14 @@ class MimecastApi:
         imports: ImportStore,
         group_ids: Collection[str] | None,
         accept_row: Callable[[dict[str, str]], bool],
+        *,
+        max_status_ids: int | None = 10,
     ) -> None:
         self.auth = auth
         self.imports = imports
         self.group_ids = frozenset(group_ids) if group_ids is not None else None
         self.accept_row = accept_row
+        self.max_status_ids = max_status_ids
         self._handlers: dict[str, Callable[[dict[str, str], bytes], Response]] = {
             GET_IMPORT_STATUS_PATH: self._get_import_status,
             IMPORT_USERS_PATH: self._import_users,
@@ -79,6 +83,11 @@ class MimecastApi:
         if ids is None:
             message = 'The request body must be {"data": [{"id": "<import id>"}, ...]}'
             return v1_error(400, "err_validation_null", message, field="id")
+        if self.max_status_ids is not None and len(ids) > self.max_status_ids:
+            # Mimecast's reference: "up to 10 user import requests in a single API call". What it answers
+            # beyond that is not published; a validation error is the simulator's choice.
+            message = f"At most {self.max_status_ids} import IDs can be checked in one call, got {len(ids)}"
+            return v1_error(400, "err_validation_max_items_exceeded", message, field="data")
         data, missing = self.imports.statuses(ids)
         fail = [
             {

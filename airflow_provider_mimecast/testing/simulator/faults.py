@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from http import HTTPStatus
 
 from .auth import INVALID_SIGNATURE
 from .endpoints import TOKEN_PATH
+from .imports import ImportStore
 from .rate_limits import Rate
 from .responses import Response, rate_limited, v1_error, v2_error
 
@@ -25,8 +27,13 @@ FAULT_KINDS = frozenset(
         "trickle",
         "redirect",
         "echo",
+        "omit_ids",
+        "extra_ids",
+        "bare_401",
     }
 )
+#: Kinds that let the API answer get-import-status and then change which imports the answer holds.
+ANSWER_EDITS = frozenset({"omit_ids", "extra_ids"})
 
 # kind -> (default status, lowest allowed, highest allowed), for the kinds whose status can be chosen.
 _STATUSES = {"server_error": (500, 400, 599), "redirect": (302, 300, 399), "echo": (502, 200, 599)}
@@ -37,7 +44,8 @@ class Fault:
     """A misbehaviour to inject into the simulator's next matching request(s).
 
     ``server_error``, ``trickle`` and ``redirect`` execute the request before answering, as a server that
-    lost or garbled its answer would; ``latency`` then answers normally; the other kinds never reach the API.
+    lost or garbled its answer would; ``latency`` then answers normally; ``omit_ids`` and ``extra_ids``
+    answer get-import-status and then edit the answer; the other kinds never reach the API.
 
     :param kind: one of ``rate_limit``, ``server_error``, ``latency``, ``token_expired``,
         ``binding_expired``, ``malformed`` (a proxy's HTML 502), ``empty`` (200 with no body),
@@ -55,6 +63,7 @@ class Fault:
     :param location: the ``Location`` header of a ``redirect``.
     :param as_json: an ``echo`` answers Mimecast's JSON error shape (API 2.0's on ``/oauth/token``, API
         1.0's elsewhere) instead of an HTML page.
+    :param import_ids: the imports an ``omit_ids`` leaves out or an ``extra_ids`` adds.
     """
 
     kind: str
@@ -65,6 +74,7 @@ class Fault:
     delay: float = 0.0
     location: str = "/login"
     as_json: bool = False
+    import_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -75,6 +85,9 @@ class Fault:
             raise ValueError(
                 f"Fault.delay must be a finite number of seconds, not below 0; got {self.delay!r}"
             )
+        if isinstance(self.import_ids, str):
+            raise ValueError("Fault.import_ids is a tuple of import IDs, not one string")
+        object.__setattr__(self, "import_ids", tuple(self.import_ids))
         if self.kind == "trickle" and self.delay <= 0:
             raise ValueError("Fault('trickle') needs delay > 0: the seconds to wait before each byte")
         if self.kind in _STATUSES:
@@ -137,12 +150,35 @@ def fault_response(fault: Fault, rate: Rate | None, rate_limit: int) -> Response
         response = v1_error(418, "err_xdk_binding_expired", "The binding has expired")
     elif fault.kind == "invalid_signature":
         response = v1_error(401, "err_xdk_invalid_signature", INVALID_SIGNATURE)
+    elif fault.kind == "bare_401":
+        # What an API gateway answers for a token it does not accept: no envelope at all.
+        response = Response(401, b"", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     elif fault.kind == "empty":
         response = Response(200, b"", {"Content-Type": "application/json"})
     else:
         raise ValueError(f"Fault({fault.kind!r}) does not replace the answer")
     if rate is not None:
         response.headers.update(rate.headers())
+    return response
+
+
+def edited_answer(response: Response, fault: Fault, imports: ImportStore) -> Response:
+    """A get-import-status answer with imports left out (``omit_ids``) or added (``extra_ids``)."""
+    try:
+        document = json.loads(response.body)
+        data = document["data"]
+    except (ValueError, KeyError, TypeError):
+        return response  # an error answer: nothing to edit
+    if not isinstance(data, list):
+        return response
+    if fault.kind == "omit_ids":
+        wanted = set(fault.import_ids)
+        kept = [item for item in data if item.get("id") not in wanted] if wanted else data[:-1]
+    else:
+        added = imports.statuses(list(fault.import_ids))[0] if fault.import_ids else [imports.phantom()]
+        kept = [*data, *added]
+    document["data"] = kept
+    response.body = json.dumps(document).encode()
     return response
 
 

@@ -112,6 +112,24 @@ class ImportStore:
             self._imports[record.id] = record
         return record.id
 
+    def phantom(self) -> dict[str, Any]:
+        """The JSON of a completed import that is in no store: what an answer carries that nobody asked for."""
+        now = time.monotonic()
+        record = ImportRecord(
+            id=secure_id(),
+            created_at=now,
+            created_wall=datetime.now(timezone.utc),
+            total_users=1,
+            successful_imported_users=1,
+            group_id="sim-group",
+            notify_email_address=None,
+            pending_seconds=0.0,
+            processing_seconds=0.0,
+            clear_group=False,
+            allow_address_migration=False,
+        )
+        return record.to_json(now)
+
     def ids(self) -> list[str]:
         """Every import's ID, oldest first."""
         with self._lock:

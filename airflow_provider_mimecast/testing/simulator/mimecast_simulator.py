@@ -11,7 +11,7 @@ from typing import Any
 from .auth import Authenticator
 from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials, airflow_connection
 from .endpoints import GET_IMPORT_STATUS_PATH, MimecastApi
-from .faults import Fault, FaultQueue, echo_page, fault_response, redirected
+from .faults import ANSWER_EDITS, Fault, FaultQueue, echo_page, edited_answer, fault_response, redirected
 from .http_server import SimulatorHTTPServer, is_loopback
 from .imports import ImportStore, requested_ids, valid_email_row
 from .rate_limits import RateLimiter
@@ -39,6 +39,8 @@ class MimecastSimulator:
     :param max_recorded_body_bytes: how much of each request body :attr:`requests` keeps; None keeps all.
         With ``max_recorded_requests`` set, the kept bodies also stay under 64 MiB in all (oldest dropped).
     :param idle_timeout_seconds: how long a keep-alive connection may sit idle before the server closes it.
+    :param max_status_ids: the most import IDs one get-import-status call may ask about (Mimecast's API 2.0
+        reference allows 10); more is refused as a validation error. None accepts any number.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class MimecastSimulator:
         max_recorded_requests: int | None = 10_000,
         max_recorded_body_bytes: int | None = 1 << 20,
         idle_timeout_seconds: float = 60.0,
+        max_status_ids: int | None = 10,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(
@@ -70,7 +73,9 @@ class MimecastSimulator:
         self.idle_timeout_seconds = idle_timeout_seconds
         self._auth = Authenticator(credentials, token_ttl_seconds, max_clock_skew_seconds)
         self._imports = ImportStore(pending_seconds, processing_seconds)
-        self._api = MimecastApi(self._auth, self._imports, group_ids, accept_row or valid_email_row)
+        self._api = MimecastApi(
+            self._auth, self._imports, group_ids, accept_row or valid_email_row, max_status_ids=max_status_ids
+        )
         self._rates = RateLimiter(rate_limit, rate_limit_window_seconds)
         self._faults = FaultQueue()
         self._log = RequestLog(max_recorded_requests, max_recorded_body_bytes)
@@ -96,6 +101,8 @@ class MimecastSimulator:
         self._server = SimulatorHTTPServer(
             (self.host, self.port), self._serve, self._log.count_connection, self.idle_timeout_seconds
         )
+        # A later start() (after stop()) binds the same port again, as a restarted Mimecast keeps its URL.
+        self.port = self._server.server_address[1]
         # A short poll interval keeps stop() fast, which matters for test suites.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -109,7 +116,8 @@ class MimecastSimulator:
     def stop(self) -> None:
         """Stop serving, end open connections (idle keep-alives and slow answers too) and release the port.
 
-        Safe to call twice.
+        Safe to call twice. :meth:`start` serves again on the same port, with the same imports, tokens and
+        counts (call :meth:`forget_tokens` too to act as a restarted server).
         """
         server, thread = self._server, self._thread
         self._server = self._thread = None
@@ -189,6 +197,21 @@ class MimecastSimulator:
         """Make every bearer token issued so far answer ``token_expired``."""
         self._auth.expire_tokens()
 
+    def forget_tokens(self) -> None:
+        """Forget every bearer token issued so far, as a restarted Mimecast would: they answer 401
+        ``invalid_token``."""
+        self._auth.forget_tokens()
+
+    def set_credentials(self, credentials: SimulatorCredentials) -> None:
+        """Accept ``credentials`` from now on instead of the current ones, as after a secret rotation in the
+        Mimecast console. Tokens already issued stay valid until they expire.
+
+        :param credentials: the new credentials (e.g. ``dataclasses.replace(sim.credentials,
+            client_secret="...")``).
+        """
+        self.credentials = credentials
+        self._auth.credentials = credentials
+
     def airflow_connection(self, auth_type: str = "oauth2", **extra: Any) -> str:
         """This simulator as a ``mimecast`` connection (JSON for ``AIRFLOW_CONN_<ID>``).
 
@@ -256,6 +279,13 @@ class MimecastSimulator:
         if fault is not None and fault.kind == "echo":
             return echo_page(fault, method, path, headers, body)
         rate = self._rates.count(headers.get("authorization", "")) if is_api else None
+        if fault is not None and fault.kind in ANSWER_EDITS:
+            response = self._api.answer(method, path, headers, body, rate)
+            if rate is not None:
+                response.headers.update(rate.headers())
+            return (
+                edited_answer(response, fault, self._imports) if path == GET_IMPORT_STATUS_PATH else response
+            )
         if fault is None or fault.kind in ("server_error", "trickle", "redirect"):
             # These execute the request: a lost answer to import-users still created the import, which
             # is exactly what tests of blind retries need to detect.
