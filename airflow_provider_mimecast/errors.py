@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class MimecastError(AirflowException):
 
     #: The request path the error came from, where it came from a request (set by the hook).
     path: str | None = None
+    #: Whether the same call may succeed later without anyone changing anything (a rate limit, a server
+    #: error, a dropped connection): a wait that costs no worker rides these out until its deadline.
+    transient: bool = False
 
     def __init__(
         self, message: str, *, status_code: int | None = None, request_id: str | None = None
@@ -93,6 +96,8 @@ class MimecastTokenExpiredError(MimecastAuthenticationError):
 class MimecastRateLimitError(MimecastApiError):
     """HTTP 429: the call was not executed. ``retry_after`` is Mimecast's ``X-RateLimit-Reset`` in seconds."""
 
+    transient = True
+
     def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
@@ -100,6 +105,8 @@ class MimecastRateLimitError(MimecastApiError):
 
 class MimecastServerError(MimecastApiError):
     """HTTP 5xx from Mimecast."""
+
+    transient = True
 
 
 class MimecastInvalidResponseError(MimecastError):
@@ -121,9 +128,37 @@ class MimecastTransportError(MimecastError):
         super().__init__(message, request_id=request_id)
 
 
-class MimecastUploadNotRetriedError(MimecastError):
-    """An upload failed after Mimecast may have accepted it, and was deliberately not retried."""
+class MimecastUploadNotRetriedError(MimecastError, AirflowFailException):
+    """An upload may have reached Mimecast without its answer saying so, and was deliberately not retried.
+
+    Also an ``AirflowFailException``: the task fails without Airflow's own retry, which would upload again.
+    """
 
 
 class MimecastImportFailedError(MimecastError):
     """An import reached a state the caller treats as failure: an unknown status or a partial import."""
+
+
+def certainly_not_executed(error: BaseException, *, path: str) -> bool:
+    """Whether a call to ``path`` that failed with ``error`` certainly never reached Mimecast's API for
+    that path, so that repeating it cannot act twice (a second upload would be a second import).
+
+    True for a failure before the call was sent (a setting, the token request, a refused connection), a
+    429 (Mimecast did not execute the call) and Mimecast's own refusal (a 4xx or ``fail`` envelope).
+    False for everything that may have been executed: a 5xx, a timeout or a connection lost once the
+    request was sent, a 3xx or any answer that is not Mimecast's envelope, an answer that lacks what it
+    should hold, and any exception that is not a :class:`MimecastError` (an interrupted task).
+
+    :param error: what the call raised.
+    :param path: the request path of the call, e.g. ``/api/user/import-users``.
+    """
+    if not isinstance(error, MimecastError) or isinstance(error, MimecastUploadNotRetriedError):
+        return False
+    if error.path != path:
+        # The hook tags every error of a request with its path: this one came before the call was sent.
+        return True
+    if isinstance(error, MimecastTransportError):
+        return not error.request_sent
+    if isinstance(error, MimecastServerError | MimecastInvalidResponseError):
+        return False
+    return isinstance(error, MimecastApiError)  # a 429, a 401/403, a 4xx or fail entry Mimecast explained
