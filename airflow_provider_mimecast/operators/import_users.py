@@ -156,9 +156,7 @@ class MimecastImportUsersOperator(BaseOperator):
                     started.import_id,
                 )
             if self.clear_group:
-                self.log.warning(
-                    "clear_group=True: Mimecast empties group %s before importing", group_id
-                )
+                self.log.warning("clear_group=True: Mimecast empties group %s before importing", group_id)
             import_id = self.hook.import_users(
                 upload,
                 group_id=group_id,
