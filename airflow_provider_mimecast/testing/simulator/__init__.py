@@ -28,7 +28,7 @@ from .cli import main
 from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials, airflow_connection
 from .endpoints import GET_ACCOUNT_PATH, GET_IMPORT_STATUS_PATH, IMPORT_USERS_PATH, TOKEN_PATH
 from .faults import FAULT_KINDS, Fault
-from .imports import valid_email_row
+from .files import valid_email_row
 from .mimecast_simulator import MimecastSimulator
 from .recording import RecordedRequest
 
