@@ -14,6 +14,7 @@ import csv
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError
 from airflow_provider_mimecast.xlsx import XlsxError, first_sheet_rows
@@ -36,6 +37,9 @@ _QUOTES = "\"'\u2018\u2019\u201c\u201d"
 _LOCAL = re.compile(r"(?!\.)(?!.*\.\.)[^\s@\"(),:;<>\[\]\\]{1,64}(?<!\.)")
 _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
+# Both at once: the one test most rows need.
+_ADDRESS = re.compile(rf"{_LOCAL.pattern}@{_DOMAIN.pattern}")
+_SPACE = re.compile(r"\s")
 
 
 def check_invalid_rows(invalid_rows: object) -> str:
@@ -50,17 +54,16 @@ def check_invalid_rows(invalid_rows: object) -> str:
 
 def address_problem(value: str) -> str | None:
     """Why Mimecast would refuse ``value`` as a user's primary address, or None when it would not."""
+    if len(value) <= 254 and _ADDRESS.fullmatch(value):
+        return None
     stripped = value.strip()
     if not stripped:
         return "is empty"
     if stripped[0] in _QUOTES or stripped[-1] in _QUOTES:
         return "is surrounded by quotes"
-    if any(character.isspace() for character in value):
+    if _SPACE.search(value):
         return "contains spaces"
-    local, at, domain = value.rpartition("@")
-    if not (at and _LOCAL.fullmatch(local) and _DOMAIN.fullmatch(domain) and len(value) <= 254):
-        return "is not an email address"
-    return None
+    return "is not an email address"
 
 
 def column_name(index: int) -> str:
@@ -77,8 +80,7 @@ def _shown(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One row of an import file: its spreadsheet row number, where it is reported, and its cells.
 
     ``line`` is the CSV line the row starts on (the sheet row for an XLSX); ``start`` and ``end`` are its
@@ -207,12 +209,12 @@ def check_rows(
     problems: list[RowProblem] = []
     cut: list[tuple[int, int]] = []
     for record in records:
-        if record.blank:
-            continue
         address = record.cell(column)
         problem = address_problem(address)
         if problem is None:
             users += 1
+            continue
+        if record.blank:
             continue
         invalid += 1
         if len(problems) < KEPT_FOR_REPORT:

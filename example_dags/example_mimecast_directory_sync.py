@@ -75,13 +75,13 @@ with DAG(
         if not rows["dropped"]:
             return ""
         shown = ", ".join(f"{row['email']!r} {row['problem']}" for row in rows["dropped_rows"])
-        return f"; {rows['dropped']} HR row(s) left out before upload ({shown})"
+        plural = "s" if rows["dropped"] != 1 else ""
+        return f"; {rows['dropped']} HR row{plural} left out before upload ({shown})"
 
     @task
     def report_success(status: dict[str, Any], rows: dict[str, Any]) -> str:
         message = (
-            f"Directory sync complete: {status['successfulImportedUsers']} of {rows['sent']} users sent "
-            f"imported{left_out(rows)}"
+            f"Directory sync complete: {status['successfulImportedUsers']} users imported{left_out(rows)}"
         )
         print(message)
         return message

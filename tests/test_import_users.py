@@ -350,7 +350,7 @@ def test_dropped_rows_are_pushed_and_the_retry_record_digests_the_bytes_sent(con
     }
     [record] = [json.loads(value) for value in store.written]
     assert (record["sha256"], record["size"]) == (hashlib.sha256(request.body).hexdigest(), len(request.body))
-    assert "left 1 invalid user rows out of '<rows>' (row 2: 'not-an-address' is not an email address)" in (
+    assert "1 user row(s) of '<rows>' left out, with an address Mimecast would refuse (row 2: " in (
         capfd.readouterr().out
     )
 

@@ -173,7 +173,8 @@ class MimecastImportUsersOperator(BaseOperator):
                 problem.describe(upload.unit) for problem in upload.dropped_rows[:SHOWN_IN_MESSAGE]
             )
             self.log.warning(
-                "invalid_rows='drop': left %d invalid user rows out of %r (%s%s); sending %d users",
+                "invalid_rows='drop': %d user row(s) of %r left out, with an address Mimecast would refuse "
+                "(%s%s); sending %d users",
                 upload.dropped,
                 upload.name,
                 shown,
