@@ -25,11 +25,15 @@ def xlsx(*sheets: Sequence[Sequence[object]], start_row: int = 1, start_column: 
     return buffer.getvalue()
 
 
-def handmade_xlsx(sheet_data: str, shared_strings: Sequence[str] = ()) -> bytes:
+def handmade_xlsx(sheet_data: str, shared_strings: Sequence[str] = (), *, strict: bool = False) -> bytes:
     """A minimal workbook whose first sheet's ``<sheetData>`` is ``sheet_data`` (inline strings, cells
-    without references: what other writers produce)."""
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    without references: what other writers produce); ``strict`` uses strict OOXML's namespaces."""
+    if strict:
+        main = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+        rel = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+    else:
+        main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+        rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     package = "http://schemas.openxmlformats.org/package/2006/relationships"
     parts = {
         "_rels/.rels": f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
