@@ -317,13 +317,14 @@ class MimecastHook(BaseHook):
 
         The file is checked before upload (exists, not empty; a CSV or XLSX has the ``email`` and ``name``
         header Mimecast reads, and every user row a valid address; a CSV is sent ending with a newline). An
-        upload that failed after Mimecast may have accepted it (a server
-        error or a lost connection once the body was sent) is not retried, since a duplicate import is
-        worse than a failed task: :class:`MimecastUploadNotRetriedError` says so.
+        upload that failed after Mimecast may have accepted it (a server error or a lost connection once the
+        body was sent) is not retried, since a duplicate import is worse than a failed task:
+        :class:`MimecastUploadNotRetriedError` says so.
 
-        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows
-            (an iterable of dicts, written as CSV with the keys of the first row as header); or an
-            :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent as it is.
+        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows (an
+            iterable of dicts with ``email`` and ``name`` keys, written as CSV with the keys of the first row
+            as header); or an :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent
+            as it is.
         :param group_id: secure ID of the profile group the users go into.
         :param notify_email_address: who Mimecast emails when the import completes.
         :param clear_group: empty the group before importing.
