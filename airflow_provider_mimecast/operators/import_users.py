@@ -46,7 +46,7 @@ class MimecastImportUsersOperator(BaseOperator):
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
     :param source: a file path (templated), ``pathlib.Path``, ``ObjectStoragePath``, bytes, or a list of
-        row dicts written as CSV.
+        row dicts (keys ``email``, ``name``, ...) written as CSV.
     :param group_id: secure ID of the destination profile group (templated).
     :param notify_email_address: who Mimecast emails when the import completes (templated).
     :param clear_group: empty the group before importing (logged as a warning).
