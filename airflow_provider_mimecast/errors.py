@@ -139,6 +139,22 @@ class MimecastImportFailedError(MimecastError):
     """An import reached a state the caller treats as failure: an unknown status or a partial import."""
 
 
+class MimecastMissingImportsError(MimecastInvalidResponseError):
+    """get-import-status left out imports it was asked about, with no ``fail`` entry, even when asked again.
+
+    ``import_ids`` names them; ``statuses`` holds what the answers did report, in the order asked.
+    """
+
+    def __init__(self, message: str, *, import_ids: tuple[str, ...], statuses: tuple[Any, ...] = ()) -> None:
+        self.import_ids = import_ids
+        self.statuses = statuses
+        super().__init__(message)
+
+
+class MimecastGroupLookupError(MimecastError, LookupError):
+    """A directory group given by name matched no group, or several; the message lists the candidates."""
+
+
 def certainly_not_executed(error: BaseException, *, path: str) -> bool:
     """Whether a call to ``path`` that failed with ``error`` certainly never reached Mimecast's API for
     that path, so that repeating it cannot act twice (a second upload would be a second import).
