@@ -66,6 +66,8 @@ class MimecastImportStatusSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("import_id", "mimecast_conn_id")
     #: Imports the last poke's answers left out (see :meth:`poke`), named by a poke-mode timeout.
     _unseen_import_ids: tuple[str, ...] = ()
+    #: When Mimecast takes calls again after a rate limit the last check ran into (monotonic clock).
+    _rate_limited_until: float | None = None
 
     def __init__(
         self,
@@ -83,8 +85,6 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         self.fail_on_partial_import = fail_on_partial_import
         self.deferrable = deferrable
         self.hook_params = dict(hook_params or {})
-        #: When Mimecast takes calls again after a rate limit the last check ran into (monotonic clock).
-        self._rate_limited_until: float | None = None
 
     @cached_property
     def hook(self) -> MimecastHook:
