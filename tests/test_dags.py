@@ -444,10 +444,10 @@ def test_an_upload_whose_connection_was_refused_is_retried_by_airflow_once(conne
 @pytest.mark.parametrize("again", [False, True], ids=["refuse", "retry_ambiguous_failures"])
 def test_a_try_after_an_upload_cut_off_by_execution_timeout(monkeypatch, wait, again):
     # Imports that complete at once, so that the second try's wait fits in its execution_timeout (1 s, or
-    # 3 s where it uploads again); the first try's upload hangs past it.
+    # 2 s where it uploads again); the first try's upload hangs past it.
     with MimecastSimulator(pending_seconds=0, processing_seconds=0) as sim:
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
-        sim.inject(Fault("latency", path=IMPORT_USERS_PATH, delay=4.5 if again else 2.0))
+        sim.inject(Fault("latency", path=IMPORT_USERS_PATH, delay=3.0 if again else 2.0))
         suffix = ("wait" if wait else "nowait") + ("_again" if again else "")
         dag_run = run(f"mimecast_test_upload_interrupted_{suffix}")
         # The upload cut off in the first try still lands in Mimecast.
@@ -566,7 +566,7 @@ def test_a_deferrable_wait_defers_through_a_rate_limit_or_outage_at_its_first_ch
 
 # -- issue 14.7: soft_fail and never_fail mean the same in every mode ----------------------------------------
 
-#: Expected state per flag and case; the case's sensor DAG is "short" (a 1 s timeout) for the timeout.
+#: Expected state per flag and case; the case's sensor DAG is "short" (a 0.5 s timeout) for the timeout.
 SKIP_RULES = {
     ("soft_fail", "timeout"): "skipped",
     ("soft_fail", "error_at_first_check"): "failed",

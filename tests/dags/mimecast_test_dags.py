@@ -168,7 +168,7 @@ for wait in (False, True):
         retried_upload(wait, hook_params={**FAST, "timeout": 1.0, "max_retries": 1})
     # The first try is interrupted by execution_timeout while its upload is in flight; one that uploads
     # again has more time for its own upload and wait on a busy machine.
-    for again, limit in ((False, 1), (True, 3)):
+    for again, limit in ((False, 1), (True, 2)):
         with test_dag(f"mimecast_test_upload_interrupted_{suffix}{'_again' if again else ''}"):
             retried_upload(
                 wait,
@@ -198,9 +198,9 @@ def templated_wait(mode: str, **settings: Any) -> MimecastImportStatusSensor:
 for mode in ("poke", "reschedule", "deferrable"):
     with test_dag(f"mimecast_test_wait_{mode}"):
         templated_wait(mode)
-    # soft_fail and never_fail, each with a timeout that passes (1 s) and one that an error must beat.
+    # soft_fail and never_fail, each with a timeout that passes (0.5 s) and one that an error must beat.
     for flag in ("soft_fail", "never_fail"):
-        for length, timeout in (("short", 1), ("long", 600)):
+        for length, timeout in (("short", 0.5), ("long", 600)):
             with test_dag(f"mimecast_test_{flag}_{length}_{mode}"):
                 templated_wait(mode, timeout=timeout, **{flag: True})
 
