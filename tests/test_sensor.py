@@ -390,3 +390,13 @@ def test_import_operator_takes_exactly_one_of_group_id_and_group_name(groups):
 
     with pytest.raises(MimecastConfigurationError, match=r"exactly one of group_id .* and group_name"):
         MimecastImportUsersOperator(task_id="start", source=b"email,name\na@example.com,A\n", **groups)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+def test_never_fail_skips_a_bad_import_id_before_any_request_in_every_mode(connections, deferrable):
+    with pytest.raises(AirflowSkipException, match="never_fail") as caught:
+        sensor(import_id="None", deferrable=deferrable, never_fail=True).execute({})
+    assert isinstance(caught.value.__cause__, MimecastConfigurationError)
+    with pytest.raises(MimecastConfigurationError, match="upstream XCom is missing"):
+        sensor(import_id="None", deferrable=deferrable, soft_fail=True).execute({})
+    assert connections.requests == []
