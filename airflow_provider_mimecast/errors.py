@@ -106,6 +106,13 @@ class MimecastInvalidResponseError(MimecastError):
     """The answer was not a Mimecast envelope: proxy HTML, an empty body, malformed JSON, a missing field."""
 
 
+class MimecastImportNotAnsweredError(MimecastInvalidResponseError):
+    """An answer left out an import it was asked about (with no ``fail`` entry for it either), or answered it
+    twice with different statuses: the import was not seen. A wait in the triggerer keeps waiting for it
+    until its deadline; a single status call raises this.
+    """
+
+
 class MimecastTransportError(MimecastError):
     """The request never got an HTTP answer: connection refused, DNS failure, timeout.
 
