@@ -400,6 +400,22 @@ async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_ti
     assert not connections.requests_to(GET_IMPORT_STATUS_PATH)
 
 
+@pytest.mark.parametrize("ids", [[], ["a", "a"], [None]])
+async def test_a_trigger_refuses_import_ids_that_could_never_be_seen(connections, ids):
+    event = await first_event(trigger(ids))
+    assert event["status"] == "error" and "import_ids" in event["message"]  # never a success of nothing
+    assert not connections.requests_to(GET_IMPORT_STATUS_PATH)
+
+
+async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connections, monkeypatch):
+    import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
+    waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=30)))
+    await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
+    jumped = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: jumped)  # NTP steps the clock an hour ahead
+    assert (await waiting)["status"] == "success"
+
+
 # ----------------------------------------------------------------- rate limits without a hot loop (14.5)
 @pytest.mark.parametrize("path", [GET_IMPORT_STATUS_PATH, TOKEN_PATH])
 async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(connections, path):

@@ -20,7 +20,7 @@ from airflow_provider_mimecast.completion import (
 )
 from airflow_provider_mimecast.errors import MimecastConfigurationError
 from airflow_provider_mimecast.hooks.retry import is_transient
-from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.poller import POLLERS, Report
 
 #: How long past its deadline (or past its start, for a trigger that starts after its deadline) a wait still
@@ -80,6 +80,8 @@ class MimecastImportStatusTrigger(BaseTrigger):
                 _seconds("poll_interval", self.poll_interval),
                 _seconds("end_time", self.end_time),
             )
+            # An empty list would "complete" without a single answer; a repeated ID is a bug upstream.
+            self.import_ids = normalize_import_ids(self.import_ids, argument="import_ids")
             poller = POLLERS.poller(self.mimecast_conn_id, self.hook_params, log=self.log)
             # The poller keeps time with the monotonic clock; end_time is wall-clock, as serialized. Read
             # once: a wall clock that jumps later does not move the deadline.

@@ -310,8 +310,13 @@ class StatusPoller:
                 if not answers.halted:
                     answers.results.update(await self._poll_batch(batch, answers))
 
-        await asyncio.gather(*(one(batch) for batch in batches))
+        # Every batch ends before the round does, even when one raised (a bug): none is left running
+        # on a client that is about to close.
+        outcomes = await asyncio.gather(*(one(batch) for batch in batches), return_exceptions=True)
         await self._close_retired()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         self._after_round(answers)
         answered_at = time.monotonic()
         for count, wait in enumerate(due, start=1):
