@@ -127,12 +127,12 @@ def test_a_bare_401_to_the_renewed_token_too_is_an_authentication_error(connecti
 @pytest.mark.parametrize("path", [GET_IMPORT_STATUS_PATH, TOKEN_PATH])
 def test_a_rate_limit_reset_of_zero_waits_a_floor_that_grows(connections, path):
     import_id = connections.create_import()
-    connections.inject(Fault("rate_limit", path=path, reset_ms=0, times=3))
+    connections.inject(Fault("rate_limit", path=path, reset_ms=0, times=2))
     started = time.monotonic()
     [status] = MimecastHook(max_retries=5).get_import_status(import_id)
     assert status.id == import_id
-    assert [r.response_status for r in connections.requests_to(path)] == [429, 429, 429, 200]
-    assert time.monotonic() - started >= 0.25 + 0.5 + 1.0  # never re-sent at once
+    assert [r.response_status for r in connections.requests_to(path)] == [429, 429, 200]
+    assert time.monotonic() - started >= 0.25 + 0.5  # never re-sent at once
 
 
 def test_a_retryable_fail_entry_is_retried_by_a_sync_call(connections):
