@@ -106,13 +106,6 @@ class MimecastInvalidResponseError(MimecastError):
     """The answer was not a Mimecast envelope: proxy HTML, an empty body, malformed JSON, a missing field."""
 
 
-class MimecastImportNotAnsweredError(MimecastInvalidResponseError):
-    """An answer left out an import it was asked about (with no ``fail`` entry for it either), or answered it
-    twice with different statuses: the import was not seen. A wait in the triggerer keeps waiting for it
-    until its deadline; a single status call raises this.
-    """
-
-
 class MimecastTransportError(MimecastError):
     """The request never got an HTTP answer: connection refused, DNS failure, timeout.
 
@@ -134,3 +127,21 @@ class MimecastUploadNotRetriedError(MimecastError):
 
 class MimecastImportFailedError(MimecastError):
     """An import reached a state the caller treats as failure: an unknown status or a partial import."""
+
+
+class MimecastMissingImportsError(MimecastInvalidResponseError):
+    """get-import-status left out imports it was asked about (or reported one twice, differently), with no
+    ``fail`` entry: their status was not seen. A status check raises it when they are still missing after it
+    asked again once; a deferred wait asks again at each poll, and times out naming them at its deadline.
+
+    ``import_ids`` names them; ``statuses`` holds what the answers did report, in the order asked.
+    """
+
+    def __init__(self, message: str, *, import_ids: tuple[str, ...], statuses: tuple[Any, ...] = ()) -> None:
+        self.import_ids = import_ids
+        self.statuses = statuses
+        super().__init__(message)
+
+
+class MimecastGroupLookupError(MimecastError, LookupError):
+    """A directory group given by name matched no group, or several; the message lists the candidates."""

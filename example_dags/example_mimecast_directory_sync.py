@@ -19,8 +19,9 @@ from airflow_provider_mimecast.operators.import_users import MimecastImportUsers
 from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
 
 HR_EXPORT = Path(__file__).parent / "data" / "hr_export.csv"
-# Secure ID of the Mimecast profile group the users go into; the simulator accepts any.
-GROUP_ID = os.environ.get("MIMECAST_EXAMPLE_GROUP_ID", "eNoFolder-directory-sync-group")
+# The Mimecast profile group the users go into, by name or folder path (e.g. "EMEA/Sales"); the simulator's
+# directory holds a "Directory Sync" group. group_id="<secure ID>" names it without a lookup.
+GROUP_NAME = os.environ.get("MIMECAST_EXAMPLE_GROUP", "Directory Sync")
 POLL_SECONDS = float(os.environ.get("MIMECAST_EXAMPLE_POLL_SECONDS", "60"))
 
 with DAG(
@@ -47,7 +48,7 @@ with DAG(
     start_import = MimecastImportUsersOperator(
         task_id="start_import",
         source=build_user_rows(),
-        group_id=GROUP_ID,
+        group_name=GROUP_NAME,
         notify_email_address="directory-admins@example.com",
     )
     # [END howto_operator_mimecast_import_users]

@@ -1133,3 +1133,67 @@ def test_unavailable_for_answers_5xx_to_every_call_and_counts_them(
     assert client.post(ACCOUNT, headers=headers).status_code == 429  # the queued fault waited
     assert client.post(ACCOUNT, headers=headers).status_code == 200
     assert sim.request_counts()[ACCOUNT] == 3
+
+
+# -- find-groups -----------------------------------------------------------------------------------
+
+GROUPS = "/api/directory/find-groups"
+
+
+def find_groups(client: httpx.Client, query: str | None, **pagination: Any) -> httpx.Response:
+    item = {} if query is None else {"query": query}
+    body = {"meta": {"pagination": pagination}, "data": [item]}
+    return client.post(GROUPS, json=body, headers=bearer(client))
+
+
+def test_find_groups_searches_names_as_free_text_one_page_at_a_time() -> None:
+    with MimecastSimulator(demo_groups=False) as sim, http_client(sim.url) as client:
+        top = sim.add_group("Sales", user_count=4)
+        ids = [top, *(sim.add_group(f"Sales {n}", parent_id=top) for n in range(4))]
+        sim.add_group("Finance")
+        first = find_groups(client, "sAlEs", pageSize=3).json()
+        assert first["meta"]["pagination"]["totalCount"] == 5
+        assert [f["id"] for f in first["data"][0]["folders"]] == ids[:3]
+        assert first["data"][0]["folders"][0] == {
+            "id": top,
+            "description": "Sales",
+            "source": "cloud",
+            "userCount": 4,
+            "folderCount": 4,
+        }
+        assert first["data"][0]["folders"][1]["parentId"] == top
+        token = first["meta"]["pagination"]["next"]
+        second = find_groups(client, "sAlEs", pageSize=3, pageToken=token).json()
+        assert [f["id"] for f in second["data"][0]["folders"]] == ids[3:]
+        assert "next" not in second["meta"]["pagination"]
+        # A token belongs to its own search.
+        assert error_code(find_groups(client, "Finance", pageToken=token)) == "err_validation_invalid"
+        assert len(find_groups(client, None).json()["data"][0]["folders"]) == 6
+
+
+def test_a_new_simulator_holds_demo_groups(sim: MimecastSimulator) -> None:
+    names = {
+        (g.name, next((p.name for p in sim.groups() if p.id == g.parent_id), None)) for g in sim.groups()
+    }
+    assert names == {
+        ("Directory Sync", None),
+        ("EMEA", None),
+        ("Americas", None),
+        ("Sales", "EMEA"),
+        ("Sales", "Americas"),
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": [{"query": 7}]},
+        {"data": [{"query": "x", "source": "azure"}]},
+        {"meta": {"pagination": {"pageSize": 0}}, "data": [{"query": "x"}]},
+        {"meta": {"pagination": {"pageSize": 501}}, "data": [{"query": "x"}]},
+        {"meta": {"pagination": {"pageToken": "not-a-token"}}, "data": [{"query": "x"}]},
+    ],
+)
+def test_find_groups_refuses_what_is_not_a_search(sim: MimecastSimulator, client: httpx.Client, body) -> None:
+    response = client.post(GROUPS, json=body, headers=bearer(client))
+    assert response.status_code == 400 and error_code(response).startswith("err_validation")

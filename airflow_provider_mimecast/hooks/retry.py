@@ -16,7 +16,7 @@ from tenacity.wait import wait_exponential, wait_random
 from airflow_provider_mimecast.errors import (
     MimecastApiError,
     MimecastAuthenticationError,
-    MimecastImportNotAnsweredError,
+    MimecastMissingImportsError,
     MimecastRateLimitError,
     MimecastServerError,
     MimecastTransportError,
@@ -41,7 +41,7 @@ def is_transient(error: BaseException) -> bool:
 
     :param error: what the call raised, or what a batch answer said about one import.
     """
-    if isinstance(error, MimecastRateLimitError | MimecastServerError | MimecastImportNotAnsweredError):
+    if isinstance(error, MimecastRateLimitError | MimecastServerError | MimecastMissingImportsError):
         return True
     if isinstance(error, MimecastTransportError):
         return error.transient

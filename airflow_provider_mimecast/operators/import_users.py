@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Variable, conf
 
 from airflow_provider_mimecast.completion import completed_result, event_result, log_statuses
-from airflow_provider_mimecast.errors import MimecastError
+from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
@@ -47,6 +47,9 @@ class MimecastImportUsersOperator(BaseOperator):
     :param source: a file path (templated), ``pathlib.Path``, ``ObjectStoragePath``, bytes, or a list of
         row dicts written as CSV.
     :param group_id: secure ID of the destination profile group (templated).
+    :param group_name: the destination group's name or folder path instead, e.g. ``"Sales"`` or
+        ``"EMEA/Sales"`` (templated), found with :meth:`MimecastHook.find_group` when the task runs.
+        Give exactly one of ``group_id`` and ``group_name``.
     :param notify_email_address: who Mimecast emails when the import completes (templated).
     :param clear_group: empty the group before importing (logged as a warning).
     :param allow_address_migration: place users by each row's ``accountCode`` (AAA structures).
@@ -61,13 +64,20 @@ class MimecastImportUsersOperator(BaseOperator):
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
     """
 
-    template_fields: Sequence[str] = ("source", "group_id", "notify_email_address", "mimecast_conn_id")
+    template_fields: Sequence[str] = (
+        "source",
+        "group_id",
+        "group_name",
+        "notify_email_address",
+        "mimecast_conn_id",
+    )
 
     def __init__(
         self,
         *,
         source: Any,
-        group_id: str,
+        group_id: str | None = None,
+        group_name: str | None = None,
         notify_email_address: str | None = None,
         clear_group: bool = False,
         allow_address_migration: bool = False,
@@ -87,8 +97,14 @@ class MimecastImportUsersOperator(BaseOperator):
             raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
         if timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if (group_id is None) == (group_name is None):
+            raise MimecastConfigurationError(
+                "Pass exactly one of group_id (the group's secure ID) and group_name (its name or folder "
+                f"path, e.g. 'EMEA/Sales'); got {'both' if group_id is not None else 'neither'}"
+            )
         self.source = source
         self.group_id = group_id
+        self.group_name = group_name
         self.notify_email_address = notify_email_address
         self.clear_group = clear_group
         self.allow_address_migration = allow_address_migration
@@ -108,6 +124,9 @@ class MimecastImportUsersOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         upload = load_upload(self.source, file_type=self.file_type)
+        # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
+        # tries is a different destination, and the ledger records the ID that was used.
+        group_id = self._group_id()
         # Only a wait can end a try between the upload and success (a timeout, a lost worker); without one
         # the task succeeds right after the upload and there is nothing for a retry to resume.
         ledger = _Ledger.for_task(context, self.log) if self.wait_for_completion else _Ledger(log=self.log)
@@ -115,7 +134,7 @@ class MimecastImportUsersOperator(BaseOperator):
             import_id="",
             sha256=hashlib.sha256(upload.content).hexdigest(),
             size=len(upload.content),
-            arguments=self._arguments(upload),
+            arguments=self._arguments(upload, group_id),
         )
         started = ledger.read()
         if started is not None and started.same_upload(wanted):
@@ -137,12 +156,10 @@ class MimecastImportUsersOperator(BaseOperator):
                     started.import_id,
                 )
             if self.clear_group:
-                self.log.warning(
-                    "clear_group=True: Mimecast empties group %s before importing", self.group_id
-                )
+                self.log.warning("clear_group=True: Mimecast empties group %s before importing", group_id)
             import_id = self.hook.import_users(
                 upload,
-                group_id=self.group_id,
+                group_id=group_id,
                 notify_email_address=self.notify_email_address,
                 clear_group=self.clear_group,
                 allow_address_migration=self.allow_address_migration,
@@ -157,10 +174,20 @@ class MimecastImportUsersOperator(BaseOperator):
         ledger.delete()
         return result
 
-    def _arguments(self, upload: Upload) -> dict[str, Any]:
+    def _group_id(self) -> str:
+        """The destination group's secure ID: ``group_id``, or ``group_name`` looked up in the directory."""
+        if self.group_name is None:
+            return self.group_id or ""  # import_users refuses a blank ID, naming group_id
+        if not isinstance(self.group_name, str) or not self.group_name.strip():
+            raise MimecastConfigurationError(
+                f"group_name is {self.group_name!r}: pass the group's name or folder path, e.g. 'EMEA/Sales'"
+            )
+        return self.hook.find_group(self.group_name).id
+
+    def _arguments(self, upload: Upload, group_id: str) -> dict[str, Any]:
         """What besides the bytes makes two uploads the same import (none of it secret)."""
         return {
-            "group_id": self.group_id,
+            "group_id": group_id,
             "notify_email_address": self.notify_email_address,
             "clear_group": self.clear_group,
             "allow_address_migration": self.allow_address_migration,
