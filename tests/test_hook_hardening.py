@@ -141,3 +141,13 @@ def test_a_retryable_fail_entry_is_retried_by_a_sync_call(connections):
     [status] = MimecastHook(max_retries=1, retry_delay=0.01).get_import_status(import_id)
     assert status.id == import_id
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 2
+
+
+async def test_a_rate_limit_reset_of_zero_waits_the_floor_in_async_calls_too(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=0, times=2))
+    started = time.monotonic()
+    [status] = await MimecastHook(max_retries=5).aget_import_status(import_id)
+    assert status.id == import_id
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [429, 429, 200]
+    assert time.monotonic() - started >= 0.25 + 0.5

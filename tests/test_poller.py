@@ -314,6 +314,20 @@ async def test_the_ca_bundle_is_loaded_off_the_event_loop(connections, monkeypat
 
 
 # ----------------------------------------------------------------- connection changes (issue 14.3)
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The connection IDs the poller reads again (its hooks' first reads are their own), in order."""
+    seen: list[str] = []
+    original = poller_module.get_async_connection
+
+    async def counting(conn_id: str) -> Any:
+        seen.append(conn_id)
+        return await original(conn_id)
+
+    monkeypatch.setattr(poller_module, "get_async_connection", counting)
+    return seen
+
+
 async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch):
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=0.1, deadline=120)))
@@ -355,15 +369,7 @@ async def test_a_changed_host_is_polled_within_the_refresh_schedule(connections,
     await until(lambda: not list(POLLERS.pollers()))
 
 
-async def test_the_connection_is_read_at_most_once_per_refresh_period(connections, monkeypatch):
-    reads: list[str] = []
-    original = poller_module.get_async_connection
-
-    async def counting(conn_id: str) -> Any:
-        reads.append(conn_id)
-        return await original(conn_id)
-
-    monkeypatch.setattr(poller_module, "get_async_connection", counting)
+async def test_the_connection_is_read_at_most_once_per_refresh_period(connections, reads, monkeypatch):
     monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.3)
     ids = [connections.create_import(pending_seconds=600) for _ in range(30)]
     started = time.monotonic()
@@ -506,15 +512,7 @@ async def test_definitive_failures_still_end_waits_at_once(connections):
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
 
 
-async def test_refused_credentials_are_read_again_once_then_fail_every_wait(simulator, monkeypatch):
-    reads: list[str] = []
-    original = poller_module.get_async_connection
-
-    async def counting(conn_id: str) -> Any:
-        reads.append(conn_id)
-        return await original(conn_id)
-
-    monkeypatch.setattr(poller_module, "get_async_connection", counting)
+async def test_refused_credentials_are_read_again_once_then_fail_every_wait(simulator, reads, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "wrong-secret-value"))
     ids = [simulator.create_import() for _ in range(25)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
