@@ -99,26 +99,37 @@ def test_wait_for_import_example_over_api_1(connections):
     } == {"MC"}
 
 
-def test_directory_sync_example_imports_and_reports_rejected_users(connections):
+def test_directory_sync_example_drops_the_malformed_address_and_imports_the_rest(connections):
     dag_run = dag_bag().get_dag("example_mimecast_directory_sync").test()
     assert states(dag_run) == {
         "build_user_rows": "success",
         "start_import": "success",
         "wait_for_import": "success",
         "check_counts": "success",
-        "report_success": "skipped",
-        "report_rejected_users": "success",
+        "report_success": "success",
+        "report_rejected_users": "skipped",
     }
     import_id = xcom(dag_run, "start_import", key="import_id")
     assert connections.import_ids() == [import_id]
+    # The sample export has 8 active employees, one with a malformed address: left out before upload.
+    [request] = connections.requests_to(IMPORT_USERS_PATH)
     # The group was found by name: its secure ID went to import-users.
     [group] = [g for g in connections.groups() if g.name == "Directory Sync"]
-    [upload] = connections.requests_to(IMPORT_USERS_PATH)
-    assert json.loads(upload.headers["x-mc-arg"])["data"][0]["groupId"] == group.id
+    assert json.loads(request.headers["x-mc-arg"])["data"][0]["groupId"] == group.id
+    assert request.body.startswith(b"email,name\n") and b"edsger.dijkstra@example" not in request.body
+    assert xcom(dag_run, "start_import", key="upload_rows") == {
+        "sent": 7,
+        "dropped": 1,
+        "dropped_rows": [
+            {"row": 5, "email": "edsger.dijkstra@example", "problem": "is not an email address"}
+        ],
+    }
     final = xcom(dag_run, "wait_for_import")
-    # The sample export has 8 active employees, one with a malformed address.
-    assert (final["id"], final["totalUsers"], final["successfulImportedUsers"]) == (import_id, 8, 7)
-    assert "7 of 8 users" in xcom(dag_run, "report_rejected_users")
+    assert (final["id"], final["totalUsers"], final["successfulImportedUsers"]) == (import_id, 7, 7)
+    assert xcom(dag_run, "report_success") == (
+        "Directory sync complete: 7 users imported; 1 HR row left out before upload "
+        "('edsger.dijkstra@example' is not an email address)"
+    )
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])
@@ -131,7 +142,7 @@ def test_import_operator_waits_for_completion(connections, mode):
     assert (final["id"], final["status"], final["successfulImportedUsers"], final["totalUsers"]) == (
         import_id,
         "completed",
-        1,
+        2,
         2,
     )
     assert started_import(dag_run) is None  # deleted on success, after a deferral too
@@ -139,7 +150,7 @@ def test_import_operator_waits_for_completion(connections, mode):
 
 def test_import_operator_renders_the_path_and_returns_the_id(connections, tmp_path):
     source = tmp_path / "users.csv"
-    source.write_text("emailAddress,name\nada@example.com,Ada\n")
+    source.write_text("email,name\nada@example.com,Ada\n")
     dag_run = run("mimecast_test_import_templated_path", path=str(source))
     assert states(dag_run) == {"import_users": "success"}
     [import_id] = connections.import_ids()
@@ -148,9 +159,25 @@ def test_import_operator_renders_the_path_and_returns_the_id(connections, tmp_pa
     assert request.body == source.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "emailAddress,name\nada@example.com,Ada\n",  # the header our examples used to show
+        "email,name\nada@example.com,Ada\ngrace@example,Grace\n",  # a malformed address on line 3
+    ],
+)
+def test_import_operator_fails_before_upload_on_a_file_mimecast_would_refuse(connections, tmp_path, content):
+    source = tmp_path / "users.csv"
+    source.write_text(content)
+    dag_run = run("mimecast_test_import_templated_path", path=str(source))
+    assert states(dag_run) == {"import_users": "failed"}
+    assert try_number(dag_run) == 1
+    assert connections.requests == []
+
+
 def test_import_operator_fails_clearly_on_a_blank_group(connections, tmp_path):
     source = tmp_path / "users.csv"
-    source.write_text("emailAddress,name\nada@example.com,Ada\n")
+    source.write_text("email,name\nada@example.com,Ada\n")
     dag_run = run("mimecast_test_import_templated_path", path=str(source), group_id=" ")
     assert states(dag_run) == {"import_users": "failed"}
     assert connections.import_ids() == []
@@ -219,7 +246,7 @@ def try_number(dag_run: Any, task_id: str = "import_users") -> int:
 
 def users_file(tmp_path: Path, *names: str) -> Path:
     source = tmp_path / "users.csv"
-    source.write_text("emailAddress,name\n" + "".join(f"{n.lower()}@example.com,{n}\n" for n in names))
+    source.write_text("email,name\n" + "".join(f"{n.lower()}@example.com,{n}\n" for n in names))
     return source
 
 

@@ -286,7 +286,7 @@ def test_import_operator_warns_before_clearing_a_group(connections, capfd):
     ti = RecordingTaskInstance()
     operator = MimecastImportUsersOperator(
         task_id="import_users",
-        source=[{"emailAddress": "ada@example.com"}],
+        source=[{"email": "ada@example.com", "name": "Ada"}],
         group_id="grp-sales",
         clear_group=True,
         hook_params=FAST,

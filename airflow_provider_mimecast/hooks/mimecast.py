@@ -531,17 +531,20 @@ class MimecastHook(BaseHook):
         allow_address_migration: bool = False,
         file_type: str | None = None,
         retry_ambiguous_failures: bool = False,
+        invalid_rows: str = "fail",
     ) -> str:
         """Start a user import and return its ID (for :meth:`get_import_status`).
 
-        The file is checked before upload (exists, not empty; a CSV has a header and a user row and is
-        sent ending with a newline). An upload that failed after Mimecast may have accepted it (a server
-        error or a lost connection once the body was sent) is not retried, since a duplicate import is
-        worse than a failed task: :class:`MimecastUploadNotRetriedError` says so.
+        The file is checked before upload (exists, not empty; a CSV or XLSX has the ``email`` and ``name``
+        header Mimecast reads, and every user row a valid address; a CSV is sent ending with a newline). An
+        upload that failed after Mimecast may have accepted it (a server error or a lost connection once the
+        body was sent) is not retried, since a duplicate import is worse than a failed task:
+        :class:`MimecastUploadNotRetriedError` says so.
 
-        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows
-            (an iterable of dicts, written as CSV with the keys of the first row as header); or an
-            :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent as it is.
+        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows (an
+            iterable of dicts with ``email`` and ``name`` keys, written as CSV with the keys of the first row
+            as header); or an :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent
+            as it is.
         :param group_id: secure ID of the profile group the users go into.
         :param notify_email_address: who Mimecast emails when the import completes.
         :param clear_group: empty the group before importing.
@@ -549,13 +552,19 @@ class MimecastHook(BaseHook):
         :param file_type: ``csv``, ``xlsx`` or ``xls``; by default the path's suffix, or csv.
         :param retry_ambiguous_failures: retry even after the server may have accepted the upload,
             accepting the risk of a duplicate import.
+        :param invalid_rows: ``fail`` refuses a file with invalid user rows before upload; ``drop`` sends a
+            CSV without them (docs/importing.rst). Ignored for an ``Upload``, checked when it was loaded.
         """
         if not isinstance(group_id, str) or not group_id.strip():
             raise MimecastConfigurationError(
                 "group_id is required: the secure ID of the profile group the users are imported into"
             )
         # An Upload was loaded and checked by the caller already (the operator digests its bytes).
-        upload = source if isinstance(source, Upload) else load_upload(source, file_type=file_type)
+        upload = (
+            source
+            if isinstance(source, Upload)
+            else load_upload(source, file_type=file_type, invalid_rows=invalid_rows)
+        )
         arguments: dict[str, Any] = {
             "groupId": group_id.strip(),
             "clearGroup": clear_group,

@@ -15,6 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperat
 from airflow_provider_mimecast.completion import completed_result, event_result, log_statuses
 from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
 from airflow_provider_mimecast.status import all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.uploads import Upload, load_upload
@@ -45,7 +46,7 @@ class MimecastImportUsersOperator(BaseOperator):
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
     :param source: a file path (templated), ``pathlib.Path``, ``ObjectStoragePath``, bytes, or a list of
-        row dicts written as CSV.
+        row dicts (keys ``email``, ``name``, ...) written as CSV.
     :param group_id: secure ID of the destination profile group (templated).
     :param group_name: the destination group's name or folder path instead, e.g. ``"Sales"`` or
         ``"EMEA/Sales"`` (templated), found with :meth:`MimecastHook.find_group` when the task runs.
@@ -62,6 +63,9 @@ class MimecastImportUsersOperator(BaseOperator):
     :param fail_on_partial_import: fail when the completed import left users out (else a warning).
     :param retry_ambiguous_failures: retry an upload even after Mimecast may have accepted it.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
+    :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
+        fails the task before upload; ``drop`` uploads the other rows of a CSV and pushes what was sent and
+        dropped under the XCom key ``upload_rows`` (docs/importing.rst).
     """
 
     template_fields: Sequence[str] = (
@@ -90,9 +94,11 @@ class MimecastImportUsersOperator(BaseOperator):
         fail_on_partial_import: bool = False,
         retry_ambiguous_failures: bool = False,
         hook_params: dict[str, Any] | None = None,
+        invalid_rows: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.invalid_rows = check_invalid_rows(invalid_rows)
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
         if timeout <= 0:
@@ -123,7 +129,8 @@ class MimecastImportUsersOperator(BaseOperator):
         return MimecastHook(self.mimecast_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> Any:
-        upload = load_upload(self.source, file_type=self.file_type)
+        upload = load_upload(self.source, file_type=self.file_type, invalid_rows=self.invalid_rows)
+        self._log_rows(upload)
         # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
         # tries is a different destination, and the ledger records the ID that was used.
         group_id = self._group_id()
@@ -168,11 +175,31 @@ class MimecastImportUsersOperator(BaseOperator):
             )
             ledger.write(replace(wanted, import_id=import_id))
         context["ti"].xcom_push(key="import_id", value=import_id)
+        if self.invalid_rows == "drop":
+            context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
         if not self.wait_for_completion:
             return import_id
         result = self._wait(import_id)
         ledger.delete()
         return result
+
+    def _log_rows(self, upload: Upload) -> None:
+        """Log what the check of every row found."""
+        if upload.dropped:
+            shown = "; ".join(
+                problem.describe(upload.unit) for problem in upload.dropped_rows[:SHOWN_IN_MESSAGE]
+            )
+            self.log.warning(
+                "invalid_rows='drop': %d user row(s) of %r left out, with an address Mimecast would refuse "
+                "(%s%s); sending %d users",
+                upload.dropped,
+                upload.name,
+                shown,
+                "; ..." if upload.dropped > SHOWN_IN_MESSAGE else "",
+                upload.users,
+            )
+        elif upload.users is not None:
+            self.log.info("All %d user rows of %r have a valid email address", upload.users, upload.name)
 
     def _group_id(self) -> str:
         """The destination group's secure ID: ``group_id``, or ``group_name`` looked up in the directory."""

@@ -11,7 +11,7 @@ from airflow_provider_mimecast.operators.import_users import MimecastImportUsers
 from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
 
 FAST = {"retry_delay": 0.01}
-ROWS = [{"emailAddress": "ada@example.com", "name": "Ada"}, {"emailAddress": "bad-address", "name": "Bad"}]
+ROWS = [{"email": "ada@example.com", "name": "Ada"}, {"email": "grace@example.com", "name": "Grace"}]
 
 
 def test_dag(dag_id: str) -> DAG:

@@ -36,7 +36,7 @@ from .endpoints import (
     TOKEN_PATH,
 )
 from .faults import FAULT_KINDS, Fault
-from .imports import valid_email_row
+from .files import valid_email_row
 from .mimecast_simulator import MimecastSimulator
 from .recording import RecordedRequest
 

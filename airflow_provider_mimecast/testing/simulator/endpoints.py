@@ -7,7 +7,8 @@ from collections.abc import Callable, Collection
 
 from .auth import Authenticator
 from .directory import Directory
-from .imports import ImportStore, count_csv_rows, requested_ids
+from .files import count_rows
+from .imports import ImportStore, requested_ids
 from .rate_limits import Rate
 from .responses import Response, envelope, rate_limited, v1_error
 
@@ -26,7 +27,7 @@ class MimecastApi:
     :param auth: issues tokens and checks signatures.
     :param imports: where imports are created and looked up.
     :param group_ids: when given, the only group IDs ``import-users`` accepts.
-    :param accept_row: decides whether one CSV row is imported successfully.
+    :param accept_row: decides whether one user row is imported successfully.
     :param max_status_ids: the most IDs one get-import-status call may carry; None for no limit.
     :param directory: the profile groups find-groups searches.
     """
@@ -129,14 +130,10 @@ class MimecastApi:
             return v1_error(400, "err_validation_invalid_file_type", message, field="fileType")
         if not body:
             return v1_error(400, "err_validation_empty_file", "The file is empty", field="file")
-        if file_type.lower() == "csv":
-            counted = count_csv_rows(body, self.accept_row)
-            if isinstance(counted, Response):
-                return counted
-            total, successful = counted
-        else:
-            # Spreadsheets cannot be read with the standard library: pretend they hold one good row.
-            total = successful = 1
+        counted = count_rows(body, file_type.lower(), self.accept_row)
+        if isinstance(counted, Response):
+            return counted
+        total, successful = counted
         notify = params.get("notifyEmailAddress")
         import_id = self.imports.create(
             total_users=total,

@@ -15,8 +15,9 @@ from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials, airflow_conn
 from .directory import Directory, SimulatorGroup
 from .endpoints import GET_IMPORT_STATUS_PATH, MimecastApi
 from .faults import ANSWER_EDITS, Fault, FaultQueue, echo_page, edited_answer, fault_response, redirected
+from .files import valid_email_row
 from .http_server import SimulatorHTTPServer, is_loopback
-from .imports import ImportStore, requested_ids, valid_email_row
+from .imports import ImportStore, requested_ids
 from .rate_limits import RateLimiter
 from .recording import RecordedRequest, RequestLog
 from .responses import Response, rate_limited, v1_error
@@ -35,8 +36,8 @@ class MimecastSimulator:
     :param rate_limit_window_seconds: length of the fixed rate-limit window.
     :param max_clock_skew_seconds: how far an API 1.0 ``x-mc-date`` may be from now.
     :param group_ids: when given, the only group IDs ``import-users`` accepts.
-    :param accept_row: decides whether one CSV row is imported successfully; defaults to
-        :func:`valid_email_row`.
+    :param accept_row: decides whether one user row (a dict keyed by the header row, ``email`` holding the
+        checkpoint column's value) is imported successfully; defaults to :func:`valid_email_row`.
     :param max_recorded_requests: how many of the latest requests :attr:`requests` keeps; None keeps all.
         The counts (:meth:`request_counts`, :meth:`status_request_sizes`) stay exact either way.
     :param max_recorded_body_bytes: how much of each request body :attr:`requests` keeps; None keeps all.
