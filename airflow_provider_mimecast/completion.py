@@ -13,6 +13,7 @@ from airflow_provider_mimecast.errors import (
     MimecastInvalidResponseError,
     MimecastRateLimitError,
 )
+from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus
 
 #: ``logging.Logger`` on Airflow 2, a structlog logger on Airflow 3: anything with info and warning.
@@ -41,15 +42,16 @@ def check_again_in(error: MimecastError, *, costs_no_worker: bool) -> float | No
 
     A rate limit (left over after the hook's own waiting) says when Mimecast takes calls again: every wait
     checks again then, within its timeout. Other transient failures left after the hook's retries (server
-    errors, lost connections) end only a wait that holds a worker; one that costs none between checks
-    (deferrable, reschedule mode) rides them out at its usual interval until its deadline.
+    errors, lost connections, retryable ``fail`` entries: :func:`~airflow_provider_mimecast.hooks.retry.is_transient`)
+    end only a wait that holds a worker; one that costs none between checks (deferrable, reschedule mode)
+    rides them out at its usual interval until its deadline.
 
     :param error: what the check raised.
     :param costs_no_worker: whether the wait frees its worker between checks.
     """
     if isinstance(error, MimecastRateLimitError):
         return error.retry_after
-    if error.transient and costs_no_worker:
+    if costs_no_worker and is_transient(error):
         return 0.0
     return None
 

@@ -45,9 +45,6 @@ class MimecastError(AirflowException):
 
     #: The request path the error came from, where it came from a request (set by the hook).
     path: str | None = None
-    #: Whether the same call may succeed later without anyone changing anything (a rate limit, a server
-    #: error, a dropped connection): a wait that costs no worker rides these out until its deadline.
-    transient: bool = False
 
     def __init__(
         self, message: str, *, status_code: int | None = None, request_id: str | None = None
@@ -96,8 +93,6 @@ class MimecastTokenExpiredError(MimecastAuthenticationError):
 class MimecastRateLimitError(MimecastApiError):
     """HTTP 429: the call was not executed. ``retry_after`` is Mimecast's ``X-RateLimit-Reset`` in seconds."""
 
-    transient = True
-
     def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
@@ -105,8 +100,6 @@ class MimecastRateLimitError(MimecastApiError):
 
 class MimecastServerError(MimecastApiError):
     """HTTP 5xx from Mimecast."""
-
-    transient = True
 
 
 class MimecastInvalidResponseError(MimecastError):
@@ -140,7 +133,9 @@ class MimecastImportFailedError(MimecastError):
 
 
 class MimecastMissingImportsError(MimecastInvalidResponseError):
-    """get-import-status left out imports it was asked about, with no ``fail`` entry, even when asked again.
+    """get-import-status left out imports it was asked about (or reported one twice, differently), with no
+    ``fail`` entry: their status was not seen. A status check raises it when they are still missing after it
+    asked again once; a deferred wait asks again at each poll, and times out naming them at its deadline.
 
     ``import_ids`` names them; ``statuses`` holds what the answers did report, in the order asked.
     """

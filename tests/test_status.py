@@ -11,12 +11,14 @@ import pytest
 
 from airflow_provider_mimecast.completion import check_again_in, completed_result, event_result
 from airflow_provider_mimecast.errors import (
+    FailureDetail,
     MimecastApiError,
     MimecastAuthenticationError,
     MimecastConfigurationError,
     MimecastError,
     MimecastImportFailedError,
     MimecastInvalidResponseError,
+    MimecastMissingImportsError,
     MimecastRateLimitError,
     MimecastServerError,
     MimecastTransportError,
@@ -287,6 +289,12 @@ def test_event_statuses_with_impossible_counts_are_partial():
         (MimecastTransportError("TLS", request_sent=False, transient=False), None, None),
         (MimecastAuthenticationError("401"), None, None),
         (MimecastApiError("fail entry"), None, None),
+        (
+            MimecastApiError("busy", failures=(FailureDetail("err_busy", "try later", retryable=True),)),
+            None,
+            0.0,
+        ),
+        (MimecastMissingImportsError("left out", import_ids=("a",)), None, 0.0),
         (MimecastInvalidResponseError("HTML"), None, None),
         (MimecastImportFailedError("undocumented status"), None, None),
         (MimecastError("trigger error"), None, None),

@@ -171,6 +171,8 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         """
         try:
             return self.hook.get_import_status(self.import_ids)
+        except MimecastMissingImportsError:
+            raise  # poke's own handling: not seen, so keep waiting, and name them at the timeout
         except MimecastError as error:
             wait = check_again_in(error, costs_no_worker=self.deferrable or self.reschedule)
             if wait is None:
