@@ -33,7 +33,7 @@ class MimecastImportUsersOperator(BaseOperator):
 
     With ``wait_for_completion=True`` a retry does not upload again. Once Mimecast has accepted the
     upload, the import's ID and the SHA-256 of the bytes sent are kept in an Airflow Variable named
-    ``mimecast_import_users/<hash>``, one per DAG, task, run and map index (XComs are cleared between
+    ``mimecast_import_users.<hash>``, one per DAG, task, run and map index (XComs are cleared between
     tries; the Variable's description names the task instance, the log its key). A later try of the same
     task instance (a retry, or the task cleared by hand) with the same content and arguments resumes
     waiting on that import instead of uploading again, and returns and pushes its ID as usual; if the file
@@ -257,8 +257,9 @@ class MimecastImportUsersOperator(BaseOperator):
         return result
 
 
-#: Prefix of the Variables that remember started imports across tries.
-VARIABLE_PREFIX = "mimecast_import_users/"
+#: Prefix of the Variables that remember started imports across tries. No "/": Airflow 3.0's Execution API
+#: answers 404 for a Variable key holding one (its routes take the key as one path segment).
+VARIABLE_PREFIX = "mimecast_import_users."
 
 
 def started_import_key(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> str:
