@@ -48,6 +48,27 @@ from airflow_provider_mimecast.testing.simulator import (  # noqa: E402
     airflow_connection,
 )
 
+if version("apache-airflow").startswith(("3.0.", "3.1.", "3.2.")):
+    # dag.test() on these lines builds a new in-process Execution API (a FastAPI app with every Cadwyn API
+    # version, and an event-loop thread) for each task it runs: 1-3 s per task on two busy cores, so a
+    # sensor first looked at an import seconds after the task before it had started it. Airflow 3.3 builds
+    # it once per process (apache/airflow#65235 put this lru_cache on in_process_api_server); so do we.
+    import functools
+
+    from airflow.sdk.execution_time import supervisor
+
+    supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(supervisor.in_process_api_server)
+
+if version("apache-airflow").startswith("3.0."):
+    # Airflow 3.0's dag.test() leaves structlog unconfigured, and its default prints every level: the
+    # in-process supervisor's debug lines (each message a task sends, MaskSecret values included) reached
+    # stdout. A worker logs at [logging] logging_level, INFO by default; so do the tests.
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+
 CREDENTIALS = DEFAULT_CREDENTIALS
 #: Every secret the tests use; none may show up in logs, errors, reprs or XCom.
 SECRETS = (CREDENTIALS.client_secret, CREDENTIALS.secret_key, CREDENTIALS.app_key)

@@ -285,6 +285,20 @@ def test_per_import_timeline_overrides_the_default(sim: MimecastSimulator, clien
     assert sim.import_ids() == [slow, instant]
 
 
+def test_pending_checks_hold_each_import_pending_for_its_first_checks() -> None:
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=2) as sim:
+        first, second = sim.create_import(), sim.create_import()
+        with http_client(sim.url) as client:
+            statuses = [
+                [item["status"] for item in status_of(client, *ids).json()["data"]]
+                for ids in ((first,), (first, second), (first, second))
+            ]
+    # Each ID counts its own checks; a zero-second timeline then completes at once.
+    assert statuses == [["pending"], ["pending", "pending"], ["completed", "pending"]]
+    with pytest.raises(ValueError, match="pending_checks must be 0 or more"):
+        MimecastSimulator(pending_checks=-1)
+
+
 def test_unknown_import_id_is_a_fail_entry(sim: MimecastSimulator, client: httpx.Client) -> None:
     known = sim.create_import()
     response = status_of(client, "eNo1missing", known)

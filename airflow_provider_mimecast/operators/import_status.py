@@ -20,8 +20,9 @@ class MimecastGetImportStatusOperator(BaseOperator):
     """Fetches the status of Mimecast user imports once, whatever their state.
 
     The return value is the status dict (one ID) or a list of them, under Mimecast's field names. For one
-    ID every field is also pushed under its own XCom key (``status``, ``totalUsers``,
-    ``successfulImportedUsers``, ...), so a downstream task can ``xcom_pull(key="successfulImportedUsers")``.
+    ID every field that is not None is also pushed under its own XCom key (``status``, ``totalUsers``,
+    ``successfulImportedUsers``, ...), so a downstream task can ``xcom_pull(key="successfulImportedUsers")``
+    (a None field, such as an unset ``notifyEmailAddress``, pulls as None without being pushed).
 
     :param import_id: one import ID or a sequence of them, e.g. a mapped upload's ``output`` (templated).
     :param mimecast_conn_id: the ``mimecast`` connection (templated).
@@ -54,5 +55,8 @@ class MimecastGetImportStatusOperator(BaseOperator):
         if not isinstance(self.import_id, str):
             return values
         for key, value in values[0].items():
-            context["ti"].xcom_push(key=key, value=value)
+            # An absent key pulls as None too; pushing None fails on Airflow 3.0 (apache/airflow#55062: its
+            # Task SDK sends no body, which the Execution API refuses with a 422).
+            if value is not None:
+                context["ti"].xcom_push(key=key, value=value)
         return values[0]

@@ -44,7 +44,7 @@ class MimecastImportUsersOperator(BaseOperator):
 
     A retry never uploads twice. Before sending, the operator records the upload it is about to make (the
     SHA-256 of the bytes, the arguments, the time and the try number) in an Airflow Variable named
-    ``mimecast_import_users/<hash>``, one per DAG, task, run and map index (XComs are cleared between
+    ``mimecast_import_users.<hash>``, one per DAG, task, run and map index (XComs are cleared between
     tries; the Variable's description names the task instance, the log its key), and adds the import's ID
     once Mimecast answers. A later try of the same task instance (a retry, or the task cleared by hand)
     with the same content and arguments then resumes that import instead of uploading again (returning
@@ -340,8 +340,9 @@ class MimecastImportUsersOperator(BaseOperator):
         return result
 
 
-#: Prefix of the Variables that remember started imports across tries.
-VARIABLE_PREFIX = "mimecast_import_users/"
+#: Prefix of the Variables that remember started imports across tries. No "/": Airflow 3.0's Execution API
+#: answers 404 for a Variable key holding one (its routes take the key as one path segment).
+VARIABLE_PREFIX = "mimecast_import_users."
 
 
 def started_import_key(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> str:

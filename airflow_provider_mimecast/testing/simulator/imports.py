@@ -33,10 +33,14 @@ class ImportRecord:
     processing_seconds: float
     clear_group: bool
     allow_address_migration: bool
+    pending_checks: int = 0
+    checks_answered: int = 0
     source_file: str = field(default_factory=secure_id)
     report_file: str = field(default_factory=secure_id)
 
     def status_at(self, now: float) -> str:
+        if self.checks_answered < self.pending_checks:
+            return "pending"
         elapsed = now - self.created_at
         if elapsed < self.pending_seconds:
             return "pending"
@@ -66,11 +70,13 @@ class ImportStore:
 
     :param pending_seconds: default time an import stays ``pending``.
     :param processing_seconds: default time an import then stays ``processing``.
+    :param pending_checks: status checks each import answers ``pending`` whatever its timeline says.
     """
 
-    def __init__(self, pending_seconds: float, processing_seconds: float) -> None:
+    def __init__(self, pending_seconds: float, processing_seconds: float, pending_checks: int = 0) -> None:
         self.pending_seconds = pending_seconds
         self.processing_seconds = processing_seconds
+        self.pending_checks = pending_checks
         self._lock = threading.Lock()
         self._imports: dict[str, ImportRecord] = {}
 
@@ -102,6 +108,7 @@ class ImportStore:
             processing_seconds=self.processing_seconds if processing_seconds is None else processing_seconds,
             clear_group=clear_group,
             allow_address_migration=allow_address_migration,
+            pending_checks=self.pending_checks,
         )
         with self._lock:
             self._imports[record.id] = record
@@ -141,6 +148,7 @@ class ImportStore:
                     missing.append(import_id)
                 else:
                     found.append(record.to_json(now))
+                    record.checks_answered += 1
         return found, missing
 
 

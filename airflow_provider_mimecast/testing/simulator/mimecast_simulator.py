@@ -31,6 +31,8 @@ class MimecastSimulator:
     :param credentials: the credentials the server accepts.
     :param pending_seconds: default time an import stays ``pending``.
     :param processing_seconds: default time an import then stays ``processing`` before ``completed``.
+    :param pending_checks: how many status checks each import answers ``pending`` before its timeline
+        counts, so that a test sees every import unfinished first however late its first check comes.
     :param token_ttl_seconds: lifetime of issued bearer tokens.
     :param rate_limit: calls allowed per credential per window before answering 429.
     :param rate_limit_window_seconds: length of the fixed rate-limit window.
@@ -57,6 +59,7 @@ class MimecastSimulator:
         credentials: SimulatorCredentials = DEFAULT_CREDENTIALS,
         pending_seconds: float = 1.0,
         processing_seconds: float = 2.0,
+        pending_checks: int = 0,
         token_ttl_seconds: int = 1799,
         rate_limit: int = 1000,
         rate_limit_window_seconds: float = 60.0,
@@ -79,7 +82,9 @@ class MimecastSimulator:
         self.credentials = credentials
         self.idle_timeout_seconds = idle_timeout_seconds
         self._auth = Authenticator(credentials, token_ttl_seconds, max_clock_skew_seconds)
-        self._imports = ImportStore(pending_seconds, processing_seconds)
+        if pending_checks < 0:
+            raise ValueError(f"pending_checks must be 0 or more; got {pending_checks!r}")
+        self._imports = ImportStore(pending_seconds, processing_seconds, pending_checks)
         self._directory = Directory()
         if demo_groups:
             self._directory.add_demo_groups()
