@@ -209,6 +209,10 @@ def test_no_secret_reaches_xcom_rendered_fields_or_task_output(connections, capf
 #: import completed.
 HANGING_STATUS_CHECK = {"kind": "latency", "path": "/api/user/get-import-status", "delay": 1.5}
 AIRFLOW_2 = version("apache-airflow").startswith("2.")
+#: Airflow 3.0's dag.test() hands a rescheduled sensor its first reschedule date as a string (its API client
+#: builds the answer with model_construct, unvalidated), so BaseSensorOperator's timeout check fails with a
+#: TypeError at the first check after a reschedule that is not done; a real worker gets a datetime.
+RESCHEDULE_TIMEOUTS_BROKEN = version("apache-airflow").startswith("3.0.")
 
 
 def started_import(dag_run: Any, task_id: str = "import_users", map_index: int = -1) -> dict[str, Any] | None:
@@ -581,6 +585,10 @@ SKIP_RULES = {
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 @pytest.mark.parametrize(("flag", "case"), sorted(SKIP_RULES))
 def test_soft_fail_skips_on_timeout_and_never_fail_on_errors_in_every_mode(connections, mode, flag, case):
+    if mode == "reschedule" and case == "timeout" and RESCHEDULE_TIMEOUTS_BROKEN:
+        pytest.skip(
+            "Airflow 3.0's dag.test() cannot time out a rescheduled sensor (see RESCHEDULE_TIMEOUTS_BROKEN)"
+        )
     if case == "error_at_first_check":
         import_id = "no-such-import"  # a fail entry
     else:
