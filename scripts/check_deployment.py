@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))  # the simulator, from this checkout (it imports n
 from deployment import postgres  # noqa: E402
 from deployment.airflow_deployment import AirflowDeployment, free_port  # noqa: E402
 from deployment.metadata import Metadata  # noqa: E402
+from deployment.profile import blocks  # noqa: E402
 from deployment.report import blocked_warnings, final_checks, table  # noqa: E402
 from deployment.scenario import (  # noqa: E402
     EXAMPLE_POLL_SECONDS,
@@ -79,11 +80,22 @@ def status_batch_size(venv: Path, connection: str) -> int:
     try:
         out = subprocess.run(
             [str(venv / "bin" / "python"), "-c", code, json.dumps(conn)],
-            check=True, capture_output=True, text=True, env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
         ).stdout
     finally:
         shutil.rmtree(env["AIRFLOW_HOME"], ignore_errors=True)
     return int(out.strip().splitlines()[-1])
+
+
+def print_blocks(logs: Path) -> None:
+    for recording in sorted(logs.glob("*.speedscope.json")):
+        found = blocks(recording, min_seconds=0.1)
+        print(f"\n{recording.name}: {len(found)} stretches of 0.1 s or more in an event loop")
+        for block in found[:8]:
+            print("  " + block.describe())
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -92,12 +104,21 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--phases", default=",".join(PHASES), help=f"disruptions to run, from {','.join(PHASES)}")
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help=f"disruptions to run, from {','.join(PHASES)}"
+    )
     parser.add_argument("--waits", type=int, default=100, help="mapped deferrable waits (default 100)")
-    parser.add_argument("--poke", type=float, default=5.0, help="the waits' poke_interval in seconds (default 5)")
+    parser.add_argument(
+        "--poke", type=float, default=5.0, help="the waits' poke_interval in seconds (default 5)"
+    )
     parser.add_argument("--outage", type=float, default=45.0, help="seconds Mimecast is away (default 45)")
     parser.add_argument("--parallelism", type=int, default=8, help="the LocalExecutor's task processes")
     parser.add_argument("--no-install", action="store_true", help="reuse .venv-deployment as it is")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the triggerers with py-spy and name what blocked their loop",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the logs folder on success too")
     args = parser.parse_args(argv)
     phases = tuple(p for p in args.phases.split(",") if p)
@@ -108,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _interrupted)
     venv = build_venv(install=not args.no_install)
+    if args.profile:
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "py-spy"], check=True, stderr=subprocess.DEVNULL
+        )
     bindir = postgres.install_server()
     work = Path(tempfile.mkdtemp(prefix="mimecast-deployment-"))
     logs = Path(tempfile.mkdtemp(prefix="mimecast-deployment-logs-"))
@@ -140,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "MIMECAST_EXAMPLE_POLL_SECONDS": str(EXAMPLE_POLL_SECONDS),
                 "MIMECAST_DEPLOYMENT_POKE_SECONDS": str(options.poke_seconds),
             },
+            profile=args.profile,
         )
         scenario = Scenario(deployment, Metadata(cluster), simulator, options)
         try:
@@ -153,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for check in checks:
             print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
         passed = all(check.ok for check in checks)
+        if args.profile:
+            deployment.stop()  # the profilers write their recordings when they stop
+            print_blocks(logs)
     except KeyboardInterrupt:
         print("\ncheck_deployment: interrupted; stopping everything", file=sys.stderr)
     finally:

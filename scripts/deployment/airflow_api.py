@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -72,17 +71,3 @@ class AirflowApi:
         except (OSError, ApiError):
             return None
         return result
-
-    def wait_for(self, what: str, check: Any, *, timeout: float, interval: float = 1.0) -> Any:
-        """Call ``check()`` until it returns something truthy and return it; fail after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                result = check()
-            except (OSError, ApiError):
-                result = None
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what}: not within {timeout:.0f} s")
-            time.sleep(interval)

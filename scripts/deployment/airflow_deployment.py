@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -47,6 +48,7 @@ class AirflowDeployment:
         *,
         parallelism: int,
         extra_env: dict[str, str],
+        profile: bool = False,
     ) -> None:
         self.venv = venv
         self.home = home
@@ -56,6 +58,8 @@ class AirflowDeployment:
         self.api_port = free_port()
         self.api = AirflowApi(f"http://127.0.0.1:{self.api_port}")
         self.processes: dict[str, Process] = {}
+        self.profile = profile
+        self.profilers: list[Process] = []
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         self.env = {
             **inherited,
@@ -96,10 +100,15 @@ class AirflowDeployment:
         """Run one ``airflow`` command to its end; its output goes to ``log_name`` in the logs folder."""
         with (self.logs / log_name).open("ab") as log:
             result = subprocess.run(
-                [str(self.venv / "bin" / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [str(self.venv / "bin" / "airflow"), *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if result.returncode != 0:
-            raise SystemExit(f"check_deployment: `airflow {' '.join(args)}` failed; see {self.logs / log_name}")
+            raise SystemExit(
+                f"check_deployment: `airflow {' '.join(args)}` failed; see {self.logs / log_name}"
+            )
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Process:
         """Start ``airflow <args>`` as the component ``name``, logging to ``<name>.log``."""
@@ -114,9 +123,23 @@ class AirflowDeployment:
 
     def start_triggerer(self, name: str) -> Process:
         # Each triggerer serves its triggers' logs on a port of its own.
-        return self.start(name, "triggerer", env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())})
+        process = self.start(
+            name, "triggerer", env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+        )
+        if self.profile:
+            # Its trigger runner is a subprocess; idle samples keep the timeline, so stalls show as such.
+            argv = [str(self.venv / "bin" / "py-spy"), "record", "--pid", str(process.pid), "--subprocesses"]
+            argv += ["--idle", "--nonblocking", "--rate", "100", "--format", "speedscope"]
+            argv += ["--output", str(self.logs / f"{name}.speedscope.json")]
+            self.profilers.append(
+                Process(f"py-spy {name}", argv, env=self.env, log_path=self.logs / f"py-spy-{name}.log")
+            )
+        return process
 
     def stop(self) -> None:
-        """Stop every component, the api-server last (the others report to it while they stop)."""
+        """Stop every component, the api-server last (the others report to it while they stop); profilers
+        first, which write their recordings on SIGINT."""
+        for profiler in self.profilers:
+            profiler.stop(grace=60, sig=signal.SIGINT)
         for name in sorted(self.processes, key=lambda n: n == "api-server"):
             self.processes[name].stop()

@@ -63,8 +63,15 @@ def server_user() -> str | None:
         pwd.getpwnam(SERVER_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             SERVER_USER],
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ],
             check=True,
         )
     return SERVER_USER
@@ -107,14 +114,25 @@ class Cluster:
         # Durability is worthless for a throw-away cluster, and fsyncs are slow on a shared machine.
         settings = ["fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300"]
         argv: list[str | os.PathLike[str]] = [
-            self.bindir / "postgres", "-D", data, "-k", self.workdir, "-p", str(self.port), "-h", "127.0.0.1"
+            self.bindir / "postgres",
+            "-D",
+            data,
+            "-k",
+            self.workdir,
+            "-p",
+            str(self.port),
+            "-h",
+            "127.0.0.1",
         ]
         for setting in settings:
             argv += ["-c", setting]
         self.process = Process(
-            "postgres", [str(a) for a in argv], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                                      "LC_ALL": "C.UTF-8"},
-            log_path=self.log_path, user=self.user, cwd=self.workdir,
+            "postgres",
+            [str(a) for a in argv],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
+            log_path=self.log_path,
+            user=self.user,
+            cwd=self.workdir,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -131,8 +149,26 @@ class Cluster:
     def query(self, sql: str, *, database: str = DB_NAME) -> list[list[str]]:
         """Run ``sql`` with psql; the rows as lists of text (NULL as the empty string)."""
         result = subprocess.run(
-            [self.bindir / "psql", "-X", "-q", "-At", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
-             "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, "-d", database, "-c", sql],
+            [
+                self.bindir / "psql",
+                "-X",
+                "-q",
+                "-At",
+                "-F",
+                "\x1f",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                DB_USER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
             check=False,
             capture_output=True,
             text=True,

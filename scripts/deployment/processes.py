@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,10 +77,8 @@ class Process:
     def kill_session(self, sig: int) -> None:
         """Send ``sig`` to the whole session: the component and every process it started."""
         for pid in session_members(self.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
 
     def stop(self, *, grace: float = 15.0, sig: int = signal.SIGTERM) -> None:
         """End the session: ``sig`` first, SIGKILL for whatever is left after ``grace`` seconds."""
@@ -89,10 +88,8 @@ class Process:
             self.popen.poll()  # reap the leader, so it stops counting as a member
             time.sleep(0.1)
         self.kill_session(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
     def tail(self, lines: int = 20) -> str:
         try:

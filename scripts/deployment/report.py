@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from statistics import mean
 
-from deployment.metadata import Metadata, TaskInstance
-from deployment.scenario import WAIT_DAG, WAIT_TASK, Check, Outcome, Scenario
+from deployment.metadata import TaskInstance
+from deployment.scenario import WAIT_DAG, WAIT_TASK, Check, Scenario
 from deployment.traffic import TRIGGERER, WORKER, Traffic, status_ids
 
 BLOCKED = re.compile(r"async thread was blocked for ([0-9.]+) seconds")
@@ -41,7 +41,11 @@ def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
             "every task instance succeeded (or was skipped by its branch) in its first try",
             not bad,
             f"{len(tis)} task instances"
-            + (f"; not so: {', '.join(f'{t.name} {t.state} try {t.try_number}' for t in bad[:5])}" if bad else ""),
+            + (
+                f"; not so: {', '.join(f'{t.name} {t.state} try {t.try_number}' for t in bad[:5])}"
+                if bad
+                else ""
+            ),
         )
     )
     waits = [ti for ti in tis if ti.dag_id == WAIT_DAG and ti.task_id == WAIT_TASK]
@@ -148,12 +152,12 @@ def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[float], wall_s
     lines += [f"{label:<{width}}{worker:<34}{triggerer}" for label, worker, triggerer in rows]
     lines.append("")
     if outcome.completed_at and last_success:
-        lines.append(f"last import completed -> last wait task succeeded: {last_success - outcome.completed_at:.1f} s")
+        lines.append(
+            f"last import completed -> last wait task succeeded: {last_success - outcome.completed_at:.1f} s"
+        )
     for label, value in outcome.figures.items():
         lines.append(f"{label}: {value}")
     longest = f", longest {max(blocked):.2f} s" if blocked else ""
-    lines.append(f"triggerers' \"async thread was blocked\" warnings: {len(blocked)}{longest}")
+    lines.append(f'triggerers\' "async thread was blocked" warnings: {len(blocked)}{longest}')
     lines.append(f"phases: {', '.join(scenario.options.phases) or 'none'}; wall time {wall_seconds:.0f} s")
     return "\n".join(lines)
-
-

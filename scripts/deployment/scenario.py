@@ -4,6 +4,7 @@ restarted, the client secret rotated and Mimecast away for longer than the hook'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import secrets
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from airflow_provider_mimecast.testing.simulator import MimecastSimulator
+from deployment.airflow_api import ApiError
 from deployment.airflow_deployment import TRIGGERER_HEALTH_SECONDS, AirflowDeployment
 from deployment.metadata import Metadata
-from deployment.traffic import TRIGGERER, Traffic, status_ids, token_secret
-
-from airflow_provider_mimecast.testing.simulator import MimecastSimulator
+from deployment.traffic import TRIGGERER, Traffic, token_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT_DAG_FILE = Path(__file__).resolve().parent / "dags" / "mimecast_deployment_waits.py"
@@ -118,14 +119,21 @@ class Scenario:
     def between(self, start: Mark, end: Mark) -> Traffic:
         return Traffic(self.sim.requests[start.requests : end.requests])
 
-    def wait_for(self, what: str, condition: Callable[[], T | None], timeout: float, interval: float = 1.0) -> T:
+    def wait_for(
+        self, what: str, condition: Callable[[], T | None], timeout: float, interval: float = 1.0
+    ) -> T:
         deadline = time.monotonic() + timeout
         while True:
-            result = condition()
+            try:
+                result = condition()
+            except (OSError, ApiError) as error:  # a component busy or restarting: ask again
+                result, last = None, error
+            else:
+                last = None
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise PhaseError(f"{what}: not within {timeout:.0f} s")
+                raise PhaseError(f"{what}: not within {timeout:.0f} s" + (f" ({last})" if last else ""))
             time.sleep(interval)
 
     @property
@@ -242,10 +250,16 @@ class Scenario:
                 },
             )
 
+    def parsed(self, dag_id: str) -> bool:
+        try:
+            return bool(self.deployment.api.get(f"/api/v2/dags/{dag_id}"))
+        except ApiError:  # 404 until the dag-processor has parsed it
+            return False
+
     def start_runs(self) -> None:
         api = self.deployment.api
         for dag_id in DAG_IDS:
-            self.wait_for(f"{dag_id} parsed", lambda dag_id=dag_id: api.get(f"/api/v2/dags/{dag_id}"), 180)
+            self.wait_for(f"{dag_id} parsed", functools.partial(self.parsed, dag_id), 180)
         example_id = self.sim.create_import(total_users=5)
         # Processing for an hour: complete_imports() ends them once the last disruption is over.
         waits = [
@@ -316,7 +330,9 @@ class Scenario:
             return victim_job not in self.holders()
 
         try:
-            self.wait_for("triggers handed to the other triggerer", handed_over, TRIGGERER_HEALTH_SECONDS + 120)
+            self.wait_for(
+                "triggers handed to the other triggerer", handed_over, TRIGGERER_HEALTH_SECONDS + 120
+            )
         except PhaseError as error:
             self.check("kill: the other triggerer takes the triggers over", False, str(error))
             return

@@ -46,7 +46,9 @@ class Traffic:
 
     requests: Sequence[RecordedRequest]
 
-    def by(self, who: str | None = None, path: str | None = None, status: int | None = None) -> list[RecordedRequest]:
+    def by(
+        self, who: str | None = None, path: str | None = None, status: int | None = None
+    ) -> list[RecordedRequest]:
         return [
             r
             for r in self.requests
