@@ -123,6 +123,7 @@ class Scenario:
         self, what: str, condition: Callable[[], T | None], timeout: float, interval: float = 1.0
     ) -> T:
         deadline = time.monotonic() + timeout
+        last: Exception | None = None
         while True:
             try:
                 result = condition()
