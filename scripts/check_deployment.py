@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown phases {sorted(unknown)}; choose from {','.join(PHASES)}")
 
     began = time.monotonic()
+    # Both, explicitly: a shell starts background jobs with SIGINT ignored, and CI may stop us with SIGTERM.
+    signal.signal(signal.SIGINT, _interrupted)
     signal.signal(signal.SIGTERM, _interrupted)
     venv = build_venv(install=not args.no_install)
     if args.profile:

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from deployment.airflow_api import AirflowApi
-from deployment.processes import Process
+from deployment.processes import Process, stop_all
 
 #: Seconds without a heartbeat after which a triggerer's triggers go to another one (Airflow's default is 30),
 #: with a heartbeat every TRIGGERER_HEARTBEAT_SECONDS. A starting triggerer on a loaded 2-core machine was
@@ -139,7 +139,6 @@ class AirflowDeployment:
     def stop(self) -> None:
         """Stop every component, the api-server last (the others report to it while they stop); profilers
         first, which write their recordings on SIGINT."""
-        for profiler in self.profilers:
-            profiler.stop(grace=60, sig=signal.SIGINT)
-        for name in sorted(self.processes, key=lambda n: n == "api-server"):
-            self.processes[name].stop()
+        stop_all(self.profilers, grace=60, sig=signal.SIGINT)
+        stop_all([p for name, p in self.processes.items() if name != "api-server"])
+        stop_all([p for name, p in self.processes.items() if name == "api-server"])

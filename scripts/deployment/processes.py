@@ -82,14 +82,7 @@ class Process:
 
     def stop(self, *, grace: float = 15.0, sig: int = signal.SIGTERM) -> None:
         """End the session: ``sig`` first, SIGKILL for whatever is left after ``grace`` seconds."""
-        self.kill_session(sig)
-        deadline = time.monotonic() + grace
-        while session_members(self.pid) and time.monotonic() < deadline:
-            self.popen.poll()  # reap the leader, so it stops counting as a member
-            time.sleep(0.1)
-        self.kill_session(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=10)
+        stop_all([self], grace=grace, sig=sig)
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -97,3 +90,20 @@ class Process:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_all(processes: Sequence[Process], *, grace: float = 15.0, sig: int = signal.SIGTERM) -> None:
+    """Stop several sessions at once: ``sig`` to all, then SIGKILL to whatever is left after ``grace`` s."""
+    for process in processes:
+        process.kill_session(sig)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        for process in processes:
+            process.popen.poll()  # reap a leader, so that it stops counting as a member
+        if not any(session_members(process.pid) for process in processes):
+            break
+        time.sleep(0.1)
+    for process in processes:
+        process.kill_session(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=10)
