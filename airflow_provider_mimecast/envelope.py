@@ -30,6 +30,7 @@ from airflow_provider_mimecast.errors import (
 PERMISSIONS = {
     "/api/user/get-import-status": "Directories | Import | Read",
     "/api/user/import-users": "Directories | Import | Edit",
+    "/api/directory/find-groups": "Directories | Groups | Read",
 }
 
 _SIGNATURE_CODES = {"err_xdk_invalid_signature", "err_xdk_invalid_app_id", "err_xdk_missing_authorization"}

@@ -127,3 +127,19 @@ class MimecastUploadNotRetriedError(MimecastError):
 
 class MimecastImportFailedError(MimecastError):
     """An import reached a state the caller treats as failure: an unknown status or a partial import."""
+
+
+class MimecastMissingImportsError(MimecastInvalidResponseError):
+    """get-import-status left out imports it was asked about, with no ``fail`` entry, even when asked again.
+
+    ``import_ids`` names them; ``statuses`` holds what the answers did report, in the order asked.
+    """
+
+    def __init__(self, message: str, *, import_ids: tuple[str, ...], statuses: tuple[Any, ...] = ()) -> None:
+        self.import_ids = import_ids
+        self.statuses = statuses
+        super().__init__(message)
+
+
+class MimecastGroupLookupError(MimecastError, LookupError):
+    """A directory group given by name matched no group, or several; the message lists the candidates."""

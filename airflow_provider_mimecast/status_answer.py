@@ -1,8 +1,14 @@
-"""Reading get-import-status answers: which status (or error) belongs to which asked ID. Pure, no I/O."""
+"""Reading get-import-status answers: which status (or error) belongs to which asked ID. Pure, no I/O.
+
+An answer is not guaranteed to hold every ID asked for, nor only those (see the API notes in the docs):
+an ID it leaves out is *missing* (never a success that was not seen), one it adds is ignored, and an ID it
+reports twice with different contents counts as missing too, since neither report can be trusted.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_mimecast.envelope import envelope_data, parse_failures, scrub_failures
@@ -12,27 +18,50 @@ from airflow_provider_mimecast.status import ImportStatus
 PATH = "/api/user/get-import-status"
 
 
-def _by_id(document: Mapping[str, Any]) -> dict[str, ImportStatus]:
-    return {s.id: s for s in map(ImportStatus.from_api, envelope_data(document, path=PATH))}
+@dataclass(frozen=True)
+class StatusAnswer:
+    """What one answer said about the IDs it was asked for.
+
+    :param statuses: each asked ID the answer reported (once, or identically each time).
+    :param missing: asked IDs it did not report, or reported with conflicting contents, in the order asked.
+    :param unasked: IDs it reported without being asked (ignored), in the answer's order.
+    """
+
+    statuses: Mapping[str, ImportStatus]
+    missing: tuple[str, ...]
+    unasked: tuple[str, ...]
+
+
+def read_statuses(ids: Sequence[str], document: Mapping[str, Any]) -> StatusAnswer:
+    """Read the ``data`` of a get-import-status answer against the IDs asked.
+
+    Items for unasked IDs are not parsed, so a malformed one cannot fail the asked ones.
+
+    :param ids: the IDs the request asked for.
+    :param document: the checked envelope.
+    """
+    asked = set(ids)
+    items: dict[str, dict[str, Any]] = {}
+    conflicting: set[str] = set()
+    unasked: dict[str, None] = {}
+    for item in envelope_data(document, path=PATH):
+        import_id = item.get("id")
+        if isinstance(import_id, str) and import_id and import_id not in asked:
+            unasked[import_id] = None
+            continue
+        status = ImportStatus.from_api(item)  # raises for an item without an ID
+        if status.id in items and items[status.id] != item:
+            conflicting.add(status.id)
+        items.setdefault(status.id, item)
+    statuses = {i: ImportStatus.from_api(item) for i, item in items.items() if i not in conflicting}
+    missing = tuple(i for i in ids if i not in statuses)
+    return StatusAnswer(statuses=statuses, missing=missing, unasked=tuple(unasked))
 
 
 def _missing(ids: Sequence[str]) -> MimecastInvalidResponseError:
     return MimecastInvalidResponseError(
         f"get-import-status answered without the import(s) {list(ids)} and without a fail entry for them"
     )
-
-
-def statuses_in_order(ids: Sequence[str], document: Mapping[str, Any]) -> list[ImportStatus]:
-    """The statuses of a successful answer, in the order ``ids`` asked for them.
-
-    :param ids: the IDs the request asked for.
-    :param document: the checked envelope (no ``fail`` entries).
-    """
-    by_id = _by_id(document)
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise _missing(missing)
-    return [by_id[i] for i in ids]
 
 
 def statuses_by_id(
@@ -46,7 +75,7 @@ def statuses_by_id(
     :param document: the envelope, ``fail`` entries included.
     :param secrets: values to redact from the fail entries.
     """
-    results: dict[str, ImportStatus | MimecastError] = dict(_by_id(document))
+    results: dict[str, ImportStatus | MimecastError] = dict(read_statuses(ids, document).statuses)
     unattributed = []
     for failure in scrub_failures(parse_failures(document.get("fail")), secrets):
         import_id = failure.import_id

@@ -5,19 +5,25 @@ Only :func:`load_upload` touches storage (to read a path); everything else works
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-import itertools
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError
+from airflow_provider_mimecast.import_file import (
+    CHECKPOINT,
+    NAME,
+    RowProblem,
+    check_csv,
+    check_invalid_rows,
+    check_xlsx,
+)
 
 #: The file types import-users accepts, with the content type each is sent as.
 CONTENT_TYPES = {
@@ -27,23 +33,42 @@ CONTENT_TYPES = {
 }
 # Leading bytes of real spreadsheet files: xlsx is a ZIP archive, xls an OLE2 compound file.
 _MAGIC = {"xlsx": b"PK\x03\x04", "xls": b"\xd0\xcf\x11\xe0"}
-_BOM = codecs.BOM_UTF8
-# UTF-8 is validated a slice at a time, so that no decoded copy of the whole file is ever held.
-_CHUNK = 1 << 20
 _BLANK = re.compile(rb"\s*")
+_PASSWORD = "password"
 
 
 @dataclass(frozen=True)
 class Upload:
-    """A file ready for import-users. ``name`` is for messages only."""
+    """A file ready for import-users, and what its check found. ``name`` is for messages only.
+
+    :param users: the user rows sent; None for an xls file, whose rows are not read.
+    :param dropped: invalid rows cut out before upload (``invalid_rows="drop"``).
+    :param dropped_rows: the first of those, with their line (or row) and the address's problem.
+    :param unit: what the numbers of ``dropped_rows`` count: ``line`` of a CSV file, or ``row``.
+    """
 
     content: bytes
     file_type: str
     name: str
+    users: int | None = None
+    dropped: int = 0
+    dropped_rows: tuple[RowProblem, ...] = ()
+    unit: str = "line"
 
     @property
     def content_type(self) -> str:
         return CONTENT_TYPES[self.file_type]
+
+    def rows_report(self) -> dict[str, Any]:
+        """How many user rows are sent and which were dropped, bounded in size (for the log and XCom)."""
+        return {
+            "sent": self.users,
+            "dropped": self.dropped,
+            "dropped_rows": [
+                {self.unit: problem.line, "email": problem.address[:100], "problem": problem.problem}
+                for problem in self.dropped_rows
+            ],
+        }
 
     def __repr__(self) -> str:
         return f"Upload(name={self.name!r}, file_type={self.file_type!r}, size={len(self.content)})"
@@ -73,8 +98,34 @@ def resolve_file_type(file_type: str | None, name: str | None) -> str:
     return suffix
 
 
+def _header(keys: list[Any]) -> list[Any]:
+    """The CSV header of rows with these keys: email, name (and password) first, as Mimecast reads them."""
+    if CHECKPOINT not in keys:
+        near = next(
+            (k for k in keys if isinstance(k, str) and "mail" in re.sub("[^a-z]", "", k.lower())), None
+        )
+        if near is not None:
+            raise MimecastConfigurationError(
+                f"source rows have the key {near!r}, but Mimecast's import reads each user's address from the "
+                "column headed exactly 'email' (lower case): rename the key to 'email'"
+            )
+        raise MimecastConfigurationError(
+            f"source rows have no 'email' key (their keys: {keys[:10]}): Mimecast's import needs 'email' "
+            "(the user's primary address) and 'name' (the display name)"
+        )
+    if NAME not in keys:
+        raise MimecastConfigurationError(
+            f"source rows have no 'name' key (their keys: {keys[:10]}): Mimecast's import needs the column "
+            "'name' (lower case, the display name) directly right of 'email'"
+        )
+    front = [CHECKPOINT, NAME, *([_PASSWORD] if _PASSWORD in keys else [])]
+    return front + [key for key in keys if key not in front]
+
+
 def rows_to_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """Write rows (dicts) as CSV; the header comes from the first row's keys."""
+    """Write rows (dicts) as CSV. The header comes from the first row's keys, which must include ``email``
+    and ``name``: those two (and ``password``) are written first, in the order Mimecast reads them.
+    """
     # Encoded as it is written: no str copy of the whole CSV next to its bytes.
     buffer = io.BytesIO()
     text = io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True)
@@ -87,7 +138,7 @@ def rows_to_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
                     f"source row {number} is {type(row).__name__}; rows must be dicts of column name to value"
                 )
             if writer is None:
-                writer = csv.DictWriter(text, fieldnames=list(row), lineterminator="\n")
+                writer = csv.DictWriter(text, fieldnames=_header(list(row)), lineterminator="\n")
                 writer.writeheader()
             unknown = [key for key in row if key not in writer.fieldnames]
             if unknown:
@@ -106,90 +157,51 @@ def rows_to_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
     return content
 
 
-def _lines(content: bytes, newline: bytes) -> Iterator[str]:
-    """The text lines of ``content``, decoded one at a time: the csv reader pulls only those it needs."""
-    position = len(_BOM) if content.startswith(_BOM) else 0
-    while position < len(content):
-        end = content.find(newline, position)
-        end = len(content) if end < 0 else end + 1
-        yield content[position:end].decode("utf-8")
-        position = end
+def prepare_upload(
+    content: bytes,
+    *,
+    file_type: str | None,
+    name: str | None,
+    invalid_rows: str = "fail",
+    from_rows: bool = False,
+) -> Upload:
+    """Check the bytes of an import file, every row of a CSV or XLSX included, and return what to send.
 
-
-def _check_utf8(content: bytes, name: str) -> None:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(content)
-    start = 0
-    try:
-        for start in range(0, len(view), _CHUNK):
-            decoder.decode(view[start : start + _CHUNK])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as error:
-        line = content.count(b"\n", 0, start + max(error.start, 0)) + 1
-        raise MimecastConfigurationError(
-            f"source {name!r} is not UTF-8 text (line {line}); save the CSV as UTF-8"
-        ) from None
-
-
-def _csv_problem(error: csv.Error, name: str) -> MimecastConfigurationError:
-    text = str(error)
-    if "new-line character" in text:
-        return MimecastConfigurationError(
-            f"source {name!r} has a carriage return (\\r) inside an unquoted value in its header or first "
-            "row, or mixes line endings: save the CSV with one kind of line ending (LF or CRLF) and quote "
-            "values that contain line breaks"
-        )
-    if "field larger than field limit" in text:
-        return MimecastConfigurationError(
-            f"source {name!r} has a value over {csv.field_size_limit() // 1024} KiB in its header or first "
-            'row: usually a double quote (") that is never closed, which makes the rest of the file one '
-            "value; check the quoting"
-        )
-    return MimecastConfigurationError(f"source {name!r} is not valid CSV ({text}); check the file")
-
-
-def check_csv(content: bytes, name: str) -> bytes:
-    """Check a CSV has a header and a data row, and return it ending with the newline Mimecast requires.
-
-    Only the header and the first user row are parsed; the rest is checked to be UTF-8 a slice at a time, so
-    memory stays near the file's size. A file with CR-only line endings (old Mac exports) is sent with LF
-    line endings instead: that is how its rows were meant, and line-based readers such as Mimecast's would
-    see one line.
+    :param invalid_rows: ``fail`` refuses a file with invalid user rows; ``drop`` cuts them out of a CSV.
+    :param from_rows: the CSV was written from row dicts (rows are reported by number, not by line).
     """
-    _check_utf8(content, name)
-    if b"\r" in content and b"\n" not in content:
-        content = content.replace(b"\r", b"\n")
-    # Only the header and the first user row are needed: stop there rather than parse the whole file.
-    reader = csv.reader(_lines(content, b"\n"))
-    try:
-        found = len(list(itertools.islice((row for row in reader if any(c.strip() for c in row)), 2)))
-    except csv.Error as error:
-        raise _csv_problem(error, name) from None
-    if found == 0:
-        raise MimecastConfigurationError(
-            f"source {name!r} has no header row; the first line must name the columns"
-        )
-    if found == 1:
-        raise MimecastConfigurationError(f"source {name!r} has a header but no user rows")
-    return content if content.endswith(b"\n") else content + b"\n"
-
-
-def prepare_upload(content: bytes, *, file_type: str | None, name: str | None) -> Upload:
-    """Check the bytes of an import file and fix the trailing newline of a CSV."""
-    label = name or "<bytes>"
+    invalid_rows = check_invalid_rows(invalid_rows)
+    label = name or ("<rows>" if from_rows else "<bytes>")
     kind = resolve_file_type(file_type, name)
     match = _BLANK.match(content)  # stops at the first non-blank byte: no stripped copy of the file
     if match is None or match.end() == len(content):
         raise MimecastConfigurationError(
             f"source {label!r} is empty; Mimecast needs at least a header and one user"
         )
-    if kind == "csv":
-        content = check_csv(content, label)
-    elif not content.startswith(_MAGIC[kind]):
+    if kind != "csv" and not content.startswith(_MAGIC[kind]):
         raise MimecastConfigurationError(
             f"source {label!r} is not an {kind} file (its first bytes do not match); check file_type"
         )
-    return Upload(content=content, file_type=kind, name=label)
+    if kind == "csv":
+        content, check = check_csv(content, label, invalid_rows=invalid_rows, from_rows=from_rows)
+    elif kind == "xlsx":
+        check = check_xlsx(content, label, invalid_rows=invalid_rows)
+    else:
+        if invalid_rows == "drop":
+            raise MimecastConfigurationError(
+                f"source {label!r} is an xls file, whose rows are not read before upload, so invalid rows "
+                "cannot be dropped: save it as CSV or XLSX, or pass invalid_rows='fail'"
+            )
+        return Upload(content=content, file_type=kind, name=label)
+    return Upload(
+        content=content,
+        file_type=kind,
+        name=label,
+        users=check.users,
+        dropped=check.invalid,
+        dropped_rows=check.problems,
+        unit="row" if from_rows or kind == "xlsx" else "line",
+    )
 
 
 def _read_local(path: str) -> bytes:
@@ -264,24 +276,29 @@ def _is_local(source: Any) -> bool:
     )
 
 
-def load_upload(source: Any, *, file_type: str | None = None) -> Upload:
-    """Read ``source`` and check it for upload.
+def load_upload(source: Any, *, file_type: str | None = None, invalid_rows: str = "fail") -> Upload:
+    """Read ``source`` and check it for upload, every row included (docs/importing.rst).
 
     :param source: a local path (``str`` or ``os.PathLike``), an ``ObjectStoragePath`` or any object with
         ``read_bytes()``, raw ``bytes``, or rows (an iterable of dicts) written as CSV.
     :param file_type: ``csv``, ``xlsx`` or ``xls``; taken from the path's suffix when None.
+    :param invalid_rows: what a user row with an address Mimecast would refuse does: ``fail`` (the
+        default) refuses the file, ``drop`` leaves the row out of the CSV sent.
     """
+    invalid_rows = check_invalid_rows(invalid_rows)
     if isinstance(source, bytes | bytearray):
-        return prepare_upload(bytes(source), file_type=file_type, name=None)
+        return prepare_upload(bytes(source), file_type=file_type, name=None, invalid_rows=invalid_rows)
     if _is_local(source):
         path = os.fspath(source)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         if not path.strip():
             raise MimecastConfigurationError("source is an empty string; pass a file path, bytes or rows")
-        return prepare_upload(_read_local(path), file_type=file_type, name=path)
+        return prepare_upload(_read_local(path), file_type=file_type, name=path, invalid_rows=invalid_rows)
     if hasattr(source, "read_bytes"):  # ObjectStoragePath and other fsspec-backed paths
-        return prepare_upload(_read_object(source), file_type=file_type, name=str(source))
+        return prepare_upload(
+            _read_object(source), file_type=file_type, name=str(source), invalid_rows=invalid_rows
+        )
     if isinstance(source, Mapping) or not isinstance(source, Iterable):
         raise MimecastConfigurationError(
             f"source is {type(source).__name__}; pass a file path, an ObjectStoragePath, bytes, or a list of "
@@ -289,4 +306,6 @@ def load_upload(source: Any, *, file_type: str | None = None) -> Upload:
         )
     if file_type not in (None, "csv"):
         raise MimecastConfigurationError(f"rows are written as CSV; file_type {file_type!r} does not apply")
-    return prepare_upload(rows_to_csv(source), file_type="csv", name=None)
+    return prepare_upload(
+        rows_to_csv(source), file_type="csv", name=None, invalid_rows=invalid_rows, from_rows=True
+    )

@@ -4,21 +4,25 @@ Prints numbers rather than asserting them: the machines that run this are shared
 
     python scripts/benchmark.py                 # everything
     python scripts/benchmark.py waits --n 1,10,100,1000 --poll 2 --complete-after 10
+    python scripts/benchmark.py waits --docs    # and rewrite the performance page's table, data and chart
     python scripts/benchmark.py calls           # sync/async status calls per second, one batched request
-    python scripts/benchmark.py upload          # peak memory of a CSV upload: from rows, from a file
+    python scripts/benchmark.py upload          # time and peak memory of checking a CSV upload, every row
 
 ``waits`` runs N deferrable waits in one asyncio event loop, as Airflow's triggerer runs them, with an
 empty token cache (a triggerer that has just started), twice: through the shared poller that
 ``MimecastImportStatusTrigger`` uses, and with per-wait polling (one request per wait per interval, a new
 client per call: the provider before the shared poller, kept here only as the baseline). The simulator
 runs in a separate process, so its threads do not compete with the measured event loop for the GIL, and
-it counts what it received.
+it counts what it received. ``--docs`` writes the table (``benchmark-waits.txt``), the figures
+(``benchmark-waits.json``) and the chart drawn from them (``benchmark-waits.svg``, by
+``scripts/benchmark_chart.py``) into ``docs/_static/``, which the performance page includes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import tempfile
@@ -26,12 +30,14 @@ import time
 import tracemalloc
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, cast
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="mimecast-bench-airflow-"))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 import psutil
+from benchmark_chart import write_chart
 
 from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
@@ -40,6 +46,7 @@ from airflow_provider_mimecast.triggers.import_status import MimecastImportStatu
 from airflow_provider_mimecast.uploads import load_upload
 
 CONN_ID = "bench_oauth"
+DOCS_STATIC = Path(__file__).parents[1] / "docs" / "_static"
 
 
 # ------------------------------------------------------------------------------ simulator process
@@ -62,6 +69,7 @@ def _serve(pipe: Connection) -> None:
                     (
                         counts.get(TOKEN_PATH, 0),
                         counts.get(GET_IMPORT_STATUS_PATH, 0),
+                        sum(sim.status_request_sizes()),
                         sim.connections_accepted,
                     )
                 )
@@ -83,7 +91,7 @@ class SimulatorProcess:
         self._pipe.send(("create", (count, complete_after)))
         return self._pipe.recv()
 
-    def counts(self) -> tuple[int, int, int]:
+    def counts(self) -> tuple[int, int, int, int]:
         self._pipe.send(("counts", None))
         return self._pipe.recv()
 
@@ -167,14 +175,22 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def waits(sizes: list[int], poll: float, complete_after: float, baseline_max: int) -> None:
+def waits(sizes: list[int], poll: float, complete_after: float, baseline_max: int) -> dict[str, Any]:
+    """Run the waits, print the table, and return the figures (see ``--docs``)."""
     header = (
-        f"{'mode':<18}{'N':>6}{'token req':>11}{'status req':>12}{'sockets':>9}{'detect p50':>12}{'detect p99':>12}"
-        f"{'loop block':>12}{'mem/wait':>10}{'CPU/poll':>11}"
+        f"{'mode':<18}{'N':>6}{'token req':>11}{'status req':>12}{'req/round':>11}{'sockets':>9}"
+        f"{'detect p50':>12}{'detect p99':>12}{'loop block':>12}{'mem/wait':>10}{'CPU/poll':>11}"
     )
-    print(f"Deferrable waits in one event loop: poll {poll:g} s, imports complete after {complete_after:g} s")
-    print(header)
-    print("-" * len(header))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"Deferrable waits in one event loop: poll {poll:g} s, imports complete after {complete_after:g} s "
+        f"(load average {load:.1f} on {os.cpu_count()} CPUs at the start)",
+        header,
+        "-" * len(header),
+    ]
+    for line in lines:
+        print(line)
+    rows: list[dict[str, Any]] = []
     deadline = complete_after * 4 + 30
     with SimulatorProcess() as sim:
         for n in sizes:
@@ -188,21 +204,51 @@ def waits(sizes: list[int], poll: float, complete_after: float, baseline_max: in
                 sim.counts()  # zero the simulator's counters
                 ids, completes_at = sim.create(n, complete_after)
                 run = asyncio.run(_run_waits(wait, ids, poll, deadline))
-                tokens, statuses, sockets = sim.counts()
+                tokens, statuses, ids_asked, sockets = sim.counts()
                 late = [max(t - completes_at, 0.0) for t in run["detected"]]
-                failed = sum(r != "success" for r in run["results"])
-                polls = max(statuses, 1)
-                print(
-                    f"{label:<18}{n:>6}{tokens:>11}{statuses:>12}{sockets:>9}{_percentile(late, 0.5):>11.2f}s"
-                    f"{_percentile(late, 0.99):>11.2f}s{run['longest_block'] * 1000:>10.0f}ms"
-                    f"{run['rss_per_wait'] / 1024:>8.1f}KB{run['cpu'] / polls * 1000:>9.2f}ms"
-                    + (f"  ({failed} not successful)" if failed else "")
+                # Every round asks about every wait once, so the rounds are the IDs asked per wait.
+                rounds = ids_asked / n
+                row = {
+                    "mode": label,
+                    "n": n,
+                    "token_requests": tokens,
+                    "status_requests": statuses,
+                    "rounds": rounds,
+                    "requests_per_round": statuses / rounds if rounds else 0.0,
+                    "sockets": sockets,
+                    "detect_p50_s": _percentile(late, 0.5),
+                    "detect_p99_s": _percentile(late, 0.99),
+                    "longest_block_s": run["longest_block"],
+                    "rss_per_wait_bytes": run["rss_per_wait"],
+                    "cpu_per_request_s": run["cpu"] / max(statuses, 1),
+                    "not_successful": sum(r != "success" for r in run["results"]),
+                }
+                rows.append(row)
+                line = (
+                    f"{label:<18}{n:>6}{tokens:>11}{statuses:>12}{row['requests_per_round']:>11.1f}{sockets:>9}"
+                    f"{row['detect_p50_s']:>11.2f}s{row['detect_p99_s']:>11.2f}s"
+                    f"{row['longest_block_s'] * 1000:>10.0f}ms{row['rss_per_wait_bytes'] / 1024:>8.1f}KB"
+                    f"{row['cpu_per_request_s'] * 1000:>9.2f}ms"
+                    + (f"  ({row['not_successful']} not successful)" if row["not_successful"] else "")
                 )
-    print(
-        "token/status req, sockets: what the simulator received. detect: from an import's completion to its event. "
-        "loop block: the longest stall of the event loop. mem/wait: peak RSS growth / N. "
-        "CPU/poll: process CPU time / status requests."
+                lines.append(line)
+                print(line)
+    footnote = (
+        "token/status req, sockets: what the simulator received. req/round: status requests per poll round. "
+        "detect: from an import's completion to its event. loop block: the longest stall of the event loop. "
+        "mem/wait: peak RSS growth / N. CPU/poll: process CPU time / status requests."
     )
+    print(footnote)
+    return {"poll_seconds": poll, "complete_after_seconds": complete_after, "table": lines, "rows": rows}
+
+
+def write_docs(figures: dict[str, Any], directory: Path = DOCS_STATIC) -> None:
+    """Write the table, the figures and the chart that the performance page includes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "benchmark-waits.txt").write_text("\n".join(figures["table"]) + "\n", encoding="utf-8")
+    (directory / "benchmark-waits.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_chart(figures, directory / "benchmark-waits.svg")
+    print(f"Wrote benchmark-waits.txt, .json and .svg to {directory}")
 
 
 # ------------------------------------------------------------------------------ calls and uploads
@@ -235,7 +281,7 @@ def calls(count: int) -> None:
         ids = [sim.create_import() for _ in range(500)]
         started = time.perf_counter()
         hook.get_import_status(ids)
-        print(f"one request for 500 IDs: {(time.perf_counter() - started) * 1000:.0f} ms")
+        print(f"500 IDs in 50 requests of 10: {(time.perf_counter() - started) * 1000:.0f} ms")
 
 
 def _traced(function: Callable[[], Any]) -> tuple[Any, float, int]:
@@ -250,8 +296,16 @@ def _traced(function: Callable[[], Any]) -> tuple[Any, float, int]:
 
 
 def upload(rows: int) -> None:
-    data = ({"emailAddress": f"user{i}@example.com", "name": f"User {i}"} for i in range(rows))
-    body, elapsed, peak = _traced(lambda: load_upload(data))
+    """Print the time (without tracemalloc, which slows every allocation) and the peak memory of writing
+    ``rows`` row dicts as a CSV upload and checking every row."""
+
+    def data() -> Any:
+        return ({"email": f"user{i}@example.com", "name": f"User {i}"} for i in range(rows))
+
+    started = time.perf_counter()
+    load_upload(data())
+    elapsed = time.perf_counter() - started
+    body, _, peak = _traced(lambda: load_upload(data()))
     print(
         f"{rows:,} rows -> CSV upload of {len(body.content) / 1e6:.1f} MB: {elapsed:.2f} s, "
         f"peak memory {peak / 1e6:.1f} MB"
@@ -259,28 +313,45 @@ def upload(rows: int) -> None:
 
 
 def upload_file_memory(megabytes: int = 100) -> None:
-    """Print the peak memory of loading a generated CSV file of about ``megabytes`` MB for upload.
+    """Print the time and peak memory of checking a generated CSV file of about ``megabytes`` MB for upload.
 
     Self-contained: it writes the file to a temporary directory, measures ``load_upload(path)`` under
-    tracemalloc, and removes the file. The target is a peak within about twice the file's size.
+    tracemalloc (every row is parsed and its address checked), and removes the file. Then the same with one
+    row in 100 invalid and ``invalid_rows="drop"``, which builds the bytes sent without them. The targets:
+    a peak near the file's size (the bytes read, one line decoded at a time), and near twice that when
+    rows are dropped (the bytes read and the bytes sent). Time is printed without tracemalloc, which slows
+    every allocation.
     """
     row = b"user%08d@example.com,User Name %08d,Some Department,+44 20 7946 0000\n"
+    bad = b"user%08d at example.com,User Name %08d,Some Department,+44 20 7946 0000\n"
     rows_per_block = 20_000
     block_size = len(row % (0, 0)) * rows_per_block
+    rows = megabytes * 1_000_000 // block_size * rows_per_block
     with tempfile.TemporaryDirectory(prefix="mimecast-bench-upload-") as directory:
-        path = os.path.join(directory, "users.csv")
-        with open(path, "wb") as out:
-            out.write(b"emailAddress,name,department,phone\n")
-            for start in range(0, megabytes * 1_000_000 // block_size * rows_per_block, rows_per_block):
-                out.write(b"".join(row % (i, i) for i in range(start, start + rows_per_block)))
-        size = os.path.getsize(path)
-        upload, elapsed, peak = _traced(lambda: load_upload(path))
-        assert len(upload.content) == size
-        del upload
-    print(
-        f"{size / 1e6:.0f} MB CSV file -> upload: {elapsed:.2f} s, peak memory {peak / 1e6:.1f} MB "
-        f"({peak / size:.2f} x the file size)"
-    )
+        for invalid_rows, every in (("fail", 0), ("drop", 100)):
+            path = os.path.join(directory, "users.csv")
+            with open(path, "wb") as out:
+                out.write(b"email,name,department,phone\n")
+                for start in range(0, rows, rows_per_block):
+                    out.write(
+                        b"".join(
+                            (bad if every and i % every == 0 else row) % (i, i)
+                            for i in range(start, start + rows_per_block)
+                        )
+                    )
+            size = os.path.getsize(path)
+            started = time.perf_counter()
+            upload = load_upload(path, invalid_rows=invalid_rows)
+            elapsed = time.perf_counter() - started
+            del upload
+            upload, _, peak = _traced(lambda: load_upload(path, invalid_rows=invalid_rows))  # noqa: B023
+            dropped = f", {upload.dropped:,} rows dropped" if upload.dropped else ""
+            del upload
+            print(
+                f"{size / 1e6:.0f} MB CSV file, {rows:,} rows, invalid_rows={invalid_rows!r}{dropped} -> "
+                f"upload: {elapsed:.2f} s ({rows / elapsed / 1e6:.2f} M rows/s), peak memory "
+                f"{peak / 1e6:.1f} MB ({peak / size:.2f} x the file size)"
+            )
 
 
 def main() -> None:
@@ -297,9 +368,18 @@ def main() -> None:
     parser.add_argument(
         "--upload-mb", type=int, default=100, help="size of the CSV file in the upload figure, MB"
     )
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="write the waits table, figures and chart into docs/_static/ for the performance page",
+    )
     args = parser.parse_args()
     if args.what in ("waits", "all"):
-        waits([int(n) for n in args.n.split(",")], args.poll, args.complete_after, args.baseline_max)
+        figures = waits(
+            [int(n) for n in args.n.split(",")], args.poll, args.complete_after, args.baseline_max
+        )
+        if args.docs:
+            write_docs(figures)
     if args.what in ("calls", "all"):
         calls(args.calls)
     if args.what in ("upload", "all"):

@@ -1,7 +1,8 @@
 """The main job, end to end without a Mimecast tenant.
 
 Starts the local Mimecast simulator, runs the ``example_mimecast_directory_sync`` DAG against it with an
-API 2.0 (OAuth) connection -- build the CSV, start the import, wait for it in deferrable mode, report --
+API 2.0 (OAuth) connection -- build the CSV, check every row and leave out the malformed address, start
+the import, wait for it in deferrable mode, report --
 then checks the same import with ``example_mimecast_wait_for_import`` over an API 1.0 (HMAC) connection,
 and prints the import result that reached XCom.
 """
@@ -60,7 +61,10 @@ def main() -> int:
         sync_run = run_dag("example_mimecast_directory_sync")
         tis = {ti.task_id: ti for ti in sync_run.get_task_instances()}
         import_id = tis["start_import"].xcom_pull(task_ids="start_import", key="import_id")
+        rows = tis["start_import"].xcom_pull(task_ids="start_import", key="upload_rows")
         print(f"   API 2.0 (OAuth): started import {import_id} and waited for it")
+        for row in rows["dropped_rows"]:
+            print(f"   Left out before upload: row {row['row']}, {row['email']!r} {row['problem']}")
 
         wait_run = run_dag(
             "example_mimecast_wait_for_import", import_id=import_id, mimecast_conn_id="mimecast_hmac"
@@ -74,8 +78,8 @@ def main() -> int:
     rejected = result["totalUsers"] - result["successfulImportedUsers"]
     print(
         f"\nImport {result['id']} is {result['status']}: {result['successfulImportedUsers']} of "
-        f"{result['totalUsers']} users imported, {rejected} rejected (the sample HR export has one "
-        "malformed address)."
+        f"{result['totalUsers']} users imported, {rejected} rejected by Mimecast, and "
+        f"{rows['dropped']} HR row left out before upload (the sample export's one malformed address)."
     )
     return 0
 

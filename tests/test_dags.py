@@ -99,22 +99,37 @@ def test_wait_for_import_example_over_api_1(connections):
     } == {"MC"}
 
 
-def test_directory_sync_example_imports_and_reports_rejected_users(connections):
+def test_directory_sync_example_drops_the_malformed_address_and_imports_the_rest(connections):
     dag_run = dag_bag().get_dag("example_mimecast_directory_sync").test()
     assert states(dag_run) == {
         "build_user_rows": "success",
         "start_import": "success",
         "wait_for_import": "success",
         "check_counts": "success",
-        "report_success": "skipped",
-        "report_rejected_users": "success",
+        "report_success": "success",
+        "report_rejected_users": "skipped",
     }
     import_id = xcom(dag_run, "start_import", key="import_id")
     assert connections.import_ids() == [import_id]
+    # The sample export has 8 active employees, one with a malformed address: left out before upload.
+    [request] = connections.requests_to(IMPORT_USERS_PATH)
+    # The group was found by name: its secure ID went to import-users.
+    [group] = [g for g in connections.groups() if g.name == "Directory Sync"]
+    assert json.loads(request.headers["x-mc-arg"])["data"][0]["groupId"] == group.id
+    assert request.body.startswith(b"email,name\n") and b"edsger.dijkstra@example" not in request.body
+    assert xcom(dag_run, "start_import", key="upload_rows") == {
+        "sent": 7,
+        "dropped": 1,
+        "dropped_rows": [
+            {"row": 5, "email": "edsger.dijkstra@example", "problem": "is not an email address"}
+        ],
+    }
     final = xcom(dag_run, "wait_for_import")
-    # The sample export has 8 active employees, one with a malformed address.
-    assert (final["id"], final["totalUsers"], final["successfulImportedUsers"]) == (import_id, 8, 7)
-    assert "7 of 8 users" in xcom(dag_run, "report_rejected_users")
+    assert (final["id"], final["totalUsers"], final["successfulImportedUsers"]) == (import_id, 7, 7)
+    assert xcom(dag_run, "report_success") == (
+        "Directory sync complete: 7 users imported; 1 HR row left out before upload "
+        "('edsger.dijkstra@example' is not an email address)"
+    )
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])
@@ -127,7 +142,7 @@ def test_import_operator_waits_for_completion(connections, mode):
     assert (final["id"], final["status"], final["successfulImportedUsers"], final["totalUsers"]) == (
         import_id,
         "completed",
-        1,
+        2,
         2,
     )
     assert started_import(dag_run) is None  # deleted on success, after a deferral too
@@ -135,7 +150,7 @@ def test_import_operator_waits_for_completion(connections, mode):
 
 def test_import_operator_renders_the_path_and_returns_the_id(connections, tmp_path):
     source = tmp_path / "users.csv"
-    source.write_text("emailAddress,name\nada@example.com,Ada\n")
+    source.write_text("email,name\nada@example.com,Ada\n")
     dag_run = run("mimecast_test_import_templated_path", path=str(source))
     assert states(dag_run) == {"import_users": "success"}
     [import_id] = connections.import_ids()
@@ -144,9 +159,25 @@ def test_import_operator_renders_the_path_and_returns_the_id(connections, tmp_pa
     assert request.body == source.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "emailAddress,name\nada@example.com,Ada\n",  # the header our examples used to show
+        "email,name\nada@example.com,Ada\ngrace@example,Grace\n",  # a malformed address on line 3
+    ],
+)
+def test_import_operator_fails_before_upload_on_a_file_mimecast_would_refuse(connections, tmp_path, content):
+    source = tmp_path / "users.csv"
+    source.write_text(content)
+    dag_run = run("mimecast_test_import_templated_path", path=str(source))
+    assert states(dag_run) == {"import_users": "failed"}
+    assert try_number(dag_run) == 1
+    assert connections.requests == []
+
+
 def test_import_operator_fails_clearly_on_a_blank_group(connections, tmp_path):
     source = tmp_path / "users.csv"
-    source.write_text("emailAddress,name\nada@example.com,Ada\n")
+    source.write_text("email,name\nada@example.com,Ada\n")
     dag_run = run("mimecast_test_import_templated_path", path=str(source), group_id=" ")
     assert states(dag_run) == {"import_users": "failed"}
     assert connections.import_ids() == []
@@ -215,7 +246,7 @@ def try_number(dag_run: Any, task_id: str = "import_users") -> int:
 
 def users_file(tmp_path: Path, *names: str) -> Path:
     source = tmp_path / "users.csv"
-    source.write_text("emailAddress,name\n" + "".join(f"{n.lower()}@example.com,{n}\n" for n in names))
+    source.write_text("email,name\n" + "".join(f"{n.lower()}@example.com,{n}\n" for n in names))
     return source
 
 
@@ -335,3 +366,63 @@ def test_a_variable_that_cannot_be_deleted_does_not_fail_the_finished_task(conne
     assert xcom(dag_run, "import_users")["id"] == import_id
     assert "Could not delete Variable mimecast_import_users/" in capfd.readouterr().out
     assert started_import(dag_run)["import_id"] == import_id  # left behind, as the warning says
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_no_status_request_carries_more_than_status_batch_size_ids(monkeypatch, mode):
+    # The simulator refuses more than 10 IDs in one call, as Mimecast's reference documents.
+    with MimecastSimulator(pending_seconds=0.5, processing_seconds=0.5) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        ids = [sim.create_import(total_users=n + 1) for n in range(25)]
+        dag_run = run(f"mimecast_test_many_ids_{mode}", import_ids=ids)
+    assert states(dag_run) == {"wait": "success", "get_status": "success"}
+    sizes = sim.status_request_sizes()
+    assert max(sizes) == 10 and sum(sizes) >= 2 * len(ids)
+    assert [s["id"] for s in xcom(dag_run, "wait")] == ids
+    assert [s["totalUsers"] for s in xcom(dag_run, "get_status")] == list(range(1, 26))
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+def test_a_sensor_keeps_waiting_while_answers_leave_its_import_out(connections, mode):
+    left_out, other = connections.create_import(), connections.create_import()
+    connections.inject(Fault("omit_ids", path="/api/user/get-import-status", import_ids=(left_out,), times=4))
+    dag_run = run(f"mimecast_test_many_ids_{mode}", import_ids=[left_out, other])
+    assert states(dag_run) == {"wait": "success", "get_status": "success"}
+    # Left out of two checks (each asked again once), then seen completed.
+    assert connections.status_request_sizes()[:4] == [2, 1, 2, 1]
+    assert [s["id"] for s in xcom(dag_run, "wait")] == [left_out, other]
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+def test_an_import_never_in_the_answers_times_out_and_is_never_a_success(connections, mode):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(
+        Fault("omit_ids", path="/api/user/get-import-status", import_ids=(import_id,), times=10**6)
+    )
+    dag_run = run(f"mimecast_test_unseen_{mode}", import_id=import_id)
+    assert states(dag_run) == {"wait": "failed"}
+    assert try_number(dag_run, "wait") == 1
+    assert (
+        len(connections.requests_to("/api/user/get-import-status")) >= 4
+    )  # it kept asking until the timeout
+
+
+def test_the_import_operator_finds_its_group_by_folder_path(connections):
+    emea = next(g for g in connections.groups() if g.name == "EMEA")
+    sales = next(g for g in connections.groups() if g.name == "Sales" and g.parent_id == emea.id)
+    connections.inject(Fault(**HANGING_STATUS_CHECK))  # the waiting task's first try times out
+    dag_run = run("mimecast_test_import_by_group_name", group_name="EMEA/Sales")
+    assert states(dag_run) == {"import_users": "success", "import_and_wait": "success"}
+    assert try_number(dag_run, "import_and_wait") == 2
+    uploads = connections.requests_to(IMPORT_USERS_PATH)
+    assert len(uploads) == 2  # one per task: the retry resumed its import
+    assert {json.loads(r.headers["x-mc-arg"])["data"][0]["groupId"] for r in uploads} == {sales.id}
+    assert started_import(dag_run, "import_and_wait") is None
+
+
+@pytest.mark.parametrize("group_name", ["Sales", "sales", "Nowhere/Sales"])
+def test_a_group_name_matching_none_or_several_fails_before_any_upload(connections, group_name):
+    dag_run = run("mimecast_test_import_by_group_name", group_name=group_name)
+    assert states(dag_run) == {"import_users": "failed", "import_and_wait": "failed"}
+    assert try_number(dag_run, "import_and_wait") == 2  # Airflow's retry looked again, and uploaded nothing
+    assert connections.requests_to(IMPORT_USERS_PATH) == []

@@ -15,14 +15,23 @@ from airflow_provider_mimecast.errors import (
     MimecastAuthenticationError,
     MimecastConfigurationError,
     MimecastError,
+    MimecastGroupLookupError,
     MimecastInvalidResponseError,
+    MimecastMissingImportsError,
     MimecastRateLimitError,
     MimecastServerError,
     MimecastTokenExpiredError,
     MimecastTransportError,
 )
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import (
+    FIND_GROUPS_PATH,
+    GET_IMPORT_STATUS_PATH,
+    IMPORT_USERS_PATH,
+    TOKEN_PATH,
+    MimecastHook,
+)
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from tests.canned import canned_server
 from tests.conftest import SECRETS, hmac_connection, oauth_connection, wait_until
 
 CONN_IDS = ["mimecast_default", "mimecast_hmac"]
@@ -321,3 +330,210 @@ def test_no_secret_reaches_logs_errors_or_reprs(connections, caplog, capfd):
     ]
     assert tokens
     assert all(redact(value) == "***" for value in (*tokens, *SECRETS))
+
+
+# ----------------------------------------------------------------------------- status_batch_size
+@pytest.mark.parametrize("conn_id", CONN_IDS)
+async def test_status_checks_send_at_most_status_batch_size_ids_per_request(connections, conn_id):
+    ids = [connections.create_import(total_users=n + 1) for n in range(25)]
+    asked = list(reversed(ids))
+    statuses = fast_hook(conn_id).get_import_status(asked)
+    assert [s.id for s in statuses] == asked
+    assert [s.total_users for s in statuses] == list(range(25, 0, -1))
+    assert connections.status_request_sizes() == [10, 10, 5]
+    statuses = await fast_hook(conn_id).aget_import_status(asked)
+    assert [s.id for s in statuses] == asked
+    assert connections.status_request_sizes() == [10, 10, 5] * 2
+    # One client for the whole async check, not one per batch.
+    assert connections.connections_accepted <= 3
+
+
+def test_an_account_allowed_more_ids_per_call_can_raise_status_batch_size(monkeypatch):
+    with MimecastSimulator(max_status_ids=1000) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url, status_batch_size=1000))
+        ids = [sim.create_import() for _ in range(2500)]
+        assert [s.id for s in fast_hook().get_import_status(ids)] == ids
+        assert sim.status_request_sizes() == [1000, 1000, 500]
+
+
+# ----------------------------------------------------------------------------- answers that do not match
+@pytest.mark.parametrize("conn_id", CONN_IDS)
+async def test_an_import_left_out_of_the_answer_is_asked_for_again_alone(connections, conn_id):
+    first, second, third = (connections.create_import(total_users=n) for n in (1, 2, 3))
+    for asynchronous in (False, True):
+        connections.reset_counts()
+        connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(second,)))
+        hook = fast_hook(conn_id)
+        asked = [first, second, third]
+        statuses = await hook.aget_import_status(asked) if asynchronous else hook.get_import_status(asked)
+        assert [(s.id, s.total_users) for s in statuses] == [(first, 1), (second, 2), (third, 3)]
+        assert connections.status_request_sizes() == [3, 1]
+        assert json.loads(connections.requests_to(GET_IMPORT_STATUS_PATH)[1].body) == {
+            "data": [{"id": second}]
+        }
+
+
+async def test_an_import_left_out_twice_is_an_error_naming_it_never_a_success(connections):
+    first, second = connections.create_import(), connections.create_import(pending_seconds=0)
+    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(second,), times=2))
+    with pytest.raises(MimecastMissingImportsError, match=second) as caught:
+        fast_hook().get_import_status([first, second])
+    assert caught.value.import_ids == (second,)
+    assert [s.id for s in caught.value.statuses] == [first]
+    assert connections.status_request_sizes() == [2, 1]
+    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(second,), times=2))
+    with pytest.raises(MimecastMissingImportsError, match=second):
+        await fast_hook().aget_import_status([first, second])
+    assert connections.status_request_sizes() == [2, 1] * 2
+
+
+def test_an_import_nobody_asked_for_is_ignored(connections):
+    asked = connections.create_import(pending_seconds=100)
+    unasked = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(Fault("extra_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(unasked,)))
+    connections.inject(Fault("extra_ids", path=GET_IMPORT_STATUS_PATH))  # one in no store at all
+    for _ in range(2):
+        [status] = fast_hook().get_import_status(asked)
+        assert (status.id, status.status) == (asked, "pending")
+    assert connections.status_request_sizes() == [1, 1]
+
+
+# ----------------------------------------------------------------------------- any endpoint
+@pytest.mark.parametrize("conn_id", CONN_IDS)
+async def test_call_reaches_any_endpoint_signed_or_authenticated(connections, conn_id):
+    hook = fast_hook(conn_id)
+    document = hook.call(FIND_GROUPS_PATH, {"query": "EMEA"}, meta={"pagination": {"pageSize": 5}})
+    assert [f["description"] for f in document["data"][0]["folders"]] == ["EMEA"]
+    assert document["meta"]["pagination"]["pageSize"] == 5
+    [request] = connections.requests_to(FIND_GROUPS_PATH)
+    assert json.loads(request.body) == {"meta": {"pagination": {"pageSize": 5}}, "data": [{"query": "EMEA"}]}
+    assert request.response_status == 200  # the simulator checked the signature of this path
+    document = await hook.acall("/api/account/get-account")
+    assert document["data"][0]["accountName"] == "Mimecast Simulator"
+
+
+@pytest.mark.parametrize("call_kind", ["sync", "async"])
+async def test_call_retries_after_the_server_may_have_acted_only_when_told_it_is_idempotent(
+    connections, call_kind
+):
+    hook = fast_hook()
+
+    async def call(**kwargs):
+        if call_kind == "sync":
+            return hook.call("/api/account/get-account", **kwargs)
+        return await hook.acall("/api/account/get-account", **kwargs)
+
+    connections.inject(Fault("server_error", path="/api/account/get-account", times=2))
+    with pytest.raises(MimecastServerError):
+        await call()
+    assert len(connections.requests_to("/api/account/get-account")) == 1
+    assert (await call(idempotent=True))["data"]
+    assert len(connections.requests_to("/api/account/get-account")) == 3
+    # A 429 was not executed: retried whatever the call, unless the caller handles it.
+    connections.inject(Fault("rate_limit", path="/api/account/get-account", reset_ms=10))
+    assert (await call())["data"]
+    connections.inject(Fault("rate_limit", path="/api/account/get-account", reset_ms=10))
+    with pytest.raises(MimecastRateLimitError):
+        await call(retry_rate_limits=False)
+    assert len(connections.requests_to("/api/account/get-account")) == 6
+
+
+def test_call_bounds_a_slow_answer_and_repeats_it_only_when_idempotent(connections):
+    connections.inject(Fault("latency", path="/api/account/get-account", delay=1.0, times=2))
+    with pytest.raises(MimecastTransportError, match=r"(?i)timed? ?out"):
+        fast_hook(timeout=0.3).call("/api/account/get-account")
+    assert fast_hook(timeout=0.3).call("/api/account/get-account", idempotent=True)["data"]
+    wait_until(lambda: len(connections.requests_to("/api/account/get-account")) >= 3)
+
+
+def test_call_maps_errors_as_the_built_in_calls_do(connections):
+    with pytest.raises(MimecastApiError, match="HTTP 404"):
+        fast_hook().call("/api/no/such-endpoint", idempotent=True)
+    assert len(connections.requests_to("/api/no/such-endpoint")) == 1
+    connections.inject(Fault("server_error", path=FIND_GROUPS_PATH, status=403))
+    with pytest.raises(MimecastAuthenticationError, match=r"Directories \| Groups \| Read"):
+        fast_hook().find_groups("Sales")
+
+
+def test_call_uploads_content_with_data_in_x_mc_arg(connections):
+    document = fast_hook("mimecast_hmac").call(
+        IMPORT_USERS_PATH,
+        {"groupId": "grp-1", "fileType": "csv"},
+        content=b"email,name\nada@example.com,Ada\n",
+        content_type="text/csv",
+    )
+    [request] = connections.requests_to(IMPORT_USERS_PATH)
+    assert json.loads(request.headers["x-mc-arg"]) == {"data": [{"groupId": "grp-1", "fileType": "csv"}]}
+    assert request.body == b"email,name\nada@example.com,Ada\n"
+    assert connections.import_ids() == [document["data"][0]["id"]]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"path": "https://elsewhere.example/api/x"}, "path must be an endpoint path"),
+        ({"path": "api/account/get-account"}, "path must be an endpoint path"),
+        ({"path": "/api/x?query=1"}, "path must be an endpoint path"),
+        ({"path": "/api/x y"}, "path must be an endpoint path"),
+        ({"path": TOKEN_PATH}, "fetches tokens itself"),
+        ({"path": "/api/x", "data": "query"}, "data must be an object or a list of objects"),
+        ({"path": "/api/x", "data": [{"id": object()}]}, "data cannot be sent as JSON"),
+        ({"path": "/api/x", "data": {"size": float("nan")}}, "data cannot be sent as JSON"),
+        ({"path": "/api/x", "meta": ["pagination"]}, "meta must be an object"),
+        ({"path": "/api/x", "content": "text"}, "content must be bytes"),
+        ({"path": "/api/x", "content": b"x", "content_type": "text/csv\r\nX-Evil: 1"}, "content_type"),
+    ],
+)
+async def test_call_refuses_bad_arguments_before_any_request(connections, arguments, message):
+    with pytest.raises(MimecastConfigurationError, match=message):
+        fast_hook().call(**arguments)
+    with pytest.raises(MimecastConfigurationError, match=message):
+        await fast_hook().acall(**arguments)
+    assert connections.requests == []
+
+
+# ----------------------------------------------------------------------------- directory groups
+def test_find_groups_follows_every_page(connections):
+    team = connections.add_group("Team")
+    ids = [connections.add_group(f"Team {n}", parent_id=team, user_count=n) for n in range(6)]
+    groups = fast_hook().find_groups("team", page_size=2)
+    assert [g.id for g in groups] == [team, *ids]
+    assert (groups[0].folder_count, groups[3].user_count, groups[3].parent_id) == (6, 2, team)
+    pages = [json.loads(r.body)["meta"]["pagination"] for r in connections.requests_to(FIND_GROUPS_PATH)]
+    assert len(pages) == 4 and "pageToken" not in pages[0] and all("pageToken" in p for p in pages[1:])
+
+
+def test_find_groups_stops_at_its_page_bound(connections):
+    for n in range(5):
+        connections.add_group(f"Team {n}")
+    with pytest.raises(MimecastGroupLookupError, match="more than 3 pages"):
+        fast_hook().find_groups("Team", page_size=1, max_pages=3)
+    assert len(connections.requests_to(FIND_GROUPS_PATH)) == 3
+
+
+def test_find_groups_refuses_pages_that_never_end(monkeypatch):
+    page = {"meta": {"status": 200, "pagination": {"next": "again"}}, "data": [{"folders": []}], "fail": []}
+    with canned_server({FIND_GROUPS_PATH: page}) as url:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(url))
+        with pytest.raises(MimecastInvalidResponseError, match="same page token twice"):
+            fast_hook().find_groups("Sales")
+
+
+def test_find_groups_filters_by_source(connections):
+    ldap = connections.add_group("Sales (LDAP)", source="ldap")
+    assert [g.id for g in fast_hook().find_groups("Sales", source="ldap")] == [ldap]
+    with pytest.raises(MimecastConfigurationError, match="source must be"):
+        fast_hook().find_groups("Sales", source="azure")
+
+
+def test_find_group_matches_the_name_exactly_and_lists_candidates_otherwise(connections):
+    emea = next(g for g in connections.groups() if g.name == "EMEA")
+    emea_sales = next(g for g in connections.groups() if g.name == "Sales" and g.parent_id == emea.id)
+    assert fast_hook().find_group("EMEA").id == emea.id
+    assert fast_hook().find_group("EMEA/Sales").id == emea_sales.id
+    with pytest.raises(MimecastGroupLookupError, match=r"2 Mimecast groups match 'Sales'.*'Sales' \(id eNo1"):
+        fast_hook().find_group("Sales")
+    with pytest.raises(MimecastGroupLookupError, match=r"named exactly 'sales'.*the search found 'Sales'"):
+        fast_hook().find_group("sales")
+    with pytest.raises(MimecastGroupLookupError, match="found no group at all"):
+        fast_hook().find_group("Marketing")

@@ -16,14 +16,17 @@ from airflow_provider_mimecast.errors import (
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from airflow_provider_mimecast.uploads import Upload
 from tests.canned import canned_server, envelope
 from tests.conftest import oauth_connection, wait_until
 
 ROWS = [
-    {"emailAddress": "ada@example.com", "name": "Ada"},
-    {"emailAddress": "not-an-address", "name": "Bad"},
-    {"emailAddress": "grace@example.com", "name": "Grace"},
+    {"email": "ada@example.com", "name": "Ada"},
+    {"email": "linus@example.com", "name": "Linus"},
+    {"email": "grace@example.com", "name": "Grace"},
 ]
+#: Rows with one address Mimecast would refuse (the second).
+ROWS_WITH_A_BAD_ADDRESS = [ROWS[0], {"email": "not-an-address", "name": "Bad"}, ROWS[2]]
 
 
 def hook(conn_id: str = "mimecast_default", **kwargs) -> MimecastHook:
@@ -54,23 +57,60 @@ def test_import_sends_parameters_in_x_mc_arg_and_returns_the_new_id(connections,
     assert (status.total_users, status.notify_email_address) == (3, "ops@example.com")
 
 
-def test_the_simulator_counts_rejected_rows_once_completed(connections):
-    import_id = hook().import_users(ROWS, group_id="grp-1")
-
-    def completed() -> ImportStatus | None:
+def completed(import_id: str) -> ImportStatus:
+    def check() -> ImportStatus | None:
         [status] = hook().get_import_status(import_id)
         return status if status.status == "completed" else None
 
-    status = wait_until(completed, timeout=10, interval=0.05)
+    return wait_until(check, timeout=10, interval=0.05)
+
+
+def test_the_simulator_counts_rows_mimecast_rejects_once_completed(monkeypatch):
+    # Mimecast rejects users for reasons a file check cannot see (an unknown accountCode, say).
+    with MimecastSimulator(
+        pending_seconds=0.1, processing_seconds=0.1, accept_row=lambda row: row["name"] != "Linus"
+    ) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        status = completed(hook().import_users(ROWS, group_id="grp-1"))
     assert (status.successful_imported_users, status.total_users) == (2, 3)
 
 
 def test_a_csv_file_without_trailing_newline_is_sent_with_one(connections, tmp_path):
     file = tmp_path / "users.csv"
-    file.write_bytes(b"emailAddress,name\nada@example.com,Ada")
+    file.write_bytes(b"email,name\nada@example.com,Ada")
     hook().import_users(file, group_id="grp-1")
     [request] = connections.requests_to(IMPORT_USERS_PATH)
-    assert request.body == b"emailAddress,name\nada@example.com,Ada\n"
+    assert request.body == b"email,name\nada@example.com,Ada\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (ROWS_WITH_A_BAD_ADDRESS, r"1 of 3 user rows .*\(row 2: 'not-an-address' is not an email address\)"),
+        ([{"emailAddress": "ada@example.com", "name": "Ada"}], "rename the key to 'email'"),
+        (b"emailAddress,name\nada@example.com,Ada\n", "found the header 'emailAddress' in cell A1"),
+    ],
+)
+def test_a_file_mimecast_would_refuse_is_refused_before_any_request(connections, source, message):
+    with pytest.raises(MimecastConfigurationError, match=message):
+        hook().import_users(source, group_id="grp-1")
+    assert connections.requests == []
+
+
+def test_invalid_rows_drop_sends_the_other_rows(connections):
+    import_id = hook().import_users(ROWS_WITH_A_BAD_ADDRESS, group_id="grp-1", invalid_rows="drop")
+    [request] = connections.requests_to(IMPORT_USERS_PATH)
+    assert request.body == b"email,name\nada@example.com,Ada\ngrace@example.com,Grace\n"
+    status = completed(import_id)
+    assert (status.successful_imported_users, status.total_users) == (2, 2)
+
+
+def test_the_simulator_refuses_a_file_mimecast_could_not_read_even_unchecked(connections):
+    # An Upload is sent as it is: what the provider's check stops, the simulator refuses as Mimecast would.
+    unchecked = Upload(content=b"emailAddress,name\nada@example.com,Ada\n", file_type="csv", name="users.csv")
+    with pytest.raises(MimecastApiError, match="err_validation_checkpoint_not_found"):
+        hook().import_users(unchecked, group_id="grp-1")
+    assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1 and connections.import_ids() == []
 
 
 @pytest.mark.parametrize("group_id", ["", "  ", None])
@@ -220,6 +260,7 @@ class InMemoryVariables:
     def __init__(self, **values: str) -> None:
         self.values = dict(values)
         self.calls: list[str] = []
+        self.written: list[str] = []
 
     def get(self, key, default=None):
         self.calls.append("get")
@@ -228,6 +269,7 @@ class InMemoryVariables:
     def set(self, key, value, description=None):
         self.calls.append("set")
         self.values[key] = value
+        self.written.append(value)
 
     def delete(self, key):
         self.calls.append("delete")
@@ -247,16 +289,17 @@ class TaskInstance:
         self.pushed[key] = value
 
 
-def waiting_operator():
+def waiting_operator(source=ROWS, **arguments):
     from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
 
     return MimecastImportUsersOperator(
         task_id="import_users",
-        source=ROWS,
+        source=source,
         group_id="grp-1",
         wait_for_completion=True,
         poll_interval=0.05,
         hook_params={"retry_delay": 0.01},
+        **arguments,
     )
 
 
@@ -286,3 +329,39 @@ def test_without_a_task_instance_identity_no_variable_is_touched(connections, mo
     assert waiting_operator().execute({"ti": Bare()})["status"] == "completed"
     assert store.calls == []
     assert "a retry could not resume this import" in capfd.readouterr().out
+
+
+def test_dropped_rows_are_pushed_and_the_retry_record_digests_the_bytes_sent(connections, monkeypatch, capfd):
+    import hashlib
+
+    from airflow_provider_mimecast.operators import import_users
+
+    store = InMemoryVariables()
+    monkeypatch.setattr(import_users, "Variable", store)
+    ti = TaskInstance()
+    result = waiting_operator(ROWS_WITH_A_BAD_ADDRESS, invalid_rows="drop").execute({"ti": ti})
+    [request] = connections.requests_to(IMPORT_USERS_PATH)
+    assert b"not-an-address" not in request.body
+    assert (result["totalUsers"], result["successfulImportedUsers"]) == (2, 2)
+    assert ti.pushed["upload_rows"] == {
+        "sent": 2,
+        "dropped": 1,
+        "dropped_rows": [{"row": 2, "email": "not-an-address", "problem": "is not an email address"}],
+    }
+    [record] = [json.loads(value) for value in store.written]
+    assert (record["sha256"], record["size"]) == (hashlib.sha256(request.body).hexdigest(), len(request.body))
+    assert "1 user row(s) of '<rows>' left out, with an address Mimecast would refuse (row 2: " in (
+        capfd.readouterr().out
+    )
+
+
+def test_by_default_a_bad_row_fails_before_any_request_and_pushes_nothing(connections):
+    ti = TaskInstance()
+    with pytest.raises(MimecastConfigurationError, match="or pass invalid_rows='drop'"):
+        waiting_operator(ROWS_WITH_A_BAD_ADDRESS).execute({"ti": ti})
+    assert connections.requests == [] and ti.pushed == {}
+
+
+def test_invalid_rows_is_checked_when_the_dag_is_parsed():
+    with pytest.raises(MimecastConfigurationError, match="invalid_rows is 'skip'; use 'fail'"):
+        waiting_operator(invalid_rows="skip")

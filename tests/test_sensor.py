@@ -15,10 +15,12 @@ from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastError,
     MimecastImportFailedError,
+    MimecastMissingImportsError,
 )
 from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
 from airflow_provider_mimecast.operators.import_status import MimecastGetImportStatusOperator
 from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
+from airflow_provider_mimecast.testing.simulator import Fault
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 from tests.canned import canned_server, envelope
 from tests.conftest import oauth_connection
@@ -284,7 +286,7 @@ def test_import_operator_warns_before_clearing_a_group(connections, capfd):
     ti = RecordingTaskInstance()
     operator = MimecastImportUsersOperator(
         task_id="import_users",
-        source=[{"emailAddress": "ada@example.com"}],
+        source=[{"email": "ada@example.com", "name": "Ada"}],
         group_id="grp-sales",
         clear_group=True,
         hook_params=FAST,
@@ -302,3 +304,28 @@ def test_import_operator_rejects_bad_wait_settings(argument, value):
 
     with pytest.raises(ValueError, match=f"{argument} must be a positive number"):
         MimecastImportUsersOperator(task_id="i", source=b"x", group_id="g", **{argument: value})
+
+
+def test_a_poke_mode_timeout_names_the_imports_the_answers_left_out(connections):
+    seen, left_out = connections.create_import(pending_seconds=100), connections.create_import()
+    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(left_out,), times=10**6))
+    with pytest.raises(AirflowSensorTimeout, match=rf"left out imports \['{left_out}'\]"):
+        sensor(import_id=[seen, left_out], timeout=0.5).execute({})
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 4
+
+
+def test_the_status_operator_fails_on_an_import_the_answers_left_out(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(import_id,), times=2))
+    operator = MimecastGetImportStatusOperator(task_id="status", import_id=import_id, hook_params=FAST)
+    with pytest.raises(MimecastMissingImportsError, match=import_id):
+        operator.execute({"ti": RecordingTaskInstance()})
+    assert connections.status_request_sizes() == [1, 1]
+
+
+@pytest.mark.parametrize("groups", [{}, {"group_id": "grp-1", "group_name": "Sales"}])
+def test_import_operator_takes_exactly_one_of_group_id_and_group_name(groups):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    with pytest.raises(MimecastConfigurationError, match=r"exactly one of group_id .* and group_name"):
+        MimecastImportUsersOperator(task_id="start", source=b"email,name\na@example.com,A\n", **groups)

@@ -32,13 +32,15 @@ from airflow_provider_mimecast.testing.simulator import (
     main,
 )
 from airflow_provider_mimecast.testing.simulator.recording import RequestLog
+from tests.conftest import wait_until
+from tests.workbooks import xlsx
 
 STATUS = "/api/user/get-import-status"
 IMPORT = "/api/user/import-users"
 ACCOUNT = "/api/account/get-account"
 TOKEN = "/oauth/token"
 CREDS = DEFAULT_CREDENTIALS
-CSV_OK = b"emailAddress,name\nada@example.com,Ada\nbob@example.org,Bob\n"
+CSV_OK = b"email,name\nada@example.com,Ada\nbob@example.org,Bob\n"
 
 
 @pytest.fixture
@@ -432,7 +434,7 @@ def test_get_import_status_validates_its_body(client: httpx.Client, body: bytes)
 def test_import_users_counts_rows_and_rejects_bad_addresses(
     sim: MimecastSimulator, client: httpx.Client
 ) -> None:
-    body = b"EmailAddress,name\nada@example.com,Ada\nnot-an-address,Bob\ncy@example.net,Cy\n"
+    body = b"email,name\nada@example.com,Ada\nnot-an-address,Bob\ncy@example.net,Cy\n"
     response = upload(client, body, notifyEmailAddress="ops@example.com", clearGroup=True)
     assert response.status_code == 200
     assert response.json()["fail"] == []
@@ -461,8 +463,59 @@ def test_import_users_accepts_hmac_and_chunked_uploads(sim: MimecastSimulator, c
     assert sim.requests_to(IMPORT)[0].body == CSV_OK
 
 
-def test_spreadsheets_count_as_one_user(sim: MimecastSimulator, client: httpx.Client) -> None:
-    response = upload(client, b"PK\x03\x04 not really a workbook", fileType="xlsx")
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"emailAddress,name\nada@example.com,Ada\n",
+        b"Email,name\nada@example.com,Ada\n",
+        b"e-mail,name\nada@example.com,Ada\n",
+        b" email,name\nada@example.com,Ada\n",
+        b"name,email\nAda,ada@example.com\n",
+        b"email,Name\nada@example.com,Ada\n",
+        b"email,phone,name\nada@example.com,1,Ada\n",
+        b"a,b,c,d,e,f,g,h,i,j,k,l,m,email,name\n,,,,,,,,,,,,,ada@example.com,Ada\n",
+        b"\n" * 99 + b"email,name\nada@example.com,Ada\n",
+    ],
+)
+def test_a_file_mimecast_would_not_read_is_refused(
+    sim: MimecastSimulator, client: httpx.Client, body: bytes
+) -> None:
+    # Mimecast's processing fails on a file without the checkpoint cell 'email' (and 'name' right of it)
+    # within A1-M99; the simulator's choice is to refuse the upload, so such a file fails every test.
+    response = upload(client, body)
+    assert response.status_code == 400
+    error = response.json()["fail"][0]["errors"][0]
+    assert (error["code"], error["field"]) == ("err_validation_checkpoint_not_found", "file")
+    assert sim.import_ids() == []
+
+
+def test_the_checkpoint_cell_is_found_anywhere_within_a1_to_m99(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    body = b"HR export,,,\n\n,,email,name,password\n,,ada@example.com,Ada,pw\n,,,,\n,,bad address,B,pw\n"
+    response = upload(client, body)
+    assert response.status_code == 200, response.text
+    assert status_of(client, response.json()["data"][0]["id"]).json()["data"][0]["totalUsers"] == 2
+
+
+def test_an_xlsx_is_read_like_a_csv(sim: MimecastSimulator, client: httpx.Client) -> None:
+    workbook = xlsx([["email", "name"], ["ada@example.com", "Ada"], ["not-an-address", "B"]], start_row=2)
+    import_id = upload(client, workbook, fileType="xlsx").json()["data"][0]["id"]
+    wait_until(lambda: status_of(client, import_id).json()["data"][0]["status"] == "completed", timeout=10)
+    item = status_of(client, import_id).json()["data"][0]
+    assert (item["totalUsers"], item["successfulImportedUsers"]) == (2, 1)
+    refused = upload(client, xlsx([["emailAddress", "name"], ["ada@example.com", "Ada"]]), fileType="xlsx")
+    assert error_code(refused) == "err_validation_checkpoint_not_found"
+    assert (
+        error_code(upload(client, b"PK\x03\x04 not a workbook", fileType="xlsx"))
+        == "err_validation_invalid_file"
+    )
+    assert len(sim.import_ids()) == 1
+
+
+def test_an_xls_counts_as_one_user(sim: MimecastSimulator, client: httpx.Client) -> None:
+    # A binary BIFF file, which the standard library cannot read.
+    response = upload(client, b"\xd0\xcf\x11\xe0 not really a workbook", fileType="xls")
     assert response.status_code == 200
     assert status_of(client, response.json()["data"][0]["id"]).json()["data"][0]["totalUsers"] == 1
 
@@ -504,7 +557,7 @@ def test_accept_row_is_configurable() -> None:
         ),
         (
             {"data": [{"groupId": "grp-1", "fileType": "csv"}]},
-            b"emailAddress,name\n",
+            b"email,name\n\n,\n",
             "err_validation_empty_file",
             "file",
         ),
@@ -1117,3 +1170,67 @@ def test_the_simulator_imports_nothing_from_airflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# -- find-groups -----------------------------------------------------------------------------------
+
+GROUPS = "/api/directory/find-groups"
+
+
+def find_groups(client: httpx.Client, query: str | None, **pagination: Any) -> httpx.Response:
+    item = {} if query is None else {"query": query}
+    body = {"meta": {"pagination": pagination}, "data": [item]}
+    return client.post(GROUPS, json=body, headers=bearer(client))
+
+
+def test_find_groups_searches_names_as_free_text_one_page_at_a_time() -> None:
+    with MimecastSimulator(demo_groups=False) as sim, http_client(sim.url) as client:
+        top = sim.add_group("Sales", user_count=4)
+        ids = [top, *(sim.add_group(f"Sales {n}", parent_id=top) for n in range(4))]
+        sim.add_group("Finance")
+        first = find_groups(client, "sAlEs", pageSize=3).json()
+        assert first["meta"]["pagination"]["totalCount"] == 5
+        assert [f["id"] for f in first["data"][0]["folders"]] == ids[:3]
+        assert first["data"][0]["folders"][0] == {
+            "id": top,
+            "description": "Sales",
+            "source": "cloud",
+            "userCount": 4,
+            "folderCount": 4,
+        }
+        assert first["data"][0]["folders"][1]["parentId"] == top
+        token = first["meta"]["pagination"]["next"]
+        second = find_groups(client, "sAlEs", pageSize=3, pageToken=token).json()
+        assert [f["id"] for f in second["data"][0]["folders"]] == ids[3:]
+        assert "next" not in second["meta"]["pagination"]
+        # A token belongs to its own search.
+        assert error_code(find_groups(client, "Finance", pageToken=token)) == "err_validation_invalid"
+        assert len(find_groups(client, None).json()["data"][0]["folders"]) == 6
+
+
+def test_a_new_simulator_holds_demo_groups(sim: MimecastSimulator) -> None:
+    names = {
+        (g.name, next((p.name for p in sim.groups() if p.id == g.parent_id), None)) for g in sim.groups()
+    }
+    assert names == {
+        ("Directory Sync", None),
+        ("EMEA", None),
+        ("Americas", None),
+        ("Sales", "EMEA"),
+        ("Sales", "Americas"),
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": [{"query": 7}]},
+        {"data": [{"query": "x", "source": "azure"}]},
+        {"meta": {"pagination": {"pageSize": 0}}, "data": [{"query": "x"}]},
+        {"meta": {"pagination": {"pageSize": 501}}, "data": [{"query": "x"}]},
+        {"meta": {"pagination": {"pageToken": "not-a-token"}}, "data": [{"query": "x"}]},
+    ],
+)
+def test_find_groups_refuses_what_is_not_a_search(sim: MimecastSimulator, client: httpx.Client, body) -> None:
+    response = client.post(GROUPS, json=body, headers=bearer(client))
+    assert response.status_code == 400 and error_code(response).startswith("err_validation")

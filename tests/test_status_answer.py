@@ -6,7 +6,7 @@ import pytest
 
 from airflow_provider_mimecast.errors import MimecastApiError, MimecastInvalidResponseError
 from airflow_provider_mimecast.status import ImportStatus
-from airflow_provider_mimecast.status_answer import statuses_by_id, statuses_in_order
+from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
 
 
 def item(import_id: str, status: str = "pending") -> dict[str, object]:
@@ -18,14 +18,34 @@ def fail(import_id: str | None, message: str = "Import not found") -> dict[str, 
     return {"key": {"id": import_id}, "errors": [error]} if import_id else {"errors": [error]}
 
 
-def test_statuses_come_back_in_the_order_asked():
-    document = {"data": [item("b", "completed"), item("a")], "fail": []}
-    assert [s.id for s in statuses_in_order(["a", "b"], document)] == ["a", "b"]
+def test_each_asked_id_gets_its_own_status():
+    answer = read_statuses(["a", "b"], {"data": [item("b", "completed"), item("a")], "fail": []})
+    assert {i: s.status for i, s in answer.statuses.items()} == {"a": "pending", "b": "completed"}
+    assert (answer.missing, answer.unasked) == ((), ())
 
 
-def test_an_id_the_answer_left_out_is_an_invalid_response():
-    with pytest.raises(MimecastInvalidResponseError, match=r"\['b'\]"):
-        statuses_in_order(["a", "b"], {"data": [item("a")], "fail": []})
+def test_an_id_the_answer_left_out_is_missing_in_the_order_asked():
+    answer = read_statuses(["c", "a", "b"], {"data": [item("a")], "fail": []})
+    assert list(answer.statuses) == ["a"]
+    assert answer.missing == ("c", "b")
+
+
+def test_an_id_nobody_asked_for_is_ignored_even_when_malformed():
+    document = {"data": [item("a"), item("x", "completed"), {"id": "y", "status": None}], "fail": []}
+    answer = read_statuses(["a"], document)
+    assert list(answer.statuses) == ["a"] and answer.unasked == ("x", "y")
+
+
+def test_an_id_reported_twice_with_different_contents_is_missing():
+    # Which of the two is right cannot be told: a completed one must not be trusted.
+    document = {"data": [item("a"), item("a", "completed"), item("b"), item("b")], "fail": []}
+    answer = read_statuses(["a", "b"], document)
+    assert answer.missing == ("a",) and list(answer.statuses) == ["b"]
+
+
+def test_an_item_without_an_id_is_an_invalid_response():
+    with pytest.raises(MimecastInvalidResponseError, match="no string 'id'"):
+        read_statuses(["a"], {"data": [{"status": "completed"}], "fail": []})
 
 
 def test_a_fail_entry_belongs_to_the_id_it_names_only():
@@ -40,3 +60,8 @@ def test_a_fail_entry_belongs_to_the_id_it_names_only():
 def test_a_fail_entry_naming_no_asked_id_concerns_the_whole_request():
     with pytest.raises(MimecastApiError, match="answered with errors"):
         statuses_by_id(["a"], {"data": [item("a")], "fail": [fail(None)]})
+
+
+def test_an_unasked_id_never_becomes_a_poll_result():
+    results = statuses_by_id(["a"], {"data": [item("a"), item("x", "completed")], "fail": []})
+    assert list(results) == ["a"]

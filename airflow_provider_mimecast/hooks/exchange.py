@@ -9,14 +9,19 @@ therefore written once.
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from airflow_provider_mimecast.envelope import check_response
-from airflow_provider_mimecast.errors import MimecastAuthenticationError, MimecastError
+from airflow_provider_mimecast.errors import (
+    MimecastAuthenticationError,
+    MimecastConfigurationError,
+    MimecastError,
+)
 from airflow_provider_mimecast.settings import AuthType, MimecastSettings
 from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
 
@@ -25,6 +30,12 @@ GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
 IMPORT_USERS_PATH = "/api/user/import-users"
 #: The cheap authenticated call behind test_connection.
 GET_ACCOUNT_PATH = "/api/account/get-account"
+FIND_GROUPS_PATH = "/api/directory/find-groups"
+
+#: A request path: absolute, without a query or fragment, in the characters a URL path may hold.
+_PATH_SHAPE = re.compile(r"/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*")
+#: A media type in printable ASCII: nothing that could end the header.
+_MEDIA_TYPE = re.compile(r"[\x21-\x7e]+/[\x20-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,78 @@ class Call:
 
 
 Attempt = Generator[NeedToken | ApiRequest, str | ApiResponse, dict[str, Any]]
+
+
+def api_call(
+    path: str,
+    data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    *,
+    meta: Mapping[str, Any] | None = None,
+    content: bytes | None = None,
+    content_type: str = "application/octet-stream",
+    idempotent: bool = False,
+    allow_item_failures: bool = False,
+) -> Call:
+    """The :class:`Call` for a POST to any Mimecast endpoint, checked before anything is sent.
+
+    The body is ``{"meta": meta, "data": [...]}`` as JSON; with ``content``, the body is those bytes and
+    ``data`` travels in the ``x-mc-arg`` header, as Mimecast's upload endpoints take it. Arguments of
+    :meth:`MimecastHook.call <airflow_provider_mimecast.hooks.mimecast.MimecastHook.call>`.
+    """
+    if not isinstance(path, str) or not _PATH_SHAPE.fullmatch(path):
+        raise MimecastConfigurationError(
+            f"path must be an endpoint path such as '/api/directory/find-groups' (starting with '/', without "
+            f"host, query or spaces), not {path!r}"
+        )
+    if path == TOKEN_PATH:
+        raise MimecastConfigurationError(
+            f"path {TOKEN_PATH!r} is not an API call: the hook fetches tokens itself"
+        )
+    if data is None:
+        items: list[Any] = []
+    elif isinstance(data, Mapping):
+        items = [dict(data)]
+    elif (
+        isinstance(data, Sequence)
+        and not isinstance(data, str | bytes)
+        and all(isinstance(item, Mapping) for item in data)
+    ):
+        items = [dict(item) for item in data]
+    else:
+        raise MimecastConfigurationError(
+            f"data must be an object or a list of objects (Mimecast's 'data' array), not {type(data).__name__}"
+        )
+    if meta is not None and not isinstance(meta, Mapping):
+        raise MimecastConfigurationError(f"meta must be an object, not {type(meta).__name__}")
+    _check_json(items, "data")
+    if content is None:
+        document: dict[str, Any] = {"data": items}
+        if meta is not None:
+            document = {"meta": _check_json(dict(meta), "meta"), **document}
+        return Call(path, json_body=document, idempotent=idempotent, allow_item_failures=allow_item_failures)
+    if not isinstance(content, bytes | bytearray | memoryview):
+        raise MimecastConfigurationError(f"content must be bytes, not {type(content).__name__}")
+    if meta is not None:
+        raise MimecastConfigurationError("meta cannot travel with content: an upload's parameters go in data")
+    if not isinstance(content_type, str) or not _MEDIA_TYPE.fullmatch(content_type):
+        raise MimecastConfigurationError(
+            f"content_type must be a media type such as 'text/csv', not {content_type!r}"
+        )
+    return Call(
+        path,
+        content=bytes(content),
+        headers={"x-mc-arg": json.dumps({"data": items}), "Content-Type": content_type},
+        idempotent=idempotent,
+        allow_item_failures=allow_item_failures,
+    )
+
+
+def _check_json(value: Any, argument: str) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise MimecastConfigurationError(f"{argument} cannot be sent as JSON: {error}") from None
+    return value
 
 
 def token_request(settings: MimecastSettings) -> ApiRequest:

@@ -5,9 +5,7 @@ call in :mod:`.exchange`, retries in :mod:`.retry`, and the HTTP clients in :mod
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from typing import Any
 
 from airflow.providers.common.compat.connection import get_async_connection
@@ -21,19 +19,24 @@ from airflow_provider_mimecast.envelope import (
 from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastError,
+    MimecastGroupLookupError,
     MimecastInvalidResponseError,
+    MimecastMissingImportsError,
     MimecastServerError,
     MimecastTransportError,
     MimecastUploadNotRetriedError,
 )
+from airflow_provider_mimecast.groups import DirectoryGroup, match_group, path_segments, read_groups_page
 from airflow_provider_mimecast.hooks.connection_form import connection_form_widgets
 from airflow_provider_mimecast.hooks.exchange import (
+    FIND_GROUPS_PATH,
     GET_ACCOUNT_PATH,
     GET_IMPORT_STATUS_PATH,
     IMPORT_USERS_PATH,
     TOKEN_PATH,
     Call,
     NeedToken,
+    api_call,
     attempt,
     check,
     token_request,
@@ -43,10 +46,11 @@ from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
 from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport, load_tls_context
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
-from airflow_provider_mimecast.status_answer import statuses_by_id, statuses_in_order
+from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
 from airflow_provider_mimecast.uploads import Upload, load_upload
 
 __all__ = [
+    "FIND_GROUPS_PATH",
     "GET_ACCOUNT_PATH",
     "GET_IMPORT_STATUS_PATH",
     "IMPORT_USERS_PATH",
@@ -54,6 +58,9 @@ __all__ = [
     "TOKEN_PATH",
     "MimecastHook",
 ]
+
+#: One status check, free of I/O: yields each request's IDs, is sent each answer, returns the statuses.
+StatusSteps = Generator[list[str], Mapping[str, Any], list[ImportStatus]]
 
 
 class MimecastHook(BaseHook):
@@ -174,7 +181,7 @@ class MimecastHook(BaseHook):
             self._async_transport = None
             await transport.aclose()
 
-    def _post(self, call: Call) -> dict[str, Any]:
+    def _post(self, call: Call, *, retry_rate_limits: bool = True) -> dict[str, Any]:
         settings = self.settings
         transport = self._sync_transport(settings)
         policy = retry_policy(
@@ -182,6 +189,7 @@ class MimecastHook(BaseHook):
             retries=self._retries(settings),
             retry_delay=self.retry_delay,
             log=self.log,
+            retry_rate_limits=retry_rate_limits,
             max_rate_limit_wait=settings.max_rate_limit_wait,
         )
 
@@ -249,27 +257,163 @@ class MimecastHook(BaseHook):
                         return done.value
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    # ----------------------------------------------------------------- API
-    @staticmethod
-    def _status_call(import_ids: str | Sequence[str]) -> tuple[list[str], Call]:
+    # ----------------------------------------------------------------- any endpoint
+    def call(
+        self,
+        path: str,
+        data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+        idempotent: bool = False,
+        allow_item_failures: bool = False,
+        retry_rate_limits: bool = True,
+    ) -> dict[str, Any]:
+        """POST to any Mimecast API endpoint, authenticated, retried, bounded in time and with errors mapped
+        exactly as the built-in calls are; returns the checked envelope (``meta``, ``data``, ``fail``).
+
+        Only calls Mimecast cannot have executed (a 429, a connection never made) are retried by default,
+        since an arbitrary POST may change something; pass ``idempotent=True`` for reads (``get-...``,
+        ``find-...``) to retry server errors and timeouts as well. See :ref:`any-endpoint`.
+
+        :param path: the endpoint's path, e.g. ``/api/directory/get-group-members``.
+        :param data: the request's ``data``: one object or a list of them.
+        :param meta: the request's ``meta``, e.g. ``{"pagination": {"pageSize": 100}}``.
+        :param content: bytes to send as the body instead (an upload); ``data`` then travels in the
+            ``x-mc-arg`` header.
+        :param content_type: the media type of ``content``.
+        :param idempotent: the call may be repeated after Mimecast may have acted on it.
+        :param allow_item_failures: return the envelope even when ``fail`` lists some items, for the caller
+            to read; by default any ``fail`` entry raises :class:`~airflow_provider_mimecast.errors.MimecastApiError`.
+        :param retry_rate_limits: wait out a 429 and retry; False raises
+            :class:`~airflow_provider_mimecast.errors.MimecastRateLimitError` at once.
+        """
+        request = api_call(
+            path,
+            data,
+            meta=meta,
+            content=content,
+            content_type=content_type,
+            idempotent=idempotent,
+            allow_item_failures=allow_item_failures,
+        )
+        return self._post(request, retry_rate_limits=retry_rate_limits)
+
+    async def acall(
+        self,
+        path: str,
+        data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+        idempotent: bool = False,
+        allow_item_failures: bool = False,
+        retry_rate_limits: bool = True,
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`call`; never blocks the event loop. Inside :meth:`async_session` it reuses
+        the session's client.
+
+        :param path: the endpoint's path.
+        :param data: the request's ``data``.
+        :param meta: the request's ``meta``.
+        :param content: bytes to send as the body instead.
+        :param content_type: the media type of ``content``.
+        :param idempotent: the call may be repeated after Mimecast may have acted on it.
+        :param allow_item_failures: return the envelope even when ``fail`` lists some items.
+        :param retry_rate_limits: wait out a 429 and retry.
+        """
+        request = api_call(
+            path,
+            data,
+            meta=meta,
+            content=content,
+            content_type=content_type,
+            idempotent=idempotent,
+            allow_item_failures=allow_item_failures,
+        )
+        return await self._apost(request, retry_rate_limits=retry_rate_limits)
+
+    # ----------------------------------------------------------------- import status
+    def _status_batches(self, import_ids: Any, batch_size: int) -> StatusSteps:
+        """The batches of one status check, free of I/O: yields the IDs of each request (at most
+        ``batch_size``), is sent each answer, and returns the statuses in the order asked.
+
+        IDs an answer left out are asked again once, alone; still missing, they raise
+        :class:`MimecastMissingImportsError`. IDs it carried unasked are ignored.
+        """
         ids = normalize_import_ids(import_ids if isinstance(import_ids, str) else list(import_ids))
-        return ids, Call(GET_IMPORT_STATUS_PATH, json_body={"data": [{"id": i} for i in ids]})
+        seen: dict[str, ImportStatus] = {}
+        asking = ids
+        for again in (False, True):
+            missing: list[str] = []
+            for start in range(0, len(asking), batch_size):
+                batch = asking[start : start + batch_size]
+                answer = read_statuses(batch, (yield batch))
+                if answer.unasked:
+                    self.log.warning(
+                        "Mimecast's get-import-status answer held imports it was not asked about, ignored: %s",
+                        list(answer.unasked),
+                    )
+                seen.update(answer.statuses)
+                missing += answer.missing
+            if not missing:
+                return [seen[i] for i in ids]
+            if not again:
+                self.log.warning(
+                    "Mimecast's get-import-status answer left out %s without a fail entry; asking again once",
+                    missing,
+                )
+            asking = missing
+        raise MimecastMissingImportsError(
+            f"get-import-status answered without the import(s) {missing} and without a fail entry for them, "
+            "twice; their status is unknown",
+            import_ids=tuple(missing),
+            statuses=tuple(seen[i] for i in ids if i in seen),
+        )
+
+    @staticmethod
+    def _status_items(batch: Sequence[str]) -> list[dict[str, str]]:
+        return [{"id": i} for i in batch]
 
     def get_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
-        """Fetch the status of one or more imports in one request; results come in the order asked.
+        """Fetch the status of one or more imports; results come in the order asked.
+
+        One request per ``status_batch_size`` IDs (the connection's extra, default 10). An ID the answer
+        leaves out is asked for again once; then :class:`~airflow_provider_mimecast.errors.MimecastMissingImportsError`
+        names it.
 
         :param import_ids: one import ID or a sequence of them, as returned by import-users.
         """
-        ids, call = self._status_call(import_ids)
-        return statuses_in_order(ids, self._post(call))
+        steps = self._status_batches(import_ids, self.settings.status_batch_size)
+        try:
+            batch = next(steps)
+            while True:
+                document = self.call(GET_IMPORT_STATUS_PATH, self._status_items(batch), idempotent=True)
+                batch = steps.send(document)
+        except StopIteration as done:
+            return done.value
 
     async def aget_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
         """Async twin of :meth:`get_import_status` for triggers; never blocks the event loop.
 
         :param import_ids: one import ID or a sequence of them.
         """
-        ids, call = self._status_call(import_ids)
-        return statuses_in_order(ids, await self._apost(call))
+        settings = await self.asettings()
+        steps = self._status_batches(import_ids, settings.status_batch_size)
+        # One client for every batch: the session's, or one opened for this check.
+        transport = self._async_transport or await self._new_async_transport(settings)
+        try:
+            batch = next(steps)
+            while True:
+                request = api_call(GET_IMPORT_STATUS_PATH, self._status_items(batch), idempotent=True)
+                batch = steps.send(await self._apost_with(transport, settings, request, True))
+        except StopIteration as done:
+            return done.value
+        finally:
+            if transport is not self._async_transport:
+                await transport.aclose()
 
     async def apoll_import_status(self, import_ids: Sequence[str]) -> dict[str, ImportStatus | MimecastError]:
         """One get-import-status request for a batch of waits: each ID maps to its status, or to the
@@ -280,15 +424,91 @@ class MimecastHook(BaseHook):
 
         :param import_ids: distinct import IDs.
         """
-        ids, call = self._status_call(import_ids)
-        call = dataclasses.replace(call, allow_item_failures=True)
-        document = await self._apost(call, retry_rate_limits=False)
+        ids = normalize_import_ids(list(import_ids))
+        document = await self.acall(
+            GET_IMPORT_STATUS_PATH,
+            self._status_items(ids),
+            idempotent=True,
+            allow_item_failures=True,
+            retry_rate_limits=False,
+        )
         return statuses_by_id(ids, document, secrets=(await self.asettings()).secrets)
 
+    # ----------------------------------------------------------------- directory groups
+    def find_groups(
+        self, query: str, source: str | None = None, *, page_size: int = 100, max_pages: int = 50
+    ) -> list[DirectoryGroup]:
+        """Search the directory's profile groups (find-groups), following every page.
+
+        Mimecast's search is free text: the result may hold groups whose names only resemble ``query``.
+        :meth:`find_group` makes the exact match.
+
+        :param query: the text to search for.
+        :param source: ``cloud`` or ``ldap`` groups only; both by default.
+        :param page_size: groups per request.
+        :param max_pages: the most pages followed; more raises
+            :class:`~airflow_provider_mimecast.errors.MimecastGroupLookupError` (narrow the query).
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise MimecastConfigurationError(
+                f"query must be the text to search group names for, not {query!r}"
+            )
+        if source not in (None, "cloud", "ldap"):
+            raise MimecastConfigurationError(f"source must be 'cloud', 'ldap' or None, not {source!r}")
+        for name, value in (("page_size", page_size), ("max_pages", max_pages)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise MimecastConfigurationError(
+                    f"{name} must be a whole number of at least 1, not {value!r}"
+                )
+        item = {"query": query, **({"source": source} if source else {})}
+        groups: dict[str, DirectoryGroup] = {}
+        token: str | None = None
+        tokens: set[str] = set()
+        for _ in range(max_pages):
+            pagination = {"pageSize": page_size, **({"pageToken": token} if token else {})}
+            document = self.call(FIND_GROUPS_PATH, item, meta={"pagination": pagination}, idempotent=True)
+            page, token = read_groups_page(document)
+            for group in page:
+                groups.setdefault(group.id, group)
+            if token is None:
+                return list(groups.values())
+            if token in tokens:
+                raise MimecastInvalidResponseError(
+                    f"find-groups for {query!r} handed out the same page token twice: its pages never end"
+                )
+            tokens.add(token)
+        raise MimecastGroupLookupError(
+            f"find-groups for {query!r} has more than {max_pages} pages of {page_size} groups: use a narrower "
+            "query, or raise max_pages"
+        )
+
+    def find_group(self, name: str, source: str | None = None) -> DirectoryGroup:
+        """The one profile group named ``name`` exactly, or at the folder path ``name`` (``EMEA/Sales``).
+
+        One find-groups search for the name, and for a path one for each of its folders.
+
+        :param name: the group's name as Mimecast spells it (case-sensitive), or its folder path.
+        :param source: ``cloud`` or ``ldap`` groups only; both by default.
+        :raises MimecastGroupLookupError: no group or several match; the message lists the candidates.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise MimecastConfigurationError(
+                f"The group's name must be a non-empty string such as 'Sales' or 'EMEA/Sales', not {name!r}"
+            )
+        name = name.strip()
+        found = {name: self.find_groups(name, source)}
+        for folder in path_segments(name) or ():
+            if folder not in found:
+                found[folder] = self.find_groups(folder, source)
+        group = match_group(name, found)
+        self.log.info("Mimecast group %r is %s", name, group.describe())
+        return group
+
+    # ----------------------------------------------------------------- other calls
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate and call get-account; returns ``(ok, message)`` and never raises."""
         try:
-            document = self._post(Call(GET_ACCOUNT_PATH, json_body={"data": []}))
+            document = self.call(GET_ACCOUNT_PATH, idempotent=True)
             accounts = envelope_data(document, path=GET_ACCOUNT_PATH)
         except MimecastError as error:
             return False, str(error)
@@ -311,17 +531,20 @@ class MimecastHook(BaseHook):
         allow_address_migration: bool = False,
         file_type: str | None = None,
         retry_ambiguous_failures: bool = False,
+        invalid_rows: str = "fail",
     ) -> str:
         """Start a user import and return its ID (for :meth:`get_import_status`).
 
-        The file is checked before upload (exists, not empty; a CSV has a header and a user row and is
-        sent ending with a newline). An upload that failed after Mimecast may have accepted it (a server
-        error or a lost connection once the body was sent) is not retried, since a duplicate import is
-        worse than a failed task: :class:`MimecastUploadNotRetriedError` says so.
+        The file is checked before upload (exists, not empty; a CSV or XLSX has the ``email`` and ``name``
+        header Mimecast reads, and every user row a valid address; a CSV is sent ending with a newline). An
+        upload that failed after Mimecast may have accepted it (a server error or a lost connection once the
+        body was sent) is not retried, since a duplicate import is worse than a failed task:
+        :class:`MimecastUploadNotRetriedError` says so.
 
-        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows
-            (an iterable of dicts, written as CSV with the keys of the first row as header); or an
-            :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent as it is.
+        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows (an
+            iterable of dicts with ``email`` and ``name`` keys, written as CSV with the keys of the first row
+            as header); or an :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent
+            as it is.
         :param group_id: secure ID of the profile group the users go into.
         :param notify_email_address: who Mimecast emails when the import completes.
         :param clear_group: empty the group before importing.
@@ -329,13 +552,19 @@ class MimecastHook(BaseHook):
         :param file_type: ``csv``, ``xlsx`` or ``xls``; by default the path's suffix, or csv.
         :param retry_ambiguous_failures: retry even after the server may have accepted the upload,
             accepting the risk of a duplicate import.
+        :param invalid_rows: ``fail`` refuses a file with invalid user rows before upload; ``drop`` sends a
+            CSV without them (docs/importing.rst). Ignored for an ``Upload``, checked when it was loaded.
         """
         if not isinstance(group_id, str) or not group_id.strip():
             raise MimecastConfigurationError(
                 "group_id is required: the secure ID of the profile group the users are imported into"
             )
         # An Upload was loaded and checked by the caller already (the operator digests its bytes).
-        upload = source if isinstance(source, Upload) else load_upload(source, file_type=file_type)
+        upload = (
+            source
+            if isinstance(source, Upload)
+            else load_upload(source, file_type=file_type, invalid_rows=invalid_rows)
+        )
         arguments: dict[str, Any] = {
             "groupId": group_id.strip(),
             "clearGroup": clear_group,
@@ -344,17 +573,17 @@ class MimecastHook(BaseHook):
         }
         if notify_email_address:
             arguments["notifyEmailAddress"] = notify_email_address
-        call = Call(
-            IMPORT_USERS_PATH,
-            content=upload.content,
-            headers={"x-mc-arg": json.dumps({"data": [arguments]}), "Content-Type": upload.content_type},
-            idempotent=retry_ambiguous_failures,
-        )
         self.log.info(
             "Uploading %r (%d bytes) to Mimecast group %s", upload.name, len(upload.content), group_id
         )
         try:
-            document = self._post(call)
+            document = self.call(
+                IMPORT_USERS_PATH,
+                arguments,
+                content=upload.content,
+                content_type=upload.content_type,
+                idempotent=retry_ambiguous_failures,
+            )
         except (MimecastServerError, MimecastTransportError) as error:
             never_sent = error.path != IMPORT_USERS_PATH or (
                 isinstance(error, MimecastTransportError) and not error.request_sent

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Variable, conf
 
 from airflow_provider_mimecast.completion import completed_result, event_result, log_statuses
-from airflow_provider_mimecast.errors import MimecastError
+from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
 from airflow_provider_mimecast.status import all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.uploads import Upload, load_upload
@@ -45,8 +46,11 @@ class MimecastImportUsersOperator(BaseOperator):
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
     :param source: a file path (templated), ``pathlib.Path``, ``ObjectStoragePath``, bytes, or a list of
-        row dicts written as CSV.
+        row dicts (keys ``email``, ``name``, ...) written as CSV.
     :param group_id: secure ID of the destination profile group (templated).
+    :param group_name: the destination group's name or folder path instead, e.g. ``"Sales"`` or
+        ``"EMEA/Sales"`` (templated), found with :meth:`MimecastHook.find_group` when the task runs.
+        Give exactly one of ``group_id`` and ``group_name``.
     :param notify_email_address: who Mimecast emails when the import completes (templated).
     :param clear_group: empty the group before importing (logged as a warning).
     :param allow_address_migration: place users by each row's ``accountCode`` (AAA structures).
@@ -59,15 +63,25 @@ class MimecastImportUsersOperator(BaseOperator):
     :param fail_on_partial_import: fail when the completed import left users out (else a warning).
     :param retry_ambiguous_failures: retry an upload even after Mimecast may have accepted it.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
+    :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
+        fails the task before upload; ``drop`` uploads the other rows of a CSV and pushes what was sent and
+        dropped under the XCom key ``upload_rows`` (docs/importing.rst).
     """
 
-    template_fields: Sequence[str] = ("source", "group_id", "notify_email_address", "mimecast_conn_id")
+    template_fields: Sequence[str] = (
+        "source",
+        "group_id",
+        "group_name",
+        "notify_email_address",
+        "mimecast_conn_id",
+    )
 
     def __init__(
         self,
         *,
         source: Any,
-        group_id: str,
+        group_id: str | None = None,
+        group_name: str | None = None,
         notify_email_address: str | None = None,
         clear_group: bool = False,
         allow_address_migration: bool = False,
@@ -80,15 +94,23 @@ class MimecastImportUsersOperator(BaseOperator):
         fail_on_partial_import: bool = False,
         retry_ambiguous_failures: bool = False,
         hook_params: dict[str, Any] | None = None,
+        invalid_rows: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.invalid_rows = check_invalid_rows(invalid_rows)
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
         if timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if (group_id is None) == (group_name is None):
+            raise MimecastConfigurationError(
+                "Pass exactly one of group_id (the group's secure ID) and group_name (its name or folder "
+                f"path, e.g. 'EMEA/Sales'); got {'both' if group_id is not None else 'neither'}"
+            )
         self.source = source
         self.group_id = group_id
+        self.group_name = group_name
         self.notify_email_address = notify_email_address
         self.clear_group = clear_group
         self.allow_address_migration = allow_address_migration
@@ -107,7 +129,11 @@ class MimecastImportUsersOperator(BaseOperator):
         return MimecastHook(self.mimecast_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> Any:
-        upload = load_upload(self.source, file_type=self.file_type)
+        upload = load_upload(self.source, file_type=self.file_type, invalid_rows=self.invalid_rows)
+        self._log_rows(upload)
+        # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
+        # tries is a different destination, and the ledger records the ID that was used.
+        group_id = self._group_id()
         # Only a wait can end a try between the upload and success (a timeout, a lost worker); without one
         # the task succeeds right after the upload and there is nothing for a retry to resume.
         ledger = _Ledger.for_task(context, self.log) if self.wait_for_completion else _Ledger(log=self.log)
@@ -115,7 +141,7 @@ class MimecastImportUsersOperator(BaseOperator):
             import_id="",
             sha256=hashlib.sha256(upload.content).hexdigest(),
             size=len(upload.content),
-            arguments=self._arguments(upload),
+            arguments=self._arguments(upload, group_id),
         )
         started = ledger.read()
         if started is not None and started.same_upload(wanted):
@@ -137,12 +163,10 @@ class MimecastImportUsersOperator(BaseOperator):
                     started.import_id,
                 )
             if self.clear_group:
-                self.log.warning(
-                    "clear_group=True: Mimecast empties group %s before importing", self.group_id
-                )
+                self.log.warning("clear_group=True: Mimecast empties group %s before importing", group_id)
             import_id = self.hook.import_users(
                 upload,
-                group_id=self.group_id,
+                group_id=group_id,
                 notify_email_address=self.notify_email_address,
                 clear_group=self.clear_group,
                 allow_address_migration=self.allow_address_migration,
@@ -151,16 +175,46 @@ class MimecastImportUsersOperator(BaseOperator):
             )
             ledger.write(replace(wanted, import_id=import_id))
         context["ti"].xcom_push(key="import_id", value=import_id)
+        if self.invalid_rows == "drop":
+            context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
         if not self.wait_for_completion:
             return import_id
         result = self._wait(import_id)
         ledger.delete()
         return result
 
-    def _arguments(self, upload: Upload) -> dict[str, Any]:
+    def _log_rows(self, upload: Upload) -> None:
+        """Log what the check of every row found."""
+        if upload.dropped:
+            shown = "; ".join(
+                problem.describe(upload.unit) for problem in upload.dropped_rows[:SHOWN_IN_MESSAGE]
+            )
+            self.log.warning(
+                "invalid_rows='drop': %d user row(s) of %r left out, with an address Mimecast would refuse "
+                "(%s%s); sending %d users",
+                upload.dropped,
+                upload.name,
+                shown,
+                "; ..." if upload.dropped > SHOWN_IN_MESSAGE else "",
+                upload.users,
+            )
+        elif upload.users is not None:
+            self.log.info("All %d user rows of %r have a valid email address", upload.users, upload.name)
+
+    def _group_id(self) -> str:
+        """The destination group's secure ID: ``group_id``, or ``group_name`` looked up in the directory."""
+        if self.group_name is None:
+            return self.group_id or ""  # import_users refuses a blank ID, naming group_id
+        if not isinstance(self.group_name, str) or not self.group_name.strip():
+            raise MimecastConfigurationError(
+                f"group_name is {self.group_name!r}: pass the group's name or folder path, e.g. 'EMEA/Sales'"
+            )
+        return self.hook.find_group(self.group_name).id
+
+    def _arguments(self, upload: Upload, group_id: str) -> dict[str, Any]:
         """What besides the bytes makes two uploads the same import (none of it secret)."""
         return {
-            "group_id": self.group_id,
+            "group_id": group_id,
             "notify_email_address": self.notify_email_address,
             "clear_group": self.clear_group,
             "allow_address_migration": self.allow_address_migration,

@@ -1,9 +1,9 @@
 """A local Mimecast API simulator: a real HTTP server on loopback.
 
-It speaks just enough of Mimecast's API for the provider's user-import flow: the API 2.0 token
-endpoint, bearer and API 1.0 HMAC authentication, ``import-users``, ``get-import-status`` and
-``get-account``, with Mimecast's response envelope, rate-limit headers and injectable faults. It serves
-HTTP/1.1 keep-alive and counts what it saw, so tests can assert on requests and connections.
+It speaks just enough of Mimecast's API for the provider: the API 2.0 token endpoint, bearer and API 1.0
+HMAC authentication, ``import-users``, ``get-import-status``, ``find-groups`` and ``get-account``, with
+Mimecast's response envelope, rate-limit headers and injectable faults. It serves HTTP/1.1 keep-alive and
+counts what it saw, so tests can assert on requests and connections.
 
 Use it in tests as a context manager::
 
@@ -16,25 +16,34 @@ or from a shell: ``python -m airflow_provider_mimecast.testing.simulator --port 
 
 It deliberately imports nothing from Airflow, so that it starts fast and runs standalone. The modules:
 ``credentials`` (what it accepts, and the Airflow connection carrying it), ``responses`` (Mimecast's
-envelope and errors), ``imports`` (each import's timeline and the store), ``auth`` (tokens, bearer and
-HMAC checks), ``rate_limits``, ``faults``, ``endpoints`` (the API's routes), ``recording`` (what the
-server saw), ``http_server`` (HTTP/1.1 and connections), ``mimecast_simulator`` (the object tests drive)
-and ``cli`` (the ``mimecast-simulator`` command).
+envelope and errors), ``imports`` (each import's timeline and the store), ``directory`` (profile groups
+and find-groups' pages), ``auth`` (tokens, bearer and HMAC checks), ``rate_limits``, ``faults``,
+``endpoints`` (the API's routes), ``recording`` (what the server saw), ``http_server`` (HTTP/1.1 and
+connections), ``mimecast_simulator`` (the object tests drive) and ``cli`` (the ``mimecast-simulator``
+command).
 """
 
 from __future__ import annotations
 
 from .cli import main
 from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials, airflow_connection
-from .endpoints import GET_ACCOUNT_PATH, GET_IMPORT_STATUS_PATH, IMPORT_USERS_PATH, TOKEN_PATH
+from .directory import SimulatorGroup
+from .endpoints import (
+    FIND_GROUPS_PATH,
+    GET_ACCOUNT_PATH,
+    GET_IMPORT_STATUS_PATH,
+    IMPORT_USERS_PATH,
+    TOKEN_PATH,
+)
 from .faults import FAULT_KINDS, Fault
-from .imports import valid_email_row
+from .files import valid_email_row
 from .mimecast_simulator import MimecastSimulator
 from .recording import RecordedRequest
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
     "FAULT_KINDS",
+    "FIND_GROUPS_PATH",
     "GET_ACCOUNT_PATH",
     "GET_IMPORT_STATUS_PATH",
     "IMPORT_USERS_PATH",
@@ -43,6 +52,7 @@ __all__ = [
     "MimecastSimulator",
     "RecordedRequest",
     "SimulatorCredentials",
+    "SimulatorGroup",
     "airflow_connection",
     "main",
     "valid_email_row",

@@ -6,7 +6,9 @@ import json
 from collections.abc import Callable, Collection
 
 from .auth import Authenticator
-from .imports import ImportStore, count_csv_rows, requested_ids
+from .directory import Directory
+from .files import count_rows
+from .imports import ImportStore, requested_ids
 from .rate_limits import Rate
 from .responses import Response, envelope, rate_limited, v1_error
 
@@ -14,6 +16,7 @@ TOKEN_PATH = "/oauth/token"
 GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
 IMPORT_USERS_PATH = "/api/user/import-users"
 GET_ACCOUNT_PATH = "/api/account/get-account"
+FIND_GROUPS_PATH = "/api/directory/find-groups"
 
 _FILE_TYPES = frozenset({"csv", "xlsx", "xls"})
 
@@ -24,8 +27,9 @@ class MimecastApi:
     :param auth: issues tokens and checks signatures.
     :param imports: where imports are created and looked up.
     :param group_ids: when given, the only group IDs ``import-users`` accepts.
-    :param accept_row: decides whether one CSV row is imported successfully.
+    :param accept_row: decides whether one user row is imported successfully.
     :param max_status_ids: the most IDs one get-import-status call may carry; None for no limit.
+    :param directory: the profile groups find-groups searches.
     """
 
     def __init__(
@@ -36,16 +40,19 @@ class MimecastApi:
         accept_row: Callable[[dict[str, str]], bool],
         *,
         max_status_ids: int | None = 10,
+        directory: Directory | None = None,
     ) -> None:
         self.auth = auth
         self.imports = imports
         self.group_ids = frozenset(group_ids) if group_ids is not None else None
         self.accept_row = accept_row
         self.max_status_ids = max_status_ids
+        self.directory = directory if directory is not None else Directory()
         self._handlers: dict[str, Callable[[dict[str, str], bytes], Response]] = {
             GET_IMPORT_STATUS_PATH: self._get_import_status,
             IMPORT_USERS_PATH: self._import_users,
             GET_ACCOUNT_PATH: self._get_account,
+            FIND_GROUPS_PATH: lambda headers, body: self.directory.find_groups(body),
         }
 
     def answer(
@@ -123,14 +130,10 @@ class MimecastApi:
             return v1_error(400, "err_validation_invalid_file_type", message, field="fileType")
         if not body:
             return v1_error(400, "err_validation_empty_file", "The file is empty", field="file")
-        if file_type.lower() == "csv":
-            counted = count_csv_rows(body, self.accept_row)
-            if isinstance(counted, Response):
-                return counted
-            total, successful = counted
-        else:
-            # Spreadsheets cannot be read with the standard library: pretend they hold one good row.
-            total = successful = 1
+        counted = count_rows(body, file_type.lower(), self.accept_row)
+        if isinstance(counted, Response):
+            return counted
+        total, successful = counted
         notify = params.get("notifyEmailAddress")
         import_id = self.imports.create(
             total_users=total,

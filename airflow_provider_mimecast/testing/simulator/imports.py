@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-
-from .responses import Response, v1_error
 
 IMPORTER = "admin@sim.example"
 
@@ -165,39 +160,6 @@ class ImportStore:
                 else:
                     found.append(record.to_json(now))
         return found, missing
-
-
-def valid_email_row(row: dict[str, str]) -> bool:
-    """The default import rule: a row is imported when its ``emailAddress`` column looks like an address.
-
-    :param row: one CSV data row, keyed by the header line's column names.
-    """
-    value = next((v for k, v in row.items() if k.strip().lower() == "emailaddress"), "").strip()
-    local, _, domain = value.partition("@")
-    labels = domain.split(".")
-    return value.count("@") == 1 and bool(local) and len(labels) >= 2 and all(labels) and " " not in value
-
-
-def count_csv_rows(body: bytes, accept_row: Callable[[dict[str, str]], bool]) -> tuple[int, int] | Response:
-    """Return (total rows, accepted rows) of an uploaded CSV file, or the 400 to answer."""
-    if not body.endswith(b"\n"):
-        message = "A CSV file must end with a newline"
-        return v1_error(400, "err_validation_csv_trailing_newline", message, field="file")
-    try:
-        reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline=""))
-        rows = [
-            {key: value for key, value in row.items() if isinstance(key, str) and isinstance(value, str)}
-            for row in reader
-        ]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        return v1_error(
-            400, "err_validation_invalid_file", f"The CSV file cannot be read: {exc}", field="file"
-        )
-    # A line of bare separators is not a user.
-    rows = [row for row in rows if any(value.strip() for value in row.values())]
-    if not rows:
-        return v1_error(400, "err_validation_empty_file", "The CSV file has no data rows", field="file")
-    return len(rows), sum(1 for row in rows if accept_row(row))
 
 
 def requested_ids(body: bytes) -> list[str] | None:

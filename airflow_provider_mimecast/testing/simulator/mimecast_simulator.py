@@ -10,10 +10,12 @@ from typing import Any
 
 from .auth import Authenticator
 from .credentials import DEFAULT_CREDENTIALS, SimulatorCredentials, airflow_connection
+from .directory import Directory, SimulatorGroup
 from .endpoints import GET_IMPORT_STATUS_PATH, MimecastApi
 from .faults import ANSWER_EDITS, Fault, FaultQueue, echo_page, edited_answer, fault_response, redirected
+from .files import valid_email_row
 from .http_server import SimulatorHTTPServer, is_loopback
-from .imports import ImportStore, requested_ids, valid_email_row
+from .imports import ImportStore, requested_ids
 from .rate_limits import RateLimiter
 from .recording import RecordedRequest, RequestLog
 from .responses import Response, rate_limited, v1_error
@@ -32,8 +34,8 @@ class MimecastSimulator:
     :param rate_limit_window_seconds: length of the fixed rate-limit window.
     :param max_clock_skew_seconds: how far an API 1.0 ``x-mc-date`` may be from now.
     :param group_ids: when given, the only group IDs ``import-users`` accepts.
-    :param accept_row: decides whether one CSV row is imported successfully; defaults to
-        :func:`valid_email_row`.
+    :param accept_row: decides whether one user row (a dict keyed by the header row, ``email`` holding the
+        checkpoint column's value) is imported successfully; defaults to :func:`valid_email_row`.
     :param max_recorded_requests: how many of the latest requests :attr:`requests` keeps; None keeps all.
         The counts (:meth:`request_counts`, :meth:`status_request_sizes`) stay exact either way.
     :param max_recorded_body_bytes: how much of each request body :attr:`requests` keeps; None keeps all.
@@ -41,6 +43,8 @@ class MimecastSimulator:
     :param idle_timeout_seconds: how long a keep-alive connection may sit idle before the server closes it.
     :param max_status_ids: the most import IDs one get-import-status call may ask about (Mimecast's API 2.0
         reference allows 10); more is refused as a validation error. None accepts any number.
+    :param demo_groups: start the directory with a few profile groups (see :meth:`add_group`); False
+        starts it empty.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class MimecastSimulator:
         max_recorded_body_bytes: int | None = 1 << 20,
         idle_timeout_seconds: float = 60.0,
         max_status_ids: int | None = 10,
+        demo_groups: bool = True,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(
@@ -73,8 +78,16 @@ class MimecastSimulator:
         self.idle_timeout_seconds = idle_timeout_seconds
         self._auth = Authenticator(credentials, token_ttl_seconds, max_clock_skew_seconds)
         self._imports = ImportStore(pending_seconds, processing_seconds)
+        self._directory = Directory()
+        if demo_groups:
+            self._directory.add_demo_groups()
         self._api = MimecastApi(
-            self._auth, self._imports, group_ids, accept_row or valid_email_row, max_status_ids=max_status_ids
+            self._auth,
+            self._imports,
+            group_ids,
+            accept_row or valid_email_row,
+            max_status_ids=max_status_ids,
+            directory=self._directory,
         )
         self._rates = RateLimiter(rate_limit, rate_limit_window_seconds)
         self._faults = FaultQueue()
@@ -182,6 +195,25 @@ class MimecastSimulator:
         if after_seconds < 0:
             raise ValueError(f"after_seconds must be 0 or more, got {after_seconds!r}")
         self._imports.complete_after(list(import_ids), after_seconds)
+
+    def add_group(
+        self, name: str, *, parent_id: str | None = None, source: str = "cloud", user_count: int = 0
+    ) -> str:
+        """Add a profile group to the directory that find-groups searches, and return its secure ID.
+
+        A new simulator holds ``Directory Sync``, ``EMEA``, ``Americas`` and a ``Sales`` group in each of the
+        last two, unless started with ``demo_groups=False``.
+
+        :param name: the group's name (find-groups' ``description``).
+        :param parent_id: the ID of the folder that holds it; None for the top of the directory.
+        :param source: ``cloud`` or ``ldap``.
+        :param user_count: reported as ``userCount``.
+        """
+        return self._directory.add(name, parent_id=parent_id, source=source, user_count=user_count)
+
+    def groups(self) -> list[SimulatorGroup]:
+        """Every group in the directory, oldest first."""
+        return self._directory.groups()
 
     def import_ids(self) -> list[str]:
         """IDs of every import that exists, oldest first (uploads and :meth:`create_import` alike)."""
