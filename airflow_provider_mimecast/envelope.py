@@ -235,6 +235,13 @@ def _auth_hint(status_code: int, codes: set[str], path: str) -> str:
     )
 
 
+def _challenge(headers: Mapping[str, str], secrets: tuple[str, ...]) -> str:
+    """The ``error`` of a ``WWW-Authenticate`` challenge (``invalid_token``, ...), for a message; or ''."""
+    value = next((str(v) for k, v in headers.items() if str(k).lower() == "www-authenticate"), "")
+    match = re.search(r'\berror="?([^",\s]{1,64})', value)
+    return f" (WWW-Authenticate error {redact(match.group(1), secrets)!r})" if match else ""
+
+
 def _redirect_hint(status_code: int, headers: Mapping[str, str], secrets: tuple[str, ...]) -> str:
     if not 300 <= status_code < 400:
         return "a proxy or a wrong base URL usually causes this"
@@ -305,6 +312,16 @@ def check_response(
             )
         if status_code >= 500:
             raise MimecastServerError(f"{where}{shown}", status_code=status_code, request_id=request_id)
+        if status_code == 401:
+            # An API gateway refuses a bearer token it does not accept with a bare 401 (RFC 6750's
+            # WWW-Authenticate challenge, no envelope). Read as an invalid answer, the dead token would stay
+            # cached for its whole life; as an authentication error it is renewed once.
+            raise MimecastAuthenticationError(
+                f"{where}{shown}{_challenge(headers, known)}: authentication failed "
+                f"({_auth_hint(status_code, set(), path)})",
+                status_code=status_code,
+                request_id=request_id,
+            )
         raise MimecastInvalidResponseError(
             f"{where}, which is not a Mimecast JSON envelope{shown}; "
             f"{_redirect_hint(status_code, headers, known)}",

@@ -130,7 +130,9 @@ class MimecastImportFailedError(MimecastError):
 
 
 class MimecastMissingImportsError(MimecastInvalidResponseError):
-    """get-import-status left out imports it was asked about, with no ``fail`` entry, even when asked again.
+    """get-import-status left out imports it was asked about (or reported one twice, differently), with no
+    ``fail`` entry: their status was not seen. A status check raises it when they are still missing after it
+    asked again once; a deferred wait asks again at each poll, and times out naming them at its deadline.
 
     ``import_ids`` names them; ``statuses`` holds what the answers did report, in the order asked.
     """

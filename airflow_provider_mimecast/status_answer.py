@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_mimecast.envelope import envelope_data, parse_failures, scrub_failures
-from airflow_provider_mimecast.errors import MimecastApiError, MimecastError, MimecastInvalidResponseError
+from airflow_provider_mimecast.errors import (
+    FailureDetail,
+    MimecastApiError,
+    MimecastError,
+    MimecastMissingImportsError,
+)
 from airflow_provider_mimecast.status import ImportStatus
 
 PATH = "/api/user/get-import-status"
@@ -58,34 +63,45 @@ def read_statuses(ids: Sequence[str], document: Mapping[str, Any]) -> StatusAnsw
     return StatusAnswer(statuses=statuses, missing=missing, unasked=tuple(unasked))
 
 
-def _missing(ids: Sequence[str]) -> MimecastInvalidResponseError:
-    return MimecastInvalidResponseError(
-        f"get-import-status answered without the import(s) {list(ids)} and without a fail entry for them"
+def _missing(ids: Sequence[str]) -> MimecastMissingImportsError:
+    return MimecastMissingImportsError(
+        f"get-import-status answered without the import(s) {list(ids)} and without a fail entry for them",
+        import_ids=tuple(ids),
     )
 
 
 def statuses_by_id(
     ids: Sequence[str], document: Mapping[str, Any], *, secrets: Iterable[str] = ()
 ) -> dict[str, ImportStatus | MimecastError]:
-    """Each asked ID mapped to its status, or to the error of the ``fail`` entry that names it, so that one
-    bad ID fails only the waits that hold it. A ``fail`` entry naming no asked ID concerns the whole
-    request and is raised, as is an ID the answer left out altogether.
+    """Each asked ID mapped to its status, or to the error that concerns it alone, so that one bad ID fails
+    only the waits that hold it: the error of the ``fail`` entries that name it, or a
+    :class:`~airflow_provider_mimecast.errors.MimecastMissingImportsError` when the answer left it out or
+    reported it twice with different contents (not seen: a wait asks again at its next poll). IDs nobody
+    asked about are ignored. A ``fail`` entry naming no asked ID concerns the whole request and is raised.
 
     :param ids: the IDs the request asked for.
     :param document: the envelope, ``fail`` entries included.
     :param secrets: values to redact from the fail entries.
     """
-    results: dict[str, ImportStatus | MimecastError] = dict(read_statuses(ids, document).statuses)
+    answer = read_statuses(ids, document)
+    failures: dict[str, list[FailureDetail]] = {}
     unattributed = []
     for failure in scrub_failures(parse_failures(document.get("fail")), secrets):
         import_id = failure.import_id
         if import_id is not None and import_id in ids:
-            results[import_id] = MimecastApiError(f"POST {PATH} failed for an import", failures=(failure,))
+            failures.setdefault(import_id, []).append(failure)
         else:
             unattributed.append(failure)
     if unattributed:
         raise MimecastApiError(f"POST {PATH} answered with errors", failures=tuple(unattributed))
-    missing = [i for i in ids if i not in results]
-    if missing:
-        raise _missing(missing)
-    return {i: results[i] for i in ids}
+    results: dict[str, ImportStatus | MimecastError] = {}
+    for import_id in ids:
+        if import_id in failures:
+            results[import_id] = MimecastApiError(
+                f"POST {PATH} failed for an import", failures=tuple(failures[import_id])
+            )
+        elif import_id in answer.statuses:
+            results[import_id] = answer.statuses[import_id]
+        else:
+            results[import_id] = _missing([import_id])
+    return results

@@ -110,6 +110,18 @@ def test_non_envelopes_show_status_and_excerpt(body, expected):
     assert expected in str(caught.value) and "HTTP 200" in str(caught.value) and "rid" in str(caught.value)
 
 
+@pytest.mark.parametrize("body", [b"", b"<html>Unauthorized</html>"])
+def test_a_401_without_an_envelope_is_an_authentication_error(body):
+    # What an API gateway answers for a token it does not accept (RFC 6750): the hook renews on it.
+    headers = {"WWW-Authenticate": 'Bearer realm="api", error="invalid_token", error_description="x"'}
+    with pytest.raises(MimecastAuthenticationError) as caught:
+        check_response(401, headers, body, path=PATH, request_id="rid")
+    assert caught.value.http_status == 401 and "rid" in str(caught.value)
+    assert "'invalid_token'" in str(caught.value)
+    with pytest.raises(MimecastAuthenticationError, match="authentication failed"):
+        check_response(401, {}, body, path="/oauth/token", show_body=False)
+
+
 def test_token_endpoint_body_is_never_excerpted():
     with pytest.raises(MimecastInvalidResponseError) as caught:
         check_response(200, {}, b"access_token=leaky-token-value", path="/oauth/token", show_body=False)

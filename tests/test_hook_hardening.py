@@ -104,3 +104,50 @@ def test_a_host_without_scheme_fails_at_once_with_the_fix(simulator, monkeypatch
     assert not caught.value.transient
     assert time.monotonic() - started < 3  # not retried: five retries would back off for ~30 s
     assert simulator.request_counts().get(TOKEN_PATH, 0) == 0  # a TLS hello is no HTTP request
+
+
+def test_a_bare_401_renews_the_token_once_in_a_sync_call(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("bare_401", path=GET_IMPORT_STATUS_PATH))
+    [status] = MimecastHook(max_retries=0).get_import_status(import_id)
+    assert status.id == import_id
+    assert [r.response_status for r in connections.requests_to(TOKEN_PATH)] == [200, 200]
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [401, 200]
+
+
+def test_a_bare_401_to_the_renewed_token_too_is_an_authentication_error(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("bare_401", path=GET_IMPORT_STATUS_PATH, times=2))
+    with pytest.raises(MimecastAuthenticationError, match="invalid_token"):
+        MimecastHook(max_retries=3).get_import_status(import_id)  # not retried: credentials, not luck
+    assert len(connections.requests_to(TOKEN_PATH)) == 2  # renewed once, not in a loop
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 2
+
+
+@pytest.mark.parametrize("path", [GET_IMPORT_STATUS_PATH, TOKEN_PATH])
+def test_a_rate_limit_reset_of_zero_waits_a_floor_that_grows(connections, path):
+    import_id = connections.create_import()
+    connections.inject(Fault("rate_limit", path=path, reset_ms=0, times=2))
+    started = time.monotonic()
+    [status] = MimecastHook(max_retries=5).get_import_status(import_id)
+    assert status.id == import_id
+    assert [r.response_status for r in connections.requests_to(path)] == [429, 429, 200]
+    assert time.monotonic() - started >= 0.25 + 0.5  # never re-sent at once
+
+
+def test_a_retryable_fail_entry_is_retried_by_a_sync_call(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("retryable_fail", path=GET_IMPORT_STATUS_PATH))
+    [status] = MimecastHook(max_retries=1, retry_delay=0.01).get_import_status(import_id)
+    assert status.id == import_id
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 2
+
+
+async def test_a_rate_limit_reset_of_zero_waits_the_floor_in_async_calls_too(connections):
+    import_id = connections.create_import()
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=0, times=2))
+    started = time.monotonic()
+    [status] = await MimecastHook(max_retries=5).aget_import_status(import_id)
+    assert status.id == import_id
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [429, 429, 200]
+    assert time.monotonic() - started >= 0.25 + 0.5

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import json
 import logging
 import threading
@@ -17,8 +18,13 @@ import pytest
 
 from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from airflow_provider_mimecast.triggers import poller as poller_module
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
-from airflow_provider_mimecast.triggers.poller import POLLERS
+from airflow_provider_mimecast.triggers.poller import (
+    MAX_CONCURRENT_REQUESTS,
+    MAX_PROBE_BACKOFF_SECONDS,
+    POLLERS,
+)
 from tests.conftest import CREDENTIALS, oauth_connection
 
 FAST = {"retry_delay": 0.01, "max_retries": 2}
@@ -305,3 +311,289 @@ async def test_the_ca_bundle_is_loaded_off_the_event_loop(connections, monkeypat
     monkeypatch.setattr(transport, "_ssl_context", recording)
     await MimecastHook().aget_import_status(connections.create_import())
     assert loaded_in and loaded_in[0] != threading.main_thread().name  # read in a worker thread first
+
+
+# ----------------------------------------------------------------- connection changes (issue 14.3)
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The connection IDs the poller reads again (its hooks' first reads are their own), in order."""
+    seen: list[str] = []
+    original = poller_module.get_async_connection
+
+    async def counting(conn_id: str) -> Any:
+        seen.append(conn_id)
+        return await original(conn_id)
+
+    monkeypatch.setattr(poller_module, "get_async_connection", counting)
+    return seen
+
+
+async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch):
+    keeper = connections.create_import(pending_seconds=600)
+    waiting = asyncio.create_task(first_event(trigger([keeper], poll=0.1, deadline=120)))
+    await until(lambda: len(ids_per_status_request(connections)) >= 2)
+    [poller] = POLLERS.pollers()
+    # The secret is rotated in Mimecast and in the connection; the old secret's tokens lapse (here at once,
+    # in real life within 30 minutes), so the poller's next token request is refused.
+    connections.set_credentials(
+        dataclasses.replace(connections.credentials, client_secret="rotated-secret-1")
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", connections.airflow_connection())
+    connections.forget_tokens()
+    fresh = connections.create_import(pending_seconds=0, processing_seconds=0)
+    event = await first_event(trigger([fresh], poll=0.1))
+    assert event["status"] == "success"
+    assert not waiting.done()  # the long wait rode through the rotation too
+    assert POLLERS.pollers() == [poller]  # the same poller, with the fresh settings
+    assert [r.response_status for r in connections.requests_to(TOKEN_PATH)] == [200, 401, 200]
+    waiting.cancel()
+    await until(lambda: not list(POLLERS.pollers()))
+
+
+async def test_a_changed_host_is_polled_within_the_refresh_schedule(connections, monkeypatch):
+    monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.5)
+    keeper = connections.create_import(pending_seconds=600)
+    waiting = asyncio.create_task(first_event(trigger([keeper], poll=60, deadline=120)))
+    await until(lambda: ids_per_status_request(connections) == [[keeper]])
+    [poller] = POLLERS.pollers()
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0) as moved:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", moved.airflow_connection())
+        await asyncio.sleep(0.5)  # the refresh period passes while the keeper keeps the poller alive
+        fresh = moved.create_import()
+        event = await first_event(trigger([fresh], poll=0.1))
+        assert event["status"] == "success"
+        assert POLLERS.pollers() == [poller]
+        assert ids_per_status_request(moved) == [[fresh]]
+    assert ids_per_status_request(connections) == [[keeper]]  # the old host saw nothing of the new wait
+    waiting.cancel()
+    await until(lambda: not list(POLLERS.pollers()))
+
+
+async def test_the_connection_is_read_at_most_once_per_refresh_period(connections, reads, monkeypatch):
+    monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.3)
+    ids = [connections.create_import(pending_seconds=600) for _ in range(30)]
+    started = time.monotonic()
+    waits = [asyncio.create_task(first_event(trigger([i], poll=0.05))) for i in ids]
+    await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 3 * 12)  # a dozen rounds
+    elapsed = time.monotonic() - started
+    for wait in waits:
+        wait.cancel()
+    await until(lambda: not list(POLLERS.pollers()))
+    # Once per refresh period (the first read is the hook's own), not per round, and never per wait.
+    assert len(reads) <= elapsed / 0.3 + 1, (reads, elapsed)
+
+
+async def test_waits_with_other_hook_params_never_share_a_poller(connections):
+    one, two = (connections.create_import(pending_seconds=0.3, processing_seconds=0) for _ in range(2))
+    events = await asyncio.gather(first_event(trigger([one])), first_event(trigger([two], timeout=7)))
+    assert [e["status"] for e in events] == ["success", "success"]
+    assert all(len(ids) == 1 for ids in ids_per_status_request(connections))  # never batched together
+
+
+# ----------------------------------------------------------------- a late trigger (issue 14.4)
+async def test_a_trigger_started_after_its_deadline_still_makes_its_last_check(connections):
+    done = connections.create_import(pending_seconds=0, processing_seconds=0)
+    # Picked up two minutes late, as after a triggerer failover: the import completed meanwhile.
+    assert (await first_event(trigger([done], deadline=-120)))["status"] == "success"
+    still = connections.create_import(pending_seconds=600)
+    event = await first_event(trigger([still], deadline=-120))
+    assert event["status"] == "timeout" and f"import {still}: pending" in event["message"]
+    assert ids_per_status_request(connections) == [[done], [still]]  # one check each, then the event
+
+
+@pytest.mark.parametrize("end_time", [float("nan"), float("inf"), "soon", None])
+async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_time):
+    t = trigger(["some-id"])
+    t.end_time = end_time
+    event = await first_event(t)
+    assert event["status"] == "error" and "end_time" in event["message"]
+    assert not connections.requests_to(GET_IMPORT_STATUS_PATH)
+
+
+@pytest.mark.parametrize("ids", [[], ["a", "a"], [None]])
+async def test_a_trigger_refuses_import_ids_that_could_never_be_seen(connections, ids):
+    event = await first_event(trigger(ids))
+    assert event["status"] == "error" and "import_ids" in event["message"]  # never a success of nothing
+    assert not connections.requests_to(GET_IMPORT_STATUS_PATH)
+
+
+async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connections, monkeypatch):
+    import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
+    waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=30)))
+    await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
+    jumped = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: jumped)  # NTP steps the clock an hour ahead
+    assert (await waiting)["status"] == "success"
+
+
+# ----------------------------------------------------------------- rate limits without a hot loop (14.5)
+@pytest.mark.parametrize("path", [GET_IMPORT_STATUS_PATH, TOKEN_PATH])
+async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(connections, path):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(Fault("rate_limit", path=path, reset_ms=0, times=10_000))
+    event = await first_event(trigger([import_id], poll=0.05, deadline=0.5))
+    assert event["status"] == "timeout" and "rate limit" in event["message"]
+    # A floor of 0.25 s that doubles with each 429 (at about 0, 0.25 and 0.75 s, the last one the deadline's
+    # check), not hundreds.
+    assert len(connections.requests_to(path)) <= 4
+
+
+async def test_the_rate_limit_floor_starts_over_after_an_answer(connections):
+    ids = [connections.create_import(pending_seconds=600) for _ in range(2)]
+    connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=0, times=2))
+    poller = POLLERS.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
+    async with poller.register(ids, interval=0.05, deadline=time.monotonic() + 30) as wait:
+        assert await wait.next_report(give_up_at=time.monotonic() + 10) is not None
+        assert poller._rate_limits.failures == 0  # answered: the next 429 pauses from the floor again
+    answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
+    assert answers[:3] == [429, 429, 200]
+
+
+# ----------------------------------------------------------------- a bare 401 (issue 14.8)
+async def test_a_bare_401_renews_the_token_in_the_trigger(connections):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(Fault("bare_401", path=GET_IMPORT_STATUS_PATH))
+    event = await first_event(trigger([import_id]))
+    assert event["status"] == "success"
+    assert [r.response_status for r in connections.requests_to(TOKEN_PATH)] == [200, 200]
+    assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [401, 200]
+
+
+# ----------------------------------------------------------------- outages (issue 14.10)
+async def test_an_outage_shorter_than_the_timeout_does_not_fail_the_waits(connections):
+    first = connections.create_import(pending_seconds=0.5, processing_seconds=0)
+    waiting = asyncio.create_task(first_event(trigger([first], deadline=60)))
+    await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
+    connections.stop()  # Mimecast unreachable: far longer than FAST's retry budget of ~0.03 s
+    await asyncio.sleep(0.8)
+    joined_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    joined = asyncio.create_task(first_event(trigger([joined_id], deadline=60)))
+    await asyncio.sleep(0.3)
+    assert not waiting.done() and not joined.done()
+    seen = len(connections.requests_to(GET_IMPORT_STATUS_PATH))
+    connections.start()
+    back = time.monotonic()
+    events = await asyncio.gather(waiting, joined)
+    assert [e["status"] for e in events] == ["success", "success"]
+    assert time.monotonic() - back < MAX_PROBE_BACKOFF_SECONDS + 5  # the next probe, not a long backoff
+    # The first request after the outage carried both, the wait that joined meanwhile too.
+    [after] = ids_per_status_request(connections)[seen:]
+    assert sorted(after) == sorted([first, joined_id])
+
+
+async def test_during_an_outage_the_poller_probes_one_batch_at_a_time(connections):
+    ids = [connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(30)]
+    connections.unavailable_for(1.0)
+    events = await asyncio.gather(*(first_event(trigger([i], deadline=60)) for i in ids))
+    assert [e["status"] for e in events] == ["success"] * 30
+    answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
+    failed = answers.count(503)
+    # The first round's batches went together (3); then one probe per backoff step (0.05 s doubling, ~5 in
+    # 1 s), where polling every batch each time would have cost three requests per step.
+    assert failed <= MAX_CONCURRENT_REQUESTS + 7, answers
+    assert answers[failed:] == [200] * 3  # once answered, every due wait went at once
+
+
+async def test_an_outage_past_the_deadline_times_out_naming_the_last_error(connections):
+    import_id = connections.create_import(pending_seconds=600)
+    connections.unavailable_for(60)
+    started = time.monotonic()
+    event = await first_event(trigger([import_id], deadline=0.5))
+    assert event["status"] == "timeout"
+    assert f"import {import_id} not seen in the last check" in event["message"] and "503" in event["message"]
+    assert time.monotonic() - started < 0.5 + MAX_PROBE_BACKOFF_SECONDS + 5
+
+
+async def test_definitive_failures_still_end_waits_at_once(connections):
+    import_id = connections.create_import(pending_seconds=600)
+    connections.inject(Fault("empty", path=GET_IMPORT_STATUS_PATH))  # a 200 that is not Mimecast's answer
+    event = await first_event(trigger([import_id], deadline=60))
+    assert event["status"] == "error" and "not a Mimecast JSON envelope" in event["message"]
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
+
+
+async def test_refused_credentials_are_read_again_once_then_fail_every_wait(simulator, reads, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "wrong-secret-value"))
+    ids = [simulator.create_import() for _ in range(25)]
+    events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
+    assert [e["status"] for e in events] == ["error"] * 25
+    assert len(reads) == 1  # read again once before failing, not once per batch
+    # Refused once, and the round's other batches were not sent to be refused again.
+    assert len(simulator.requests_to(TOKEN_PATH)) == 1
+
+
+# ----------------------------------------------------------------- retryable fail entries (issue 14.11)
+async def test_a_retryable_fail_entry_keeps_the_wait_waiting(connections):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(Fault("retryable_fail", path=GET_IMPORT_STATUS_PATH, times=3))
+    event = await first_event(trigger([import_id], poll=0.1))
+    assert event["status"] == "success"
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 4  # on its own cadence, not at once
+
+
+async def test_a_retryable_fail_entry_at_the_deadline_is_named_by_the_timeout(connections):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(Fault("retryable_fail", path=GET_IMPORT_STATUS_PATH, times=10_000))
+    event = await first_event(trigger([import_id], poll=0.1, deadline=0.5))
+    assert event["status"] == "timeout" and "err_import_status_unavailable" in event["message"]
+
+
+# ----------------------------------------------------------------- answers that do not match (issue 15.4)
+async def test_an_id_left_out_of_an_answer_is_asked_again(connections):
+    left_out, other = (connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(2))
+    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(left_out,), times=2))
+    events = await asyncio.gather(
+        first_event(trigger([left_out, other], poll=0.1)), first_event(trigger([other]))
+    )
+    assert [e["status"] for e in events] == ["success", "success"]
+    assert sum(left_out in ids for ids in ids_per_status_request(connections)) == 3
+
+
+async def test_an_id_mimecast_never_answers_times_out_naming_it(connections):
+    never, seen = (connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(2))
+    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(never,), times=10_000))
+    event = await first_event(trigger([never, seen], poll=0.1, deadline=0.5))
+    assert event["status"] == "timeout"
+    assert f"import {never} not seen in the last check" in event["message"]
+    assert "without the import(s)" in event["message"] and seen not in event["message"]
+
+
+async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connections):
+    asked = connections.create_import(pending_seconds=0.3, processing_seconds=0)
+    unasked = connections.create_import(pending_seconds=0, processing_seconds=0)  # completed at once
+    # The wait for `unasked` is polled first, its answer leaving it out; it then waits 60 s for its next poll.
+    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(unasked,)))
+    other = asyncio.create_task(first_event(trigger([unasked], poll=60)))
+    await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1)
+    connections.inject(Fault("extra_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(unasked,), times=50))
+    event = await first_event(trigger([asked], poll=0.1))
+    assert event["status"] == "success" and [s["id"] for s in event["statuses"]] == [asked]
+    assert not other.done()  # the completed status that came unasked was not taken for an answer
+    other.cancel()
+    await until(lambda: not list(POLLERS.pollers()))
+
+
+# ----------------------------------------------------------------- the poller's own failures
+async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections):
+    import_id = connections.create_import(pending_seconds=600)
+    waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=600)))
+    await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
+    [poller] = POLLERS.pollers()
+    assert poller._task is not None
+    poller._task.cancel()
+    event = await asyncio.wait_for(waiting, 10)
+    assert event["status"] == "error" and "stopped" in event["message"]
+    assert not list(POLLERS.pollers())
+
+
+async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections):
+    import_id = connections.create_import(pending_seconds=600)
+    connections.inject(Fault("latency", path=GET_IMPORT_STATUS_PATH, delay=0.5))
+    waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1)))
+    await asyncio.sleep(0.2)  # its first request is in flight
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await until(lambda: not list(POLLERS.pollers()))
+    await asyncio.sleep(0.3)
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1

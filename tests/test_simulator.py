@@ -379,6 +379,22 @@ def test_bare_401_fault_answers_without_a_body(sim: MimecastSimulator, client: h
     assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
+def test_retryable_fail_fault_answers_a_retryable_fail_entry_instead_of_a_status(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    first, second = sim.create_import(), sim.create_import()
+    sim.inject(
+        Fault("retryable_fail", path=STATUS, import_ids=(second,)), Fault("retryable_fail", path=STATUS)
+    )
+    named = status_of(client, first, second).json()
+    every = status_of(client, first, second).json()
+    assert [item["id"] for item in named["data"]] == [first]
+    [entry] = named["fail"]
+    assert entry["key"] == {"id": second} and entry["errors"][0]["retryable"] is True
+    assert every["data"] == [] and [e["key"]["id"] for e in every["fail"]] == [first, second]
+    assert [item["id"] for item in status_of(client, first, second).json()["data"]] == [first, second]
+
+
 def test_forget_tokens_refuses_every_token_issued_so_far(
     sim: MimecastSimulator, client: httpx.Client
 ) -> None:
@@ -1170,6 +1186,22 @@ def test_the_simulator_imports_nothing_from_airflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_unavailable_for_answers_5xx_to_every_call_and_counts_them(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    headers = bearer(client)
+    with pytest.raises(ValueError, match="status"):
+        sim.unavailable_for(1, status=404)
+    sim.inject(Fault("rate_limit", path=ACCOUNT))
+    sim.unavailable_for(60)
+    assert client.post(ACCOUNT, headers=headers).status_code == 503
+    assert token_request(client).status_code == 503  # the whole service, tokens included
+    sim.unavailable_for(0)
+    assert client.post(ACCOUNT, headers=headers).status_code == 429  # the queued fault waited
+    assert client.post(ACCOUNT, headers=headers).status_code == 200
+    assert sim.request_counts()[ACCOUNT] == 3
 
 
 # -- find-groups -----------------------------------------------------------------------------------

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_mimecast.errors import MimecastApiError, MimecastInvalidResponseError
+from airflow_provider_mimecast.errors import (
+    MimecastApiError,
+    MimecastInvalidResponseError,
+    MimecastMissingImportsError,
+)
+from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
 
@@ -65,3 +70,24 @@ def test_a_fail_entry_naming_no_asked_id_concerns_the_whole_request():
 def test_an_unasked_id_never_becomes_a_poll_result():
     results = statuses_by_id(["a"], {"data": [item("a"), item("x", "completed")], "fail": []})
     assert list(results) == ["a"]
+
+
+def test_an_id_left_out_of_a_batch_answer_was_not_seen():
+    results = statuses_by_id(["a", "b"], {"data": [item("a")], "fail": []})
+    assert isinstance(results["a"], ImportStatus)
+    assert isinstance(results["b"], MimecastMissingImportsError) and results["b"].import_ids == ("b",)
+    assert is_transient(results["b"])  # a wait keeps waiting for it
+
+
+def test_an_id_answered_twice_differently_in_a_batch_was_not_seen():
+    document = {"data": [item("a", "pending"), item("a", "completed"), item("b"), item("b")], "fail": []}
+    results = statuses_by_id(["a", "b"], document)
+    assert isinstance(results["a"], MimecastMissingImportsError)
+    assert isinstance(results["b"], ImportStatus)  # the same answer twice is still one answer
+
+
+def test_retryable_fail_entries_are_transient_and_others_are_not():
+    retryable = {"key": {"id": "a"}, "errors": [{"code": "err_busy", "message": "later", "retryable": True}]}
+    results = statuses_by_id(["a", "b"], {"data": [], "fail": [retryable, fail("b")]})
+    assert is_transient(results["a"]) and "(retryable)" in str(results["a"])
+    assert not is_transient(results["b"])

@@ -1,16 +1,22 @@
-"""Which failures are retried, and how long to wait: tenacity settings for one API call."""
+"""Which failures are retried, and how long to wait: tenacity settings for one API call, and the
+backoff that the triggerer's shared poller keeps across its rounds.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential, wait_random
 
 from airflow_provider_mimecast.errors import (
+    MimecastApiError,
+    MimecastAuthenticationError,
+    MimecastMissingImportsError,
     MimecastRateLimitError,
     MimecastServerError,
     MimecastTransportError,
@@ -19,6 +25,52 @@ from airflow_provider_mimecast.hooks.exchange import TOKEN_PATH, Call
 
 #: Longest wait between two retries of a server error or dropped connection.
 MAX_BACKOFF_SECONDS = 60.0
+#: The least wait after a 429, whatever ``X-RateLimit-Reset`` says: a reset of 0 (or none at all) would
+#: otherwise re-send at once. Doubled for each consecutive 429 (of one call, or of one poller until it is
+#: answered again), up to :data:`MAX_RATE_LIMIT_FLOOR_SECONDS`.
+RATE_LIMIT_FLOOR_SECONDS = 0.25
+MAX_RATE_LIMIT_FLOOR_SECONDS = 60.0
+RATE_LIMIT_FLOOR = wait_exponential(multiplier=RATE_LIMIT_FLOOR_SECONDS, max=MAX_RATE_LIMIT_FLOOR_SECONDS)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the same request may succeed later: a 429, a 5xx, a connection that failed or timed out, a
+    ``fail`` entry Mimecast marks ``retryable``, an import the answer left out. Refused credentials, other
+    4xx, non-retryable ``fail`` entries and answers that are not Mimecast's are definitive. (Whether a
+    request is *safe* to repeat is another matter: see :func:`retry_policy`.)
+
+    :param error: what the call raised, or what a batch answer said about one import.
+    """
+    if isinstance(error, MimecastRateLimitError | MimecastServerError | MimecastMissingImportsError):
+        return True
+    if isinstance(error, MimecastTransportError):
+        return error.transient
+    if isinstance(error, MimecastAuthenticationError):
+        return False
+    if isinstance(error, MimecastApiError):
+        return bool(error.failures) and all(failure.retryable for failure in error.failures)
+    return False
+
+
+class Backoff:
+    """Counts consecutive failures and gives the wait each one earns under a tenacity wait strategy.
+
+    :param wait: e.g. ``wait_exponential(multiplier=1, max=60)``; it is asked as if for the n-th attempt.
+    """
+
+    def __init__(self, wait: Callable[[RetryCallState], float]) -> None:
+        self._wait = wait
+        self.failures = 0
+
+    def failed(self) -> float:
+        """Count one more failure; the seconds to wait before trying again."""
+        self.failures += 1
+        state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+        state.attempt_number = self.failures
+        return float(self._wait(state))
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 class _stop_on_long_rate_limit(stop_base):
@@ -53,12 +105,14 @@ def retry_policy(
         at once, so that a worker is not held for hours and Airflow's retry or reschedule takes over.
     """
     backoff = wait_exponential(multiplier=retry_delay, max=MAX_BACKOFF_SECONDS) + wait_random(0, retry_delay)
+    rate_limits = Backoff(RATE_LIMIT_FLOOR)
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, MimecastRateLimitError):
-            # Mimecast did not execute the call; it asks us to wait at least until the reset.
-            return error.retry_after
+            # Mimecast did not execute the call; it asks us to wait at least until the reset, and a reset of
+            # 0 still waits the growing floor. Never longer than a task may sleep on one 429.
+            return min(max(error.retry_after, rate_limits.failed()), max_rate_limit_wait)
         return float(backoff(state))
 
     def retryable(error: BaseException) -> bool:
@@ -68,7 +122,7 @@ def retry_policy(
         idempotent = call.idempotent or getattr(error, "path", None) == TOKEN_PATH
         if isinstance(error, MimecastTransportError):
             return error.transient and (idempotent or not error.request_sent)
-        return idempotent and isinstance(error, MimecastServerError)
+        return idempotent and is_transient(error)
 
     def log_retry(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -17,14 +18,18 @@ from airflow_provider_mimecast.completion import (
     failure_message,
     log_statuses,
 )
-from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.errors import MimecastConfigurationError
+from airflow_provider_mimecast.hooks.retry import is_transient
+from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.poller import POLLERS, Report
 
-#: How long past its deadline a wait still expects the poller's last report before giving up on it.
+#: How long past its deadline (or past its start, for a trigger that starts after its deadline) a wait still
+#: expects the poller's last report before giving up on it.
 REPORT_GRACE_SECONDS = 60.0
 #: Extra time the triggerer allows past the trigger's own deadline before Airflow times the deferral out;
-#: the trigger normally reports the timeout itself, after its last check.
-DEFERRAL_GRACE_SECONDS = 60.0
+#: the trigger normally reports the timeout itself, after its last check. Long enough for a trigger picked
+#: up late by another triggerer (after the first one died) to still make that check.
+DEFERRAL_GRACE_SECONDS = 300.0
 
 
 class MimecastImportStatusTrigger(BaseTrigger):
@@ -32,13 +37,14 @@ class MimecastImportStatusTrigger(BaseTrigger):
 
     Events are ``{"status": "success", "statuses": [...]}``, ``{"status": "error", "message": ...}`` or,
     after one last check at ``end_time``, ``{"status": "timeout", "message": ..., "statuses": [...]}``.
-    Transient failures are retried inside the hook; only what is left after its retries becomes an error.
+    Transient failures (Mimecast unreachable, 5xx, 429, a ``fail`` entry marked retryable, an import the
+    answer left out) keep the wait waiting until ``end_time``; the timeout then names the last one.
 
     :param import_ids: the import IDs to wait for.
     :param mimecast_conn_id: the ``mimecast`` connection.
     :param poll_interval: seconds between two checks.
     :param end_time: the deadline as a Unix timestamp (seconds).
-    :param hook_params: keyword arguments for :class:`MimecastHook` (``timeout``, ``max_retries``, ...).
+    :param hook_params: keyword arguments for :class:`MimecastHook` (``timeout``, ``retry_delay``, ...).
     """
 
     def __init__(
@@ -70,17 +76,31 @@ class MimecastImportStatusTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
+            interval, end_time = (
+                _seconds("poll_interval", self.poll_interval),
+                _seconds("end_time", self.end_time),
+            )
+            # An empty list would "complete" without a single answer; a repeated ID is a bug upstream.
+            self.import_ids = normalize_import_ids(self.import_ids, argument="import_ids")
             poller = POLLERS.poller(self.mimecast_conn_id, self.hook_params, log=self.log)
-            # The poller keeps time with the monotonic clock; end_time is wall-clock, as serialized.
-            deadline = time.monotonic() + (self.end_time - time.time())
-            async with poller.register(
-                self.import_ids, interval=self.poll_interval, deadline=deadline
-            ) as wait:
+            # The poller keeps time with the monotonic clock; end_time is wall-clock, as serialized. Read
+            # once: a wall clock that jumps later does not move the deadline.
+            now = time.monotonic()
+            deadline = now + (end_time - time.time())
+            # A trigger that starts after its deadline (picked up late after a triggerer died) still makes its
+            # last check: the poller polls it at once, and it waits for that answer.
+            give_up_at = max(deadline, now) + REPORT_GRACE_SECONDS
+            async with poller.register(self.import_ids, interval=interval, deadline=deadline) as wait:
                 shown: dict[str, str] = {}
                 while True:
-                    report = await wait.next_report(give_up_at=deadline + REPORT_GRACE_SECONDS)
+                    report = await wait.next_report(give_up_at=give_up_at)
                     if report is None:
-                        yield self._timeout_event([], "no answer from Mimecast came before the deadline")
+                        why = (
+                            wait.problem
+                            or poller.problem
+                            or "no answer from Mimecast came before the deadline"
+                        )
+                        yield self._timeout_event([], {i: why for i in self.import_ids})
                         return
                     event = self._event(report, final=time.monotonic() >= deadline, shown=shown)
                     if event is not None:
@@ -92,11 +112,16 @@ class MimecastImportStatusTrigger(BaseTrigger):
 
     def _event(self, report: Report, *, final: bool, shown: dict[str, str]) -> TriggerEvent | None:
         statuses: list[ImportStatus] = []
+        unseen: dict[str, str] = {}
         errors: list[str] = []
         for import_id in self.import_ids:
-            item = report[import_id]
+            item = report.get(import_id)
             if isinstance(item, ImportStatus):
                 statuses.append(item)
+            elif item is None or is_transient(item):
+                # Not seen in this check (left out of the answer, a retryable fail entry, Mimecast
+                # unreachable): never taken for a success, asked again until the deadline.
+                unseen[import_id] = str(item) if item is not None else "not in the poller's report"
             else:
                 errors.append(str(item))
         if errors:
@@ -105,20 +130,36 @@ class MimecastImportStatusTrigger(BaseTrigger):
         changed = [s for s in statuses if shown.get(s.id) != s.summary()]
         log_statuses(self.log, changed)
         shown.update((s.id, s.summary()) for s in changed)
-        if all_completed(statuses):
+        if all_completed(statuses) and not unseen:
             return TriggerEvent({"status": EVENT_SUCCESS, "statuses": [s.as_dict() for s in statuses]})
-        return self._timeout_event(statuses, "") if final else None
+        return self._timeout_event(statuses, unseen) if final else None
 
     @staticmethod
-    def _timeout_event(statuses: list[ImportStatus], reason: str) -> TriggerEvent:
-        waiting = ", ".join(s.summary() for s in statuses if not s.state.is_terminal) or reason
+    def _timeout_event(statuses: list[ImportStatus], unseen: Mapping[str, str]) -> TriggerEvent:
+        waiting = [s.summary() for s in statuses if not s.state.is_terminal]
+        by_reason: dict[str, list[str]] = {}
+        for import_id, reason in unseen.items():
+            by_reason.setdefault(reason, []).append(import_id)
+        waiting += [
+            f"import{'s' if len(ids) > 1 else ''} {', '.join(ids)} not seen in the last check ({reason})"
+            for reason, ids in by_reason.items()
+        ]
         return TriggerEvent(
             {
                 "status": EVENT_TIMEOUT,
-                "message": f"Timed out waiting for Mimecast imports to complete: {waiting}",
+                "message": f"Timed out waiting for Mimecast imports to complete: {'; '.join(waiting)}",
                 "statuses": [s.as_dict() for s in statuses],
             }
         )
+
+
+def _seconds(name: str, value: Any) -> float:
+    """A trigger argument in seconds, checked: a NaN or a string would make the wait endless or crash it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise MimecastConfigurationError(
+            f"The Mimecast trigger's {name} is {value!r}; it must be a finite, non-negative number of seconds"
+        )
+    return float(value)
 
 
 def defer_until_completed(

@@ -30,10 +30,11 @@ FAULT_KINDS = frozenset(
         "omit_ids",
         "extra_ids",
         "bare_401",
+        "retryable_fail",
     }
 )
 #: Kinds that let the API answer get-import-status and then change which imports the answer holds.
-ANSWER_EDITS = frozenset({"omit_ids", "extra_ids"})
+ANSWER_EDITS = frozenset({"omit_ids", "extra_ids", "retryable_fail"})
 
 # kind -> (default status, lowest allowed, highest allowed), for the kinds whose status can be chosen.
 _STATUSES = {"server_error": (500, 400, 599), "redirect": (302, 300, 399), "echo": (502, 200, 599)}
@@ -44,8 +45,8 @@ class Fault:
     """A misbehaviour to inject into the simulator's next matching request(s).
 
     ``server_error``, ``trickle`` and ``redirect`` execute the request before answering, as a server that
-    lost or garbled its answer would; ``latency`` then answers normally; ``omit_ids`` and ``extra_ids``
-    answer get-import-status and then edit the answer; the other kinds never reach the API.
+    lost or garbled its answer would; ``latency`` then answers normally; ``omit_ids``, ``extra_ids`` and
+    ``retryable_fail`` answer get-import-status and then edit the answer; the other kinds never reach the API.
 
     :param kind: one of ``rate_limit``, ``server_error``, ``latency``, ``token_expired``,
         ``binding_expired``, ``malformed`` (a proxy's HTML 502), ``empty`` (200 with no body),
@@ -63,7 +64,8 @@ class Fault:
     :param location: the ``Location`` header of a ``redirect``.
     :param as_json: an ``echo`` answers Mimecast's JSON error shape (API 2.0's on ``/oauth/token``, API
         1.0's elsewhere) instead of an HTML page.
-    :param import_ids: the imports an ``omit_ids`` leaves out or an ``extra_ids`` adds.
+    :param import_ids: the imports an ``omit_ids`` leaves out, an ``extra_ids`` adds, or a ``retryable_fail``
+        answers with a ``fail`` entry marked ``retryable`` instead of their status (default: every asked ID).
     """
 
     kind: str
@@ -174,12 +176,28 @@ def edited_answer(response: Response, fault: Fault, imports: ImportStore) -> Res
     if fault.kind == "omit_ids":
         wanted = set(fault.import_ids)
         kept = [item for item in data if item.get("id") not in wanted] if wanted else data[:-1]
+    elif fault.kind == "retryable_fail":
+        # Mimecast marks some errors retryable; which codes it uses for a status it cannot give is not
+        # published, so the code is the simulator's own.
+        wanted = set(fault.import_ids) or {item.get("id") for item in data}
+        kept = [item for item in data if item.get("id") not in wanted]
+        failing = [item["id"] for item in data if item.get("id") in wanted]
+        document["fail"] = [*document.get("fail", []), *map(_retryable_fail_entry, failing)]
     else:
         added = imports.statuses(list(fault.import_ids))[0] if fault.import_ids else [imports.phantom()]
         kept = [*data, *added]
     document["data"] = kept
     response.body = json.dumps(document).encode()
     return response
+
+
+def _retryable_fail_entry(import_id: str) -> dict[str, object]:
+    error = {
+        "code": "err_import_status_unavailable",
+        "message": f"The status of import {import_id} is temporarily unavailable",
+        "retryable": True,
+    }
+    return {"key": {"id": import_id}, "errors": [error]}
 
 
 def echo_page(fault: Fault, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import traceback
 from collections.abc import Callable, Collection
 from types import TracebackType
@@ -91,6 +93,7 @@ class MimecastSimulator:
         )
         self._rates = RateLimiter(rate_limit, rate_limit_window_seconds)
         self._faults = FaultQueue()
+        self._unavailable = (-math.inf, 503)  # (until, status) of an unavailable_for() outage
         self._log = RequestLog(max_recorded_requests, max_recorded_body_bytes)
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -236,6 +239,20 @@ class MimecastSimulator:
         """
         self._rates.limit_for(seconds)
 
+    def unavailable_for(self, seconds: float, *, status: int = 503) -> None:
+        """Answer every call, the token endpoint included, with a 5xx for ``seconds`` from now, as during an
+        outage that a load balancer in front of Mimecast reports. Unlike :meth:`stop`, the calls are
+        still counted. Queued faults wait until it has passed.
+
+        :param seconds: how long the outage lasts; 0 ends an open one.
+        :param status: the HTTP status answered, 500 to 599.
+        """
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"seconds must be a finite number of seconds, not below 0; got {seconds!r}")
+        if not 500 <= status <= 599:
+            raise ValueError(f"status must be from 500 to 599; got {status}")
+        self._unavailable = (time.monotonic() + seconds, status)
+
     def expire_tokens(self) -> None:
         """Make every bearer token issued so far answer ``token_expired``."""
         self._auth.expire_tokens()
@@ -312,6 +329,9 @@ class MimecastSimulator:
 
     def _dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         is_api = path.startswith("/api/")
+        until, status = self._unavailable
+        if time.monotonic() < until:
+            return v1_error(status, "err_service_unavailable", "The service is unavailable", retryable=True)
         if is_api and (reset_ms := self._rates.forced_reset_ms()) is not None:
             return rate_limited(self._rates.limit, reset_ms)
         fault = self._faults.take(path)
