@@ -93,7 +93,7 @@ def status_batch_size(venv: Path, connection: str) -> int:
 def print_blocks(logs: Path) -> None:
     for recording in sorted(logs.glob("*.speedscope.json")):
         found = blocks(recording, min_seconds=0.1)
-        print(f"\n{recording.name}: {len(found)} stretches of 0.1 s or more in an event loop")
+        print(f"\n{recording.name}: {len(found)} stretches of 0.1 s or more in the trigger loop")
         for block in found[:8]:
             print("  " + block.describe())
 
