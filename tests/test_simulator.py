@@ -285,7 +285,9 @@ def test_per_import_timeline_overrides_the_default(sim: MimecastSimulator, clien
     assert sim.import_ids() == [slow, instant]
 
 
-def test_complete_imports_ends_a_long_timeline_when_asked(sim: MimecastSimulator, client: httpx.Client) -> None:
+def test_complete_imports_ends_a_long_timeline_when_asked(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
     waiting, processing = sim.create_import(pending_seconds=3600), sim.create_import(pending_seconds=0)
     done = sim.create_import(pending_seconds=0, processing_seconds=0)
     sim.complete_imports([waiting, processing, done], after_seconds=3600)

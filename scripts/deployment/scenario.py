@@ -294,7 +294,9 @@ class Scenario:
             return held == n and all(s in ("success", "failed") for s in examples)
 
         self.wait_for(f"{n} waits deferred to the triggerers, examples done", ready, timeout=900, interval=2)
-        self.outcome.figures["all waits deferred, from the runs' start"] = f"{time.monotonic() - self.outcome.marks[0].at:.0f} s"
+        self.outcome.figures["all waits deferred, from the runs' start"] = (
+            f"{time.monotonic() - self.outcome.marks[0].at:.0f} s"
+        )
         self.say(f"all {n} waits deferred: {self.holders()} (triggerer job -> triggers)")
 
     def measure_rounds(self, label: str) -> None:
