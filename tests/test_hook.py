@@ -332,6 +332,30 @@ def test_no_secret_reaches_logs_errors_or_reprs(connections, caplog, capfd):
     assert all(redact(value) == "***" for value in (*tokens, *SECRETS))
 
 
+async def test_the_async_path_never_masks_from_the_event_loop_thread(connections, monkeypatch):
+    """In Airflow 3's triggerer a sync mask_secret messages the supervisor from the event loop: it blocks the
+    loop, or raises when another trigger's async message is in flight. Tokens and secrets are still masked."""
+    import threading
+
+    from airflow_provider_mimecast.hooks import masking
+
+    loop_thread = threading.get_ident()
+    sync_calls: list[int] = []
+    real = masking.mask_secret
+
+    def recording_mask_secret(value, *args):
+        sync_calls.append(threading.get_ident())
+        real(value, *args)
+
+    monkeypatch.setattr(masking, "mask_secret", recording_mask_secret)
+    import_id = connections.create_import()
+    await fast_hook().aget_import_status(import_id)
+    assert loop_thread not in sync_calls
+    [token_request] = connections.requests_to(GET_IMPORT_STATUS_PATH)
+    token = token_request.headers["authorization"][len("Bearer ") :]
+    assert redact(token) == "***" and all(redact(secret) == "***" for secret in SECRETS[:1])
+
+
 # ----------------------------------------------------------------------------- status_batch_size
 @pytest.mark.parametrize("conn_id", CONN_IDS)
 async def test_status_checks_send_at_most_status_batch_size_ids_per_request(connections, conn_id):

@@ -8,8 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from typing import Any
 
-from airflow.providers.common.compat.connection import get_async_connection
-from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+from airflow.providers.common.compat.sdk import BaseHook
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_mimecast.envelope import (
@@ -41,6 +41,7 @@ from airflow_provider_mimecast.hooks.exchange import (
     check,
     token_request,
 )
+from airflow_provider_mimecast.hooks.masking import amask_secrets, mask_secrets
 from airflow_provider_mimecast.hooks.retry import retry_policy
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
 from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport, load_tls_context
@@ -116,32 +117,30 @@ class MimecastHook(BaseHook):
         return connection_form_widgets()
 
     # ----------------------------------------------------------------- settings
-    def _use_connection(
-        self, host: str | None, login: str | None, password: str | None, extra: Mapping[str, Any]
-    ) -> MimecastSettings:
-        settings = MimecastSettings.from_connection_fields(
-            host=host, login=login, password=password, extra=extra
-        )
-        for secret in settings.secrets:
-            mask_secret(secret)
-        self._settings = settings
-        return settings
-
     @property
     def settings(self) -> MimecastSettings:
         """The validated connection settings (fetched once, synchronously)."""
         if self._settings is None:
             conn = self.get_connection(self.mimecast_conn_id)
-            self._use_connection(conn.host, conn.login, conn.password, conn.extra_dejson)
-        assert self._settings is not None
+            settings = MimecastSettings.from_connection_fields(
+                host=conn.host, login=conn.login, password=conn.password, extra=conn.extra_dejson
+            )
+            mask_secrets(settings.secrets)
+            self._settings = settings
         return self._settings
 
     async def asettings(self) -> MimecastSettings:
         """The validated connection settings, fetched without blocking the event loop."""
         if self._settings is None:
             conn = await get_async_connection(self.mimecast_conn_id)
-            self._use_connection(conn.host, conn.login, conn.password, conn.extra_dejson)
-        assert self._settings is not None
+            settings = MimecastSettings.from_connection_fields(
+                host=conn.host,
+                login=conn.login,
+                password=conn.password,
+                extra=await get_async_extra_dejson(conn),
+            )
+            await amask_secrets(settings.secrets)
+            self._settings = settings
         return self._settings
 
     def _timeout(self, settings: MimecastSettings) -> float:

@@ -14,10 +14,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from airflow.providers.common.compat.sdk import mask_secret
-
 from airflow_provider_mimecast.envelope import TokenGrant
 from airflow_provider_mimecast.errors import MimecastTransportError
+from airflow_provider_mimecast.hooks.masking import amask_secrets, mask_secrets
 from airflow_provider_mimecast.settings import MimecastSettings
 
 #: Integrations refresh bearer tokens this long before they expire.
@@ -76,7 +75,9 @@ class TokenCache:
         with fetch_lock:
             token = self.peek(key)  # fetched by the thread we waited for
             if token is None:
-                token = self._store(key, fetch())
+                grant = fetch()
+                mask_secrets([grant.access_token])
+                token = self._store(key, grant)
         return token
 
     async def aget(
@@ -95,7 +96,9 @@ class TokenCache:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._in_flight[slot] = future
         try:
-            token = self._store(key, await fetch())
+            grant = await fetch()
+            await amask_secrets([grant.access_token])
+            token = self._store(key, grant)
         except Exception as error:
             future.set_exception(error)
             raise
@@ -116,7 +119,6 @@ class TokenCache:
                 future.exception()  # retrieved, so asyncio does not log it when nobody else waited
 
     def _store(self, key: TokenKey, grant: TokenGrant) -> str:
-        mask_secret(grant.access_token)
         # A token shorter-lived than twice the margin is refreshed halfway through its life instead.
         margin = min(TOKEN_REFRESH_MARGIN, grant.expires_in / 2)
         with self._lock:
