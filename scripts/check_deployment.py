@@ -1,6 +1,6 @@
 """The provider in a real Airflow deployment, as users run it, with the failures a deployment meets.
 
-    python3 scripts/check_deployment.py                 # everything (6 to 7 minutes on 2 cores)
+    python3 scripts/check_deployment.py                 # everything (5 to 7 minutes on 2 cores)
     python3 scripts/check_deployment.py --phases kill   # only some of the disruptions
 
 It builds what it needs: a virtualenv (``.venv-deployment``) with ``apache-airflow==3.3.*``, its
