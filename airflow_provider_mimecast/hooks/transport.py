@@ -255,7 +255,11 @@ class AsyncTransport:
 
     async def send(self, request: ApiRequest) -> ApiResponse:
         try:
-            outgoing = httpx.Request("POST", request.url, headers=dict(request.headers), content=request.body)
+            # Built by the client, so its default headers (User-Agent) go out as on the sync path: some
+            # gateways refuse a request without one.
+            outgoing = self._client.build_request(
+                "POST", request.url, headers=dict(request.headers), content=request.body
+            )
             # Cancelling a send mid-answer closes its connection: none goes back to the pool half-read.
             response = await asyncio.wait_for(self._client.send(outgoing), self.timeout + _GRACE_SECONDS)
         except asyncio.TimeoutError as error:
