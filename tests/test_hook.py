@@ -561,3 +561,12 @@ def test_find_group_matches_the_name_exactly_and_lists_candidates_otherwise(conn
         fast_hook().find_group("sales")
     with pytest.raises(MimecastGroupLookupError, match="found no group at all"):
         fast_hook().find_group("Marketing")
+
+
+async def test_both_clients_send_a_user_agent(connections):
+    """Some gateways refuse requests without one; the sync path always sent requests' own."""
+    import_id = connections.create_import()
+    fast_hook().get_import_status(import_id)
+    await fast_hook().aget_import_status(import_id)
+    agents = [r.headers.get("user-agent", "") for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
+    assert [agent.split("/")[0] for agent in agents] == ["python-requests", "python-httpx"]

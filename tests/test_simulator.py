@@ -299,6 +299,24 @@ def test_pending_checks_hold_each_import_pending_for_its_first_checks() -> None:
         MimecastSimulator(pending_checks=-1)
 
 
+def test_complete_imports_ends_a_long_timeline_when_asked(
+    sim: MimecastSimulator, client: httpx.Client
+) -> None:
+    waiting, processing = sim.create_import(pending_seconds=3600), sim.create_import(pending_seconds=0)
+    done = sim.create_import(pending_seconds=0, processing_seconds=0)
+    sim.complete_imports([waiting, processing, done], after_seconds=3600)
+    statuses = [item["status"] for item in status_of(client, waiting, processing, done).json()["data"]]
+    assert statuses == ["processing", "processing", "completed"]
+    sim.complete_imports([waiting, processing])
+    items = status_of(client, waiting, processing).json()["data"]
+    assert [item["status"] for item in items] == ["completed", "completed"]
+    assert items[0]["successfulImportedUsers"] == items[0]["totalUsers"]
+    with pytest.raises(KeyError, match="eNo1missing"):
+        sim.complete_imports(["eNo1missing"])
+    with pytest.raises(ValueError, match="after_seconds"):
+        sim.complete_imports([waiting], after_seconds=-1)
+
+
 def test_unknown_import_id_is_a_fail_entry(sim: MimecastSimulator, client: httpx.Client) -> None:
     known = sim.create_import()
     response = status_of(client, "eNo1missing", known)

@@ -487,6 +487,28 @@ def test_https_to_a_plain_http_server_fails_at_once_with_the_hint(server, make_c
     assert (caught.value.request_sent, caught.value.transient) == (False, False)
 
 
+async def test_the_async_client_reuses_the_ca_bundle_read_off_the_event_loop(monkeypatch):
+    # In a real triggerer the client read the bundle again in the event loop, stalling every trigger
+    # 0.3-0.6 s: the read in a worker thread had been cached under another key.
+    from airflow_provider_mimecast.hooks import transport
+
+    read_in: list[str] = []
+    real = transport.httpx.create_ssl_context
+
+    def recording(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        read_in.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transport.httpx, "create_ssl_context", recording)
+    transport._ssl_context.cache_clear()
+    try:
+        await transport.load_tls_context(True)
+        await AsyncTransport(5.0, verify=True).aclose()
+    finally:
+        transport._ssl_context.cache_clear()  # nothing built with the recording stub outlives the test
+    assert len(read_in) == 1 and read_in[0] != threading.current_thread().name
+
+
 def test_an_unreadable_ca_bundle_is_a_configuration_error(client_kind, tmp_path):
     not_pem = tmp_path / "bundle.pem"
     not_pem.write_text("not a certificate")

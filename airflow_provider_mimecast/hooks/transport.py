@@ -73,14 +73,24 @@ def _ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_bundle)
 
 
-async def load_tls_context(verify: bool | str) -> None:
-    """Load and cache the CA bundle in a worker thread before an :class:`AsyncTransport` is built:
-    reading it in the event loop would stall every other trigger of the triggerer for ~20-40 ms.
+def _tls_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """What httpx gets as ``verify``: the cached context of the bundle (httpx's own for True), or False.
+
+    The one way to ask :func:`_ssl_context`, so that the call in a worker thread and the client's share a
+    cache entry (``_ssl_context()`` and ``_ssl_context(None)`` are two different keys).
     """
     if verify is False:
-        return
+        return False
+    return _ssl_context(verify if isinstance(verify, str) else None)
+
+
+async def load_tls_context(verify: bool | str) -> None:
+    """Load and cache the CA bundle in a worker thread before an :class:`AsyncTransport` is built:
+    reading it in the event loop would stall every other trigger of the triggerer for ~20-40 ms (0.3-0.6 s
+    seen in a real triggerer on a busy 2-core machine).
+    """
     with contextlib.suppress(OSError, ValueError):  # AsyncTransport reports an unreadable bundle itself
-        await asyncio.to_thread(_ssl_context, verify if isinstance(verify, str) else None)
+        await asyncio.to_thread(_tls_context, verify)
 
 
 def _checked_verify(verify: bool | str, origin: str = "The 'verify' setting") -> bool | str:
@@ -236,8 +246,7 @@ class AsyncTransport:
     def __init__(self, timeout: float, *, verify: bool | str = True, tls_hint: str = _TLS_HINT) -> None:
         self.timeout = timeout
         self.tls_hint = tls_hint
-        verify = _checked_verify(verify)
-        context = _ssl_context(verify) if isinstance(verify, str) else verify and _ssl_context()
+        context = _tls_context(_checked_verify(verify))
         # httpx drops an idle connection after 5 s by default, so a poller polling every minute would
         # open a new TCP and TLS connection each round; a server that closed it first is detected on reuse.
         self._client = httpx.AsyncClient(
@@ -246,7 +255,11 @@ class AsyncTransport:
 
     async def send(self, request: ApiRequest) -> ApiResponse:
         try:
-            outgoing = httpx.Request("POST", request.url, headers=dict(request.headers), content=request.body)
+            # Built by the client, so its default headers (User-Agent) go out as on the sync path: some
+            # gateways refuse a request without one.
+            outgoing = self._client.build_request(
+                "POST", request.url, headers=dict(request.headers), content=request.body
+            )
             # Cancelling a send mid-answer closes its connection: none goes back to the pool half-read.
             response = await asyncio.wait_for(self._client.send(outgoing), self.timeout + _GRACE_SECONDS)
         except asyncio.TimeoutError as error:

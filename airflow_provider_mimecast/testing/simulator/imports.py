@@ -132,6 +132,24 @@ class ImportStore:
         )
         return record.to_json(now)
 
+    def complete_after(self, ids: list[str], seconds: float) -> None:
+        """Make each of ``ids`` ``completed`` ``seconds`` from now, ``processing`` until then.
+
+        An import already completed stays so; an unknown ID raises ``KeyError`` naming it.
+        """
+        now = time.monotonic()
+        with self._lock:
+            unknown = [import_id for import_id in ids if import_id not in self._imports]
+            if unknown:
+                raise KeyError(f"no import with the ID(s) {unknown}")
+            for import_id in ids:
+                record = self._imports[import_id]
+                elapsed = now - record.created_at
+                if record.status_at(now) == "completed":
+                    continue
+                record.pending_seconds = min(record.pending_seconds, elapsed)
+                record.processing_seconds = elapsed + seconds - record.pending_seconds
+
     def ids(self) -> list[str]:
         """Every import's ID, oldest first."""
         with self._lock:

@@ -193,6 +193,17 @@ class MimecastSimulator:
             allow_address_migration=allow_address_migration,
         )
 
+    def complete_imports(self, import_ids: Collection[str], *, after_seconds: float = 0.0) -> None:
+        """Make imports complete ``after_seconds`` from now (``processing`` until then), whatever their
+        timeline said: a test that disrupts a long wait decides when the wait may end.
+
+        :param import_ids: IDs of existing imports; an import already completed stays completed.
+        :param after_seconds: how long from now until they are ``completed``; 0 completes them at once.
+        """
+        if after_seconds < 0:
+            raise ValueError(f"after_seconds must be 0 or more, got {after_seconds!r}")
+        self._imports.complete_after(list(import_ids), after_seconds)
+
     def add_group(
         self, name: str, *, parent_id: str | None = None, source: str = "cloud", user_count: int = 0
     ) -> str:

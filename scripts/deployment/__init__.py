@@ -1,0 +1,1 @@
+"""The real-deployment lane's parts; ``scripts/check_deployment.py`` runs them."""

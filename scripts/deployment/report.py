@@ -1,0 +1,163 @@
+"""The checks on what the simulator counted and the metadata database holds, and the printed table."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from statistics import mean
+
+from deployment.metadata import TaskInstance
+from deployment.scenario import WAIT_DAG, WAIT_TASK, Check, Scenario
+from deployment.traffic import TRIGGERER, WORKER, Traffic, status_ids
+
+BLOCKED = re.compile(r"async thread was blocked for ([0-9.]+) seconds")
+
+
+def blocked_warnings(logs: Sequence[Path]) -> list[float]:
+    """How long each "async thread was blocked" warning in the triggerers' logs says the loop was stuck."""
+    found: list[float] = []
+    for log in logs:
+        found += [float(m.group(1)) for m in BLOCKED.finditer(log.read_text(errors="replace"))]
+    return found
+
+
+def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
+    outcome, metadata, options = scenario.outcome, scenario.metadata, scenario.options
+    checks: list[Check] = []
+    runs = metadata.dag_runs()
+    checks.append(
+        Check(
+            "every DAG run succeeded",
+            len(runs) == 3 and all(state == "success" for state in runs.values()),
+            ", ".join(f"{dag}: {state}" for (dag, _), state in sorted(runs.items())),
+        )
+    )
+    tis = metadata.task_instances()
+    bad = [ti for ti in tis if not _first_try_success(ti)]
+    checks.append(
+        Check(
+            "every task instance succeeded (or was skipped by its branch) in its first try",
+            not bad,
+            f"{len(tis)} task instances"
+            + (
+                f"; not so: {', '.join(f'{t.name} {t.state} try {t.try_number}' for t in bad[:5])}"
+                if bad
+                else ""
+            ),
+        )
+    )
+    waits = [ti for ti in tis if ti.dag_id == WAIT_DAG and ti.task_id == WAIT_TASK]
+    checks.append(
+        Check(
+            f"{options.waits} mapped waits succeeded",
+            len(waits) == options.waits and all(ti.state == "success" for ti in waits),
+            f"{sum(ti.state == 'success' for ti in waits)} of {len(waits)}",
+        )
+    )
+    uploads = traffic.uploads(200)
+    upload_tasks = [ti for ti in tis if ti.task_id == "start_import" and ti.state == "success"]
+    uploaded_imports = set(scenario.sim.import_ids()) - outcome.created_ids
+    checks.append(
+        Check(
+            "uploads = imports: one accepted upload per start_import task, no duplicate import",
+            len(uploads) == len(upload_tasks) == len(uploaded_imports) == 1,
+            f"{len(uploads)} accepted uploads, {len(upload_tasks)} start_import tasks, "
+            f"{len(uploaded_imports)} imports created by uploads, {len(traffic.uploads())} upload requests",
+        )
+    )
+    runs_started = sum(metadata.worker_task_runs().values())
+    worker_tokens = len(traffic.tokens(WORKER, 200))
+    checks.append(
+        Check(
+            "worker tokens <= worker task runs (each task process has an empty token cache)",
+            worker_tokens <= runs_started,
+            f"{worker_tokens} tokens for {runs_started} task processes",
+        )
+    )
+    issued, asked = len(traffic.tokens(TRIGGERER, 200)), len(traffic.tokens(TRIGGERER))
+    checks.append(
+        Check(
+            "triggerer tokens <= one per triggerer process plus one per renewal (restart, rotation)",
+            issued <= outcome.token_bound and asked <= 2 * outcome.token_bound,
+            f"{issued} issued of {asked} token requests; bound {outcome.token_bound} issued",
+        )
+    )
+    batch = options.status_batch_size
+    largest = max((len(status_ids(r)) for r in traffic.status_requests()), default=0)
+    checks.append(
+        Check(
+            "status_batch_size holds on every path",
+            largest <= batch,
+            f"largest status request: {largest} IDs (status_batch_size {batch})",
+        )
+    )
+    start = next(m for m in outcome.marks if m.label == "runs")
+    end = outcome.marks[-1]
+    # One poll per interval from the first deferral to the end, plus one more per disruption: a handover
+    # or a refused token polls again at once. A hot loop or a duplicate poller would be far above this.
+    bound = math.ceil((end.at - start.at) / options.poke_seconds) + 2 + 2 * len(options.phases)
+    polls = traffic.polls_per_id(outcome.wait_ids, TRIGGERER)
+    most = max(polls.values(), default=0)
+    checks.append(
+        Check(
+            "no wait is polled by the triggerers more than once per interval (+1 per disruption)",
+            most <= bound,
+            f"most polls of one ID: {most}; bound {bound} ({end.at - start.at:.0f} s at "
+            f"{options.poke_seconds:g} s, {len(options.phases)} disruptions)",
+        )
+    )
+    return checks
+
+
+def _first_try_success(ti: TaskInstance) -> bool:
+    if ti.state == "skipped":  # the branch not taken never ran
+        return ti.try_number <= 1
+    return ti.state == "success" and ti.try_number == 1
+
+
+def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[float], wall_seconds: float) -> str:
+    outcome, metadata = scenario.outcome, scenario.metadata
+    runs = metadata.worker_task_runs()
+    wait_runs = runs.get((WAIT_DAG, WAIT_TASK), 0)
+    waits = [ti for ti in metadata.task_instances(WAIT_DAG) if ti.task_id == WAIT_TASK]
+    # Only meaningful when every wait succeeded: a failed wait ends before its import completes.
+    all_succeeded = bool(waits) and all(ti.state == "success" and ti.end_date for ti in waits)
+    last_success = max(ti.end_date or 0.0 for ti in waits) if all_succeeded else None
+
+    def tokens(who: str) -> str:
+        return f"{len(traffic.tokens(who, 200))} issued, {len(traffic.tokens(who)) - len(traffic.tokens(who, 200))} refused"
+
+    def ids(who: str) -> str:
+        sizes = [len(status_ids(r)) for r in traffic.status_requests(who)]
+        return f"{mean(sizes):.1f} mean, {max(sizes)} max" if sizes else "-"
+
+    rows = [
+        ("token requests", tokens(WORKER), tokens(TRIGGERER)),
+        (
+            "status requests",
+            str(len(traffic.status_requests(WORKER))),
+            f"{len(traffic.status_requests(TRIGGERER))} ({len(traffic.status_requests(TRIGGERER, 200))} answered 200)",
+        ),
+        ("IDs per status request", ids(WORKER), ids(TRIGGERER)),
+        (
+            "worker task runs",
+            f"{sum(runs.values())} in all; {wait_runs / max(len(waits), 1):.2f} per wait",
+            "-",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows) + 2
+    lines = [f"{'':<{width}}{'workers':<34}triggerers", "-" * (width + 70)]
+    lines += [f"{label:<{width}}{worker:<34}{triggerer}" for label, worker, triggerer in rows]
+    lines.append("")
+    if outcome.completed_at and last_success:
+        lines.append(
+            f"last import completed -> last wait task succeeded: {last_success - outcome.completed_at:.1f} s"
+        )
+    for label, value in outcome.figures.items():
+        lines.append(f"{label}: {value}")
+    longest = f", longest {max(blocked):.2f} s" if blocked else ""
+    lines.append(f'triggerers\' "async thread was blocked" warnings: {len(blocked)}{longest}')
+    lines.append(f"phases: {', '.join(scenario.options.phases) or 'none'}; wall time {wall_seconds:.0f} s")
+    return "\n".join(lines)
