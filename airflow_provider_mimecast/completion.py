@@ -11,7 +11,9 @@ from airflow_provider_mimecast.errors import (
     MimecastError,
     MimecastImportFailedError,
     MimecastInvalidResponseError,
+    MimecastRateLimitError,
 )
+from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus
 
 #: ``logging.Logger`` on Airflow 2, a structlog logger on Airflow 3: anything with info and warning.
@@ -32,6 +34,26 @@ def failure_message(error: BaseException) -> str:
     text = str(error)
     text = text if len(text) <= 300 else text[:300] + "..."
     return f"The Mimecast trigger failed unexpectedly: {type(error).__name__}" + (f": {text}" if text else "")
+
+
+def check_again_in(error: MimecastError, *, costs_no_worker: bool) -> float | None:
+    """Seconds a wait lets pass before its next check after a check failed with ``error``, or None when
+    the error ends the wait.
+
+    A rate limit (left over after the hook's own waiting) says when Mimecast takes calls again: every wait
+    checks again then, within its timeout. Other transient failures left after the hook's retries (server
+    errors, lost connections, retryable ``fail`` entries: :func:`~airflow_provider_mimecast.hooks.retry.is_transient`)
+    end only a wait that holds a worker; one that costs none between checks (deferrable, reschedule mode)
+    rides them out at its usual interval until its deadline.
+
+    :param error: what the check raised.
+    :param costs_no_worker: whether the wait frees its worker between checks.
+    """
+    if isinstance(error, MimecastRateLimitError):
+        return error.retry_after
+    if costs_no_worker and is_transient(error):
+        return 0.0
+    return None
 
 
 def log_statuses(log: Logger, statuses: Sequence[ImportStatus]) -> None:

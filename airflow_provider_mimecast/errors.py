@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,11 @@ class MimecastTransportError(MimecastError):
         super().__init__(message, request_id=request_id)
 
 
-class MimecastUploadNotRetriedError(MimecastError):
-    """An upload failed after Mimecast may have accepted it, and was deliberately not retried."""
+class MimecastUploadNotRetriedError(MimecastError, AirflowFailException):
+    """An upload may have reached Mimecast without its answer saying so, and was deliberately not retried.
+
+    Also an ``AirflowFailException``: the task fails without Airflow's own retry, which would upload again.
+    """
 
 
 class MimecastImportFailedError(MimecastError):
@@ -145,3 +148,28 @@ class MimecastMissingImportsError(MimecastInvalidResponseError):
 
 class MimecastGroupLookupError(MimecastError, LookupError):
     """A directory group given by name matched no group, or several; the message lists the candidates."""
+
+
+def certainly_not_executed(error: BaseException, *, path: str) -> bool:
+    """Whether a call to ``path`` that failed with ``error`` certainly never reached Mimecast's API for
+    that path, so that repeating it cannot act twice (a second upload would be a second import).
+
+    True for a failure before the call was sent (a setting, the token request, a refused connection), a
+    429 (Mimecast did not execute the call) and Mimecast's own refusal (a 4xx or ``fail`` envelope).
+    False for everything that may have been executed: a 5xx, a timeout or a connection lost once the
+    request was sent, a 3xx or any answer that is not Mimecast's envelope, an answer that lacks what it
+    should hold, and any exception that is not a :class:`MimecastError` (an interrupted task).
+
+    :param error: what the call raised.
+    :param path: the request path of the call, e.g. ``/api/user/import-users``.
+    """
+    if not isinstance(error, MimecastError) or isinstance(error, MimecastUploadNotRetriedError):
+        return False
+    if error.path != path:
+        # The hook tags every error of a request with its path: this one came before the call was sent.
+        return True
+    if isinstance(error, MimecastTransportError):
+        return not error.request_sent
+    if isinstance(error, MimecastServerError | MimecastInvalidResponseError):
+        return False
+    return isinstance(error, MimecastApiError)  # a 429, a 401/403, a 4xx or fail entry Mimecast explained

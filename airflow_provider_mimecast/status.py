@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -207,28 +208,44 @@ _RENDERED_LIST_HINT = (
 )
 
 
+#: How Airflow prints the XComs of a mapped task (3.x, 2.11) when a template renders them as text.
+_RENDERED_LAZY_SEQUENCE = re.compile(r"Lazy\w*Sequence\(")
+
+
 def _check_id_text(text: str, where: str) -> None:
     if text.lower() in _MISSING_VALUES:
         raise MimecastConfigurationError(f"{where} is {text!r}: {_MISSING_HINT}")
-    if (text[:1], text[-1:]) in (("[", "]"), ("(", ")")):
+    if (text[:1], text[-1:]) in (("[", "]"), ("(", ")")) or _RENDERED_LAZY_SEQUENCE.match(text):
         raise MimecastConfigurationError(f"{where} is {text!r}, not an import ID: {_RENDERED_LIST_HINT}")
 
 
 def normalize_import_ids(import_id: Any, *, argument: str = "import_id") -> list[str]:
-    """Validate one ID or a list of IDs and return them as a list, naming ``argument`` in every error.
+    """Validate one ID or a sequence of IDs and return them as a list, naming ``argument`` in every error.
 
-    Refuses, before any request, what a template renders from a missing XCom (``None``, ``"None"``,
-    ``"null"``) and a list rendered as text (``"['a', 'b']"``), each with the fix.
+    Any sequence is accepted (a list, a tuple, the lazy sequence Airflow hands over for a mapped task's
+    XComs), read once, in order; a mapping, a set or bytes is not. Refuses, before any request, what a
+    template renders from a missing XCom (``None``, ``"None"``, ``"null"``) and a list rendered as text
+    (``"['a', 'b']"``, ``"LazyXComSequence([3 items])"``), each with the fix.
 
-    :param import_id: one import ID or a list (or tuple) of them.
+    :param import_id: one import ID or a sequence of them.
     :param argument: the argument's name, for messages.
     """
     if import_id is None:
         raise MimecastConfigurationError(f"{argument} is None: {_MISSING_HINT}")
-    ids = [import_id] if isinstance(import_id, str) else import_id
-    if not isinstance(ids, list | tuple):
+    if isinstance(import_id, str):
+        ids: list[Any] = [import_id]
+    elif isinstance(import_id, Sequence) and not isinstance(import_id, bytes | bytearray):
+        ids = list(import_id)
+    else:
+        native = (
+            " (a template rendered with render_template_as_native_obj=True makes a number of an ID that "
+            "looks like one: quote it, or pass the XComArg)"
+            if isinstance(import_id, int | float) and not isinstance(import_id, bool)
+            else ""
+        )
         raise MimecastConfigurationError(
             f"{argument} must be an import ID string or a list of them, got {type(import_id).__name__}"
+            + native
         )
     if not ids:
         raise MimecastConfigurationError(f"{argument} is empty: pass the ID returned by import-users")

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from airflow_provider_mimecast.errors import (
     MimecastApiError,
+    MimecastAuthenticationError,
     MimecastConfigurationError,
+    MimecastError,
     MimecastInvalidResponseError,
+    MimecastRateLimitError,
     MimecastServerError,
+    MimecastTransportError,
     MimecastUploadNotRetriedError,
+    certainly_not_executed,
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.status import ImportStatus
@@ -183,11 +189,15 @@ def test_a_token_answer_without_access_token_names_the_keys(monkeypatch):
 
 
 def test_a_missing_import_id_names_the_keys_that_came_back(monkeypatch):
-    # The response schema of import-users is not published; the ID is expected in data[0].id.
+    # The response schema of import-users is not published; the ID is expected in data[0].id. An answer
+    # without it may still have started an import: not retried, by the hook or by Airflow.
     with canned_server({IMPORT_USERS_PATH: envelope({"importId": "x", "status": "ok"})}) as url:
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(url))
-        with pytest.raises(MimecastInvalidResponseError, match=r"data\[0\] keys \['importId', 'status'\]"):
+        with pytest.raises(
+            MimecastUploadNotRetriedError, match=r"data\[0\] keys \['importId', 'status'\]"
+        ) as caught:
             hook().import_users(ROWS, group_id="grp-1")
+    assert isinstance(caught.value.__cause__, MimecastInvalidResponseError)
 
 
 def test_a_failing_token_endpoint_is_retried_even_for_an_upload(connections):
@@ -316,7 +326,8 @@ def test_a_variable_that_does_not_hold_a_started_import_is_ignored(connections, 
     [import_id] = connections.import_ids()
     assert result["id"] == ti.pushed["import_id"] == import_id
     assert f"Variable {key} does not hold a started import" in capfd.readouterr().out
-    assert store.calls == ["get", "set", "delete"] and store.values == {}
+    # Read, the upload recorded before sending, its ID added, and the record deleted on success.
+    assert store.calls == ["get", "set", "set", "delete"] and store.values == {}
 
 
 def test_without_a_task_instance_identity_no_variable_is_touched(connections, monkeypatch, capfd):
@@ -331,6 +342,119 @@ def test_without_a_task_instance_identity_no_variable_is_touched(connections, mo
     assert waiting_operator().execute({"ti": Bare()})["status"] == "completed"
     assert store.calls == []
     assert "a retry could not resume this import" in capfd.readouterr().out
+
+
+# -- which failed uploads certainly never reached Mimecast ---------------------------------------------------
+
+
+def _at(error: MimecastError, path: str | None) -> MimecastError:
+    error.path = path
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "never_executed"),
+    [
+        # Before the upload was sent: a setting, the token request, a refused connection.
+        (MimecastConfigurationError("bad host"), True),
+        (_at(MimecastServerError("503"), "/oauth/token"), True),
+        (_at(MimecastInvalidResponseError("no access_token"), None), True),
+        (_at(MimecastTransportError("refused", request_sent=False), IMPORT_USERS_PATH), True),
+        # Mimecast said it did not act: a 429, a refusal it explained.
+        (_at(MimecastRateLimitError("429", retry_after=1), IMPORT_USERS_PATH), True),
+        (_at(MimecastAuthenticationError("403"), IMPORT_USERS_PATH), True),
+        (_at(MimecastApiError("err_group_not_found"), IMPORT_USERS_PATH), True),
+        # It may have acted.
+        (_at(MimecastServerError("500"), IMPORT_USERS_PATH), False),
+        (_at(MimecastTransportError("ReadTimeout", request_sent=True), IMPORT_USERS_PATH), False),
+        (_at(MimecastInvalidResponseError("a 302"), IMPORT_USERS_PATH), False),
+        (_at(MimecastUploadNotRetriedError("maybe"), IMPORT_USERS_PATH), False),
+        (MimecastUploadNotRetriedError("an earlier try may have uploaded"), False),
+        (TimeoutError("execution_timeout"), False),
+    ],
+)
+def test_only_uploads_that_certainly_never_reached_mimecast_count_as_not_executed(error, never_executed):
+    assert certainly_not_executed(error, path=IMPORT_USERS_PATH) is never_executed
+
+
+def test_the_not_retried_error_fails_the_task_without_airflows_retry_and_is_a_mimecast_error():
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    assert issubclass(MimecastUploadNotRetriedError, MimecastError)
+    assert issubclass(MimecastUploadNotRetriedError, AirflowFailException)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault("redirect", path=IMPORT_USERS_PATH, status=307), Fault("empty", path=IMPORT_USERS_PATH)],
+    ids=["redirect", "empty_200"],
+)
+def test_an_answer_that_does_not_say_whether_the_upload_was_accepted_is_not_retried(connections, fault):
+    connections.inject(fault)
+    with pytest.raises(
+        MimecastUploadNotRetriedError, match="not retried, to avoid a duplicate import"
+    ) as caught:
+        hook().import_users(ROWS, group_id="grp-1")
+    assert isinstance(caught.value.__cause__, MimecastInvalidResponseError)
+    assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1
+
+
+def recorded_intent(ti: TaskInstance, content_of: Any, **changes: Any) -> dict[str, str]:
+    """A Variable store holding what a try interrupted mid-upload leaves: the upload without an ID."""
+    from dataclasses import asdict, replace
+
+    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.uploads import load_upload
+
+    intent = replace(
+        started(import_id="", content=load_upload(content_of).content, **changes),
+        started_at="2026-01-01T00:00:00+00:00",
+        try_number=1,
+    )
+    key = import_users.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+    return {key: json.dumps(asdict(intent))}
+
+
+def test_a_try_after_an_interrupted_upload_refuses_to_upload_again(connections, monkeypatch):
+    from airflow_provider_mimecast.operators import import_users
+
+    ti = TaskInstance(try_number=2)
+    operator = waiting_operator()
+    store = InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
+    monkeypatch.setattr(import_users, "Variable", store)
+    with pytest.raises(
+        MimecastUploadNotRetriedError, match=r"Try 1 .* at 2026-01-01T00:00:00\+00:00"
+    ) as caught:
+        operator.execute({"ti": ti})
+    assert "Mimecast console" in str(caught.value) and "retry_ambiguous_failures=True" in str(caught.value)
+    assert connections.requests == [] and len(store.values) == 1  # kept: clearing the task refuses again
+
+
+def test_retry_ambiguous_failures_uploads_again_after_an_interrupted_upload(connections, monkeypatch):
+    from airflow_provider_mimecast.operators import import_users
+
+    ti = TaskInstance(try_number=2)
+    operator = waiting_operator()
+    operator.retry_ambiguous_failures = True
+    monkeypatch.setattr(
+        import_users, "Variable", InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
+    )
+    assert operator.execute({"ti": ti})["id"] == ti.pushed["import_id"]
+    assert len(connections.import_ids()) == 1
+
+
+def test_an_interrupted_upload_of_other_content_does_not_stop_a_new_one(connections, monkeypatch):
+    from airflow_provider_mimecast.operators import import_users
+
+    ti = TaskInstance(try_number=2)
+    store = InMemoryVariables(**recorded_intent(ti, ROWS[:1], **operator_arguments()))
+    monkeypatch.setattr(import_users, "Variable", store)
+    assert waiting_operator().execute({"ti": ti})["totalUsers"] == 3
+    assert len(connections.import_ids()) == 1 and store.values == {}
+
+
+def operator_arguments() -> dict[str, Any]:
+    return {"notify_email_address": None, "allow_address_migration": False, "file_type": "csv"}
 
 
 def test_dropped_rows_are_pushed_and_the_retry_record_digests_the_bytes_sent(connections, monkeypatch, capfd):
@@ -350,8 +474,14 @@ def test_dropped_rows_are_pushed_and_the_retry_record_digests_the_bytes_sent(con
         "dropped": 1,
         "dropped_rows": [{"row": 2, "email": "not-an-address", "problem": "is not an email address"}],
     }
-    [record] = [json.loads(value) for value in store.written]
-    assert (record["sha256"], record["size"]) == (hashlib.sha256(request.body).hexdigest(), len(request.body))
+    # Recorded before sending and again with the import's ID: both digest the bytes sent.
+    intent, started = [json.loads(value) for value in store.written]
+    assert (intent["import_id"], started["import_id"]) == ("", result["id"])
+    for record in (intent, started):
+        assert (record["sha256"], record["size"]) == (
+            hashlib.sha256(request.body).hexdigest(),
+            len(request.body),
+        )
     assert "1 user row(s) of '<rows>' left out, with an address Mimecast would refuse (row 2: " in (
         capfd.readouterr().out
     )

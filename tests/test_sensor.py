@@ -8,7 +8,12 @@ import time
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 
 from airflow_provider_mimecast.errors import (
     MimecastApiError,
@@ -215,8 +220,6 @@ async def test_trigger_times_out_after_a_last_check_at_the_deadline(connections)
 
 
 async def test_trigger_rides_out_transient_errors(connections):
-    from airflow_provider_mimecast.testing.simulator import Fault
-
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("server_error", path=GET_IMPORT_STATUS_PATH, status=503, times=2))
     [event] = await collect(trigger_for([import_id]))
@@ -308,6 +311,64 @@ def test_import_operator_rejects_bad_wait_settings(argument, value):
         MimecastImportUsersOperator(task_id="i", source=b"x", group_id="g", **{argument: value})
 
 
+# -- the check before deferring leaves rate limits and outages to the triggerer ------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=60_000),
+        Fault("server_error", path=GET_IMPORT_STATUS_PATH, status=503, times=2),
+    ],
+    ids=["rate_limit", "outage"],
+)
+def test_the_check_before_deferring_defers_through_a_rate_limit_or_an_outage(connections, fault):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    connections.inject(fault)
+    waiting = sensor(import_id=import_id, deferrable=True, hook_params={**FAST, "max_retries": 1})
+    with pytest.raises(TaskDeferred) as caught:
+        waiting.execute({})
+    assert caught.value.trigger.import_ids == [import_id]
+    # One request per allowed attempt, and no sleep through Mimecast's 60 s reset.
+    assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == fault.times
+    assert caught.value.trigger.hook_params == {**FAST, "max_retries": 1}  # the triggerer's hook retries 429s
+
+
+def test_a_definitive_error_at_the_check_before_deferring_still_fails(connections):
+    with pytest.raises(MimecastApiError, match="err_import_not_found"):
+        sensor(import_id="unknown-id", deferrable=True).execute({})
+
+
+# -- soft_fail and never_fail after a deferral ----------------------------------------------------------------
+
+ERROR_EVENT = {"event": {"status": "error", "message": "Mimecast refused the credentials"}}
+TIMEOUT_EVENT = {"event": {"status": "timeout", "message": "Timed out waiting", "statuses": []}}
+
+
+@pytest.mark.parametrize(
+    ("next_method", "next_kwargs", "flag", "outcome"),
+    [
+        ("execute_complete", ERROR_EVENT, None, MimecastError),
+        ("execute_complete", ERROR_EVENT, "soft_fail", MimecastError),
+        ("execute_complete", ERROR_EVENT, "never_fail", AirflowSkipException),
+        ("execute_complete", TIMEOUT_EVENT, "soft_fail", AirflowSkipException),
+        ("execute_complete", TIMEOUT_EVENT, "never_fail", AirflowSensorTimeout),
+        # Airflow's backstop: the deferral itself timed out (3.x's reason, 2.11's), or the trigger crashed.
+        ("__fail__", {"error": "Trigger timeout"}, None, AirflowSensorTimeout),
+        ("__fail__", {"error": "Trigger/execution timeout"}, "soft_fail", AirflowSkipException),
+        ("__fail__", {"error": "Trigger timeout"}, "never_fail", AirflowSensorTimeout),
+        ("__fail__", {"error": "Trigger failure"}, "soft_fail", AirflowException),
+        ("__fail__", {"error": "Trigger failure"}, "never_fail", AirflowSkipException),
+    ],
+)
+def test_resuming_after_a_deferral_skips_as_the_poke_loop_does(next_method, next_kwargs, flag, outcome):
+    task = sensor(import_id="a", deferrable=True, **({flag: True} if flag else {}))
+    with pytest.raises(outcome) as caught:
+        task.resume_execution(next_method, next_kwargs, {})
+    if outcome is not AirflowSkipException:
+        assert not isinstance(caught.value, AirflowSkipException)
+
+
 def test_a_poke_mode_timeout_names_the_imports_the_answers_left_out(connections):
     seen, left_out = connections.create_import(pending_seconds=100), connections.create_import()
     connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(left_out,), times=10**6))
@@ -331,3 +392,13 @@ def test_import_operator_takes_exactly_one_of_group_id_and_group_name(groups):
 
     with pytest.raises(MimecastConfigurationError, match=r"exactly one of group_id .* and group_name"):
         MimecastImportUsersOperator(task_id="start", source=b"email,name\na@example.com,A\n", **groups)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+def test_never_fail_skips_a_bad_import_id_before_any_request_in_every_mode(connections, deferrable):
+    with pytest.raises(AirflowSkipException, match="never_fail") as caught:
+        sensor(import_id="None", deferrable=deferrable, never_fail=True).execute({})
+    assert isinstance(caught.value.__cause__, MimecastConfigurationError)
+    with pytest.raises(MimecastConfigurationError, match="upstream XCom is missing"):
+        sensor(import_id="None", deferrable=deferrable, soft_fail=True).execute({})
+    assert connections.requests == []

@@ -3,15 +3,25 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
-from airflow_provider_mimecast.completion import completed_result, event_result
+from airflow_provider_mimecast.completion import check_again_in, completed_result, event_result
 from airflow_provider_mimecast.errors import (
+    FailureDetail,
+    MimecastApiError,
+    MimecastAuthenticationError,
     MimecastConfigurationError,
+    MimecastError,
     MimecastImportFailedError,
     MimecastInvalidResponseError,
+    MimecastMissingImportsError,
+    MimecastRateLimitError,
+    MimecastServerError,
+    MimecastTransportError,
 )
 from airflow_provider_mimecast.status import ImportState, ImportStatus, all_completed, normalize_import_ids
 
@@ -69,19 +79,45 @@ def test_an_undocumented_status_fails_naming_id_and_status():
         all_completed([ImportStatus(id="imp-9", status="failed")])
 
 
+class LazyIds(Sequence[str]):
+    """A read-only sequence that is not a list, as Airflow hands over a mapped task's XComs
+    (``LazyXComSequence`` on 3.x, ``LazySelectSequence`` on 2.11)."""
+
+    def __init__(self, *ids: str) -> None:
+        self._ids = ids
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._ids[index]
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"LazyXComSequence([{len(self)} items])"
+
+
 def test_import_ids_are_normalized():
     assert normalize_import_ids("a") == ["a"]
     assert normalize_import_ids(["a", " b "]) == ["a", "b"]
+    assert normalize_import_ids(("a", "b")) == ["a", "b"]
+    assert normalize_import_ids(LazyIds("b", "a", "c")) == ["b", "a", "c"]
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
         ([], "import_id is empty"),
+        (LazyIds(), "import_id is empty"),
         ("  ", r"import_id\[0\] is blank"),
         (["a", 3], r"import_id\[1\] is int"),
         (["a", "a"], "more than once"),
-        (7, "must be an import ID string"),
+        (LazyIds("a", None), r"import_id\[1\] is None: .*XCom is missing"),
+        (7, r"must be an import ID string.*got int \(a template rendered with render_template_as_native_obj"),
+        ({"id": "a"}, "must be an import ID string or a list of them, got dict"),
+        ({"a"}, "got set"),
+        (b"a", "got bytes"),
+        (str(LazyIds("a", "b", "c")), r"'LazyXComSequence\(\[3 items\]\)', not an import ID.*XComArg"),
+        ("LazySelectSequence([2 items])", "render_template_as_native_obj=True"),
     ],
 )
 def test_bad_import_ids_name_the_argument(value, message):
@@ -242,3 +278,30 @@ def test_event_statuses_with_impossible_counts_are_partial():
     event = {"status": "success", "statuses": [{"id": "a", "status": "completed", "totalUsers": -1}]}
     with pytest.raises(MimecastImportFailedError, match="cannot be right"):
         event_result(event, single=True, fail_on_partial_import=True, log=RecordingLog())
+
+
+@pytest.mark.parametrize(
+    ("error", "holding_a_worker", "costing_no_worker"),
+    [
+        (MimecastRateLimitError("429", retry_after=42.0), 42.0, 42.0),
+        (MimecastServerError("503"), None, 0.0),
+        (MimecastTransportError("reset", request_sent=True), None, 0.0),
+        (MimecastTransportError("TLS", request_sent=False, transient=False), None, None),
+        (MimecastAuthenticationError("401"), None, None),
+        (MimecastApiError("fail entry"), None, None),
+        (
+            MimecastApiError("busy", failures=(FailureDetail("err_busy", "try later", retryable=True),)),
+            None,
+            0.0,
+        ),
+        (MimecastMissingImportsError("left out", import_ids=("a",)), None, 0.0),
+        (MimecastInvalidResponseError("HTML"), None, None),
+        (MimecastImportFailedError("undocumented status"), None, None),
+        (MimecastError("trigger error"), None, None),
+    ],
+)
+def test_a_wait_checks_again_after_a_rate_limit_and_rides_out_outages_only_when_it_costs_no_worker(
+    error, holding_a_worker, costing_no_worker
+):
+    assert check_again_in(error, costs_no_worker=False) == holding_a_worker
+    assert check_again_in(error, costs_no_worker=True) == costing_no_worker

@@ -22,9 +22,8 @@ from airflow_provider_mimecast.errors import (
     MimecastGroupLookupError,
     MimecastInvalidResponseError,
     MimecastMissingImportsError,
-    MimecastServerError,
-    MimecastTransportError,
     MimecastUploadNotRetriedError,
+    certainly_not_executed,
 )
 from airflow_provider_mimecast.groups import DirectoryGroup, match_group, path_segments, read_groups_page
 from airflow_provider_mimecast.hooks.connection_form import connection_form_widgets
@@ -76,6 +75,9 @@ class MimecastHook(BaseHook):
     :param max_retries: retries after the first attempt; overrides the connection's ``max_retries`` extra.
     :param retry_delay: first backoff in seconds between retries of server errors (doubles each time,
         with jitter, up to 60 s).
+    :param retry_rate_limits: False raises :class:`~airflow_provider_mimecast.errors.MimecastRateLimitError`
+        at the first 429 of a call instead of sleeping until the reset, for a caller that waits elsewhere
+        (a deferrable task's check before it defers).
     """
 
     conn_name_attr = "mimecast_conn_id"
@@ -90,12 +92,14 @@ class MimecastHook(BaseHook):
         timeout: float | None = None,
         max_retries: int | None = None,
         retry_delay: float = 1.0,
+        retry_rate_limits: bool = True,
     ) -> None:
         super().__init__()
         self.mimecast_conn_id = mimecast_conn_id
         self.timeout = timeout
         self.max_retries = max_retries
         self.retry_delay = retry_delay
+        self.retry_rate_limits = retry_rate_limits
         self._settings: MimecastSettings | None = None
         self._transport: SyncTransport | None = None
         self._async_transport: AsyncTransport | None = None
@@ -188,7 +192,7 @@ class MimecastHook(BaseHook):
             retries=self._retries(settings),
             retry_delay=self.retry_delay,
             log=self.log,
-            retry_rate_limits=retry_rate_limits,
+            retry_rate_limits=retry_rate_limits and self.retry_rate_limits,
             max_rate_limit_wait=settings.max_rate_limit_wait,
         )
 
@@ -230,7 +234,7 @@ class MimecastHook(BaseHook):
             retries=self._retries(settings),
             retry_delay=self.retry_delay,
             log=self.log,
-            retry_rate_limits=retry_rate_limits,
+            retry_rate_limits=retry_rate_limits and self.retry_rate_limits,
             max_rate_limit_wait=settings.max_rate_limit_wait,
         )
 
@@ -536,9 +540,10 @@ class MimecastHook(BaseHook):
 
         The file is checked before upload (exists, not empty; a CSV or XLSX has the ``email`` and ``name``
         header Mimecast reads, and every user row a valid address; a CSV is sent ending with a newline). An
-        upload that failed after Mimecast may have accepted it (a server error or a lost connection once the
-        body was sent) is not retried, since a duplicate import is worse than a failed task:
-        :class:`MimecastUploadNotRetriedError` says so.
+        upload that failed after Mimecast may have accepted it (a server error, a timeout or a lost
+        connection once the body was sent, a redirect, an answer without the import ID) is not retried,
+        since a duplicate import is worse than a failed task: :class:`MimecastUploadNotRetriedError` says
+        so, and fails the task without Airflow's retry.
 
         :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows (an
             iterable of dicts with ``email`` and ``name`` keys, written as CSV with the keys of the first row
@@ -583,18 +588,27 @@ class MimecastHook(BaseHook):
                 content_type=upload.content_type,
                 idempotent=retry_ambiguous_failures,
             )
-        except (MimecastServerError, MimecastTransportError) as error:
-            never_sent = error.path != IMPORT_USERS_PATH or (
-                isinstance(error, MimecastTransportError) and not error.request_sent
-            )
-            if retry_ambiguous_failures or never_sent:
+            import_id = _started_import_id(document)
+        except MimecastError as error:
+            # Anything but a certain refusal may have started an import: a 5xx, a timeout or a connection
+            # lost after sending, a 3xx, an answer without the ID.
+            if retry_ambiguous_failures or certainly_not_executed(error, path=IMPORT_USERS_PATH):
                 raise
-            raise MimecastUploadNotRetriedError(
+            failure = MimecastUploadNotRetriedError(
                 f"The upload of {upload.name!r} failed after Mimecast may have accepted it ({error}). It was "
                 "not retried, to avoid a duplicate import: check the Mimecast console's directory import "
                 "list before running it again, or pass retry_ambiguous_failures=True to accept the risk",
                 request_id=error.request_id,
-            ) from error
+            )
+            failure.path = IMPORT_USERS_PATH
+            raise failure from error
+        self.log.info("Mimecast accepted the import: id %s", import_id)
+        return import_id
+
+
+def _started_import_id(document: dict[str, Any]) -> str:
+    """The new import's ID in an import-users answer (``data[0].id``; the schema is not published)."""
+    try:
         data = envelope_data(document, path=IMPORT_USERS_PATH)
         import_id = data[0].get("id") if data else None
         if not isinstance(import_id, str) or not import_id:
@@ -603,5 +617,7 @@ class MimecastHook(BaseHook):
                 f"import-users succeeded but returned no import ID in data[0].id (got {returned}); the "
                 "import may exist: check the Mimecast console before running the task again"
             )
-        self.log.info("Mimecast accepted the import: id %s", import_id)
-        return import_id
+    except MimecastInvalidResponseError as error:
+        error.path = IMPORT_USERS_PATH  # an answer to the upload: it may have started an import
+        raise
+    return import_id

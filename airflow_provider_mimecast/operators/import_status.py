@@ -24,7 +24,7 @@ class MimecastGetImportStatusOperator(BaseOperator):
     ``successfulImportedUsers``, ...), so a downstream task can ``xcom_pull(key="successfulImportedUsers")``
     (a None field, such as an unset ``notifyEmailAddress``, pulls as None without being pushed).
 
-    :param import_id: one import ID or a list of them (templated).
+    :param import_id: one import ID or a sequence of them, e.g. a mapped upload's ``output`` (templated).
     :param mimecast_conn_id: the ``mimecast`` connection (templated).
     :param hook_params: keyword arguments for :class:`MimecastHook` (``timeout``, ``max_retries``, ...).
     """

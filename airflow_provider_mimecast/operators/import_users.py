@@ -7,16 +7,27 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Variable, conf
 
-from airflow_provider_mimecast.completion import completed_result, event_result, log_statuses
-from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastError
-from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+from airflow_provider_mimecast.completion import (
+    check_again_in,
+    completed_result,
+    event_result,
+    log_statuses,
+)
+from airflow_provider_mimecast.errors import (
+    MimecastConfigurationError,
+    MimecastError,
+    MimecastUploadNotRetriedError,
+    certainly_not_executed,
+)
+from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
-from airflow_provider_mimecast.status import all_completed
+from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.uploads import Upload, load_upload
 
@@ -31,18 +42,23 @@ class MimecastImportUsersOperator(BaseOperator):
     ``wait_for_completion=True`` the operator then waits exactly as :class:`MimecastImportStatusSensor`
     does (same trigger when deferrable, same fail-fast rules) and returns the final status dict instead.
 
-    With ``wait_for_completion=True`` a retry does not upload again. Once Mimecast has accepted the
-    upload, the import's ID and the SHA-256 of the bytes sent are kept in an Airflow Variable named
+    A retry never uploads twice. Before sending, the operator records the upload it is about to make (the
+    SHA-256 of the bytes, the arguments, the time and the try number) in an Airflow Variable named
     ``mimecast_import_users.<hash>``, one per DAG, task, run and map index (XComs are cleared between
-    tries; the Variable's description names the task instance, the log its key). A later try of the same
-    task instance (a retry, or the task cleared by hand) with the same content and arguments resumes
-    waiting on that import instead of uploading again, and returns and pushes its ID as usual; if the file
-    changed, it is uploaded as a new import and the log says why. The Variable is deleted when the task
-    succeeds and kept when it fails for good, so clearing the task later resumes the import too: delete
-    the Variable to force a new upload. If it cannot be written, the import goes on, its ID is still
-    returned, and an error in the log gives the ID and the value to set by hand; if it cannot be read on
-    a retry, the task fails rather than risk a duplicate import. It holds the import ID, the digest and the
-    import's arguments: no secret. Without a wait the task ends right after the upload, and nothing is kept.
+    tries; the Variable's description names the task instance, the log its key), and adds the import's ID
+    once Mimecast answers. A later try of the same task instance (a retry, or the task cleared by hand)
+    with the same content and arguments then resumes that import instead of uploading again (returning
+    and pushing its ID, and waiting on it with ``wait_for_completion=True``). Finding the upload recorded
+    without an ID (the try was interrupted mid-upload: an ``execution_timeout``, a lost worker), it fails
+    with :class:`~airflow_provider_mimecast.errors.MimecastUploadNotRetriedError`, without Airflow's
+    retry, unless ``retry_ambiguous_failures=True`` lets it upload again. An upload that certainly never
+    reached Mimecast (a refused connection, a 429, a refusal) clears the record, so Airflow's retry uploads
+    as usual. If the file changed, it is uploaded as a new import and the log says why. The Variable is
+    deleted when the task succeeds and kept when it fails for good, so clearing a failed task resumes (or
+    refuses) too: delete the Variable to force a new upload. If it cannot be written before the upload,
+    nothing is sent and the task fails; if the import's ID cannot be added, the import goes on, its ID is
+    still returned, and an error in the log gives the value to set by hand. If it cannot be read on a
+    retry, the task fails rather than risk a duplicate import. It holds no secret.
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
     :param source: a file path (templated), ``pathlib.Path``, ``ObjectStoragePath``, bytes, or a list of
@@ -61,7 +77,8 @@ class MimecastImportUsersOperator(BaseOperator):
     :param timeout: seconds to wait for completion before failing with ``AirflowSensorTimeout``.
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param fail_on_partial_import: fail when the completed import left users out (else a warning).
-    :param retry_ambiguous_failures: retry an upload even after Mimecast may have accepted it.
+    :param retry_ambiguous_failures: upload again even after Mimecast may have accepted an upload (in the
+        hook, and on a later try of the task), accepting the risk of a duplicate import.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
     :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
         fails the task before upload; ``drop`` uploads the other rows of a CSV and pushes what was sent and
@@ -128,42 +145,93 @@ class MimecastImportUsersOperator(BaseOperator):
     def hook(self) -> MimecastHook:
         return MimecastHook(self.mimecast_conn_id, **self.hook_params)
 
+    @cached_property
+    def status_hook(self) -> MimecastHook:
+        """The hook of the wait's checks: a deferrable wait leaves a rate limit to the triggerer."""
+        if not self.deferrable:
+            return self.hook
+        return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "retry_rate_limits": False})
+
     def execute(self, context: Context) -> Any:
         upload = load_upload(self.source, file_type=self.file_type, invalid_rows=self.invalid_rows)
         self._log_rows(upload)
         # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
         # tries is a different destination, and the ledger records the ID that was used.
         group_id = self._group_id()
-        # Only a wait can end a try between the upload and success (a timeout, a lost worker); without one
-        # the task succeeds right after the upload and there is nothing for a retry to resume.
-        ledger = _Ledger.for_task(context, self.log) if self.wait_for_completion else _Ledger(log=self.log)
+        ledger = _Ledger.for_task(context, self.log)
         wanted = _StartedImport(
             import_id="",
             sha256=hashlib.sha256(upload.content).hexdigest(),
             size=len(upload.content),
             arguments=self._arguments(upload, group_id),
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            try_number=ledger.try_number,
         )
-        started = ledger.read()
-        if started is not None and started.same_upload(wanted):
-            import_id = started.import_id
+        import_id = self._resumed_import(ledger, wanted) or self._upload(upload, group_id, ledger, wanted)
+        context["ti"].xcom_push(key="import_id", value=import_id)
+        if self.invalid_rows == "drop":
+            context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
+        if not self.wait_for_completion:
+            ledger.delete()
+            return import_id
+        result = self._wait(import_id)
+        ledger.delete()
+        return result
+
+    # -- one import per task instance, however Airflow retries ---------------------------------------
+
+    def _resumed_import(self, ledger: _Ledger, wanted: _StartedImport) -> str | None:
+        """The import an earlier try of this task instance started with the same upload, or None to upload.
+
+        Raises when an earlier try may have reached Mimecast with the same upload but never learned the
+        import's ID, unless ``retry_ambiguous_failures`` accepts the risk of a duplicate.
+        """
+        earlier = ledger.read()
+        if earlier is None:
+            return None
+        if not earlier.same_upload(wanted):
+            self.log.warning(
+                "An earlier try of this task %s, but %s: uploading anew as a new import (%s)",
+                f"started Mimecast import {earlier.import_id}" if earlier.import_id else "began an upload",
+                earlier.difference(wanted),
+                "which goes on in Mimecast" if earlier.import_id else "the earlier one may exist in Mimecast",
+            )
+            return None
+        if earlier.import_id:
             self.log.info(
                 "Mimecast import %s was started by an earlier try of this task with the same content "
                 "(sha256 %s): resuming it instead of uploading again (Variable %s)",
-                import_id,
-                started.sha256,
+                earlier.import_id,
+                earlier.sha256,
                 ledger.key,
             )
-        else:
-            if started is not None:
-                self.log.warning(
-                    "An earlier try of this task started Mimecast import %s, but %s: uploading anew as a "
-                    "new import (import %s goes on in Mimecast)",
-                    started.import_id,
-                    started.difference(wanted),
-                    started.import_id,
-                )
-            if self.clear_group:
-                self.log.warning("clear_group=True: Mimecast empties group %s before importing", group_id)
+            return earlier.import_id
+        interrupted = (
+            f"Try {earlier.try_number or '?'} of this task began uploading the same file "
+            f"(sha256 {earlier.sha256}) at {earlier.started_at or 'an unknown time'} and never learned "
+            "whether Mimecast accepted it (the try was interrupted, e.g. by execution_timeout or a lost "
+            "worker, or the answer did not say)"
+        )
+        if self.retry_ambiguous_failures:
+            self.log.warning(
+                "%s. Uploading it again on purpose (retry_ambiguous_failures=True): if the earlier upload "
+                "reached Mimecast, this starts a DUPLICATE import",
+                interrupted,
+            )
+            return None
+        raise MimecastUploadNotRetriedError(
+            f"{interrupted}. Not uploading again, to avoid a duplicate import: check the Mimecast console's "
+            f"directory import list for an import started then. If there is none, delete Variable "
+            f"{ledger.key} and clear the task to upload again; if there is one, wait for it with "
+            "MimecastImportStatusSensor. Or pass retry_ambiguous_failures=True to upload again regardless"
+        )
+
+    def _upload(self, upload: Upload, group_id: str, ledger: _Ledger, wanted: _StartedImport) -> str:
+        """Upload after recording the intent, so that a try interrupted mid-upload is known to a retry."""
+        ledger.record_intent(wanted)
+        if self.clear_group:
+            self.log.warning("clear_group=True: Mimecast empties group %s before importing", group_id)
+        try:
             import_id = self.hook.import_users(
                 upload,
                 group_id=group_id,
@@ -173,15 +241,13 @@ class MimecastImportUsersOperator(BaseOperator):
                 file_type=self.file_type,
                 retry_ambiguous_failures=self.retry_ambiguous_failures,
             )
-            ledger.write(replace(wanted, import_id=import_id))
-        context["ti"].xcom_push(key="import_id", value=import_id)
-        if self.invalid_rows == "drop":
-            context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
-        if not self.wait_for_completion:
-            return import_id
-        result = self._wait(import_id)
-        ledger.delete()
-        return result
+        except MimecastError as error:
+            if certainly_not_executed(error, path=IMPORT_USERS_PATH):
+                # Nothing reached Mimecast: Airflow's retry may upload as if this try never happened.
+                ledger.delete()
+            raise
+        ledger.write(replace(wanted, import_id=import_id))
+        return import_id
 
     def _log_rows(self, upload: Upload) -> None:
         """Log what the check of every row found."""
@@ -224,9 +290,10 @@ class MimecastImportUsersOperator(BaseOperator):
     def _wait(self, import_id: str) -> dict[str, Any] | list[dict[str, Any]]:
         deadline = time.monotonic() + self.timeout
         while True:
-            statuses = self.hook.get_import_status([import_id])
-            log_statuses(self.log, statuses)
-            if all_completed(statuses):
+            statuses, rate_limited_for = self._statuses(import_id)
+            if statuses is not None:
+                log_statuses(self.log, statuses)
+            if statuses is not None and all_completed(statuses):
                 return completed_result(
                     statuses, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
                 )
@@ -241,12 +308,28 @@ class MimecastImportUsersOperator(BaseOperator):
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                last = statuses[0].summary() if statuses else "its status was not seen"
                 raise AirflowSensorTimeout(
                     f"Mimecast import {import_id} did not complete within {self.timeout:.0f} s "
-                    f"({statuses[0].summary()}); it goes on in Mimecast: clearing this task resumes "
+                    f"({last}); it goes on in Mimecast: clearing this task resumes "
                     "waiting on it, or wait for it with MimecastImportStatusSensor"
                 )
-            time.sleep(min(self.poll_interval, remaining))
+            time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
+
+    def _statuses(self, import_id: str) -> tuple[list[ImportStatus] | None, float]:
+        """The import's status, or None and how long to wait when Mimecast should be asked again later:
+        a rate limit (checked again at its reset) or, when deferrable, a transient failure (the trigger
+        rides it out); as the sensor does.
+        """
+        try:
+            return self.status_hook.get_import_status([import_id]), 0.0
+        except MimecastError as error:
+            wait = check_again_in(error, costs_no_worker=self.deferrable)
+            if wait is None:
+                raise
+            later = "in the triggerer" if self.deferrable else f"in {wait:.0f} s"
+            self.log.warning("Mimecast could not be checked (%s); checking again %s", error, later)
+            return None, wait
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""
@@ -279,12 +362,17 @@ def started_import_key(dag_id: str, task_id: str, run_id: str, map_index: int | 
 
 @dataclass(frozen=True)
 class _StartedImport:
-    """An import a try of the task started, as kept in its Variable (JSON)."""
+    """An upload a try of the task made, as kept in its Variable (JSON): recorded before it is sent,
+    with ``import_id`` empty until Mimecast's answer gives it.
+    """
 
     import_id: str
     sha256: str
     size: int
     arguments: dict[str, Any]
+    #: When the upload was about to be sent (ISO 8601, UTC), and by which try; absent from older records.
+    started_at: str = ""
+    try_number: int = 0
 
     def same_upload(self, other: _StartedImport) -> bool:
         return self.sha256 == other.sha256 and self.arguments == other.arguments
@@ -312,16 +400,23 @@ class _StartedImport:
             sha256=value["sha256"],
             size=value["size"],
             arguments=value["arguments"],
+            started_at=value.get("started_at", ""),
+            try_number=value.get("try_number", 0),
         )
         if not (
-            isinstance(started.import_id, str) and started.import_id and isinstance(started.arguments, dict)
+            isinstance(started.import_id, str)
+            and isinstance(started.sha256, str)
+            and started.sha256
+            and isinstance(started.arguments, dict)
+            and isinstance(started.started_at, str)
+            and isinstance(started.try_number, int)
         ):
-            raise ValueError("import_id must be a non-empty string and arguments an object")
+            raise ValueError("import_id must be a string, sha256 a non-empty one, and arguments an object")
         return started
 
 
 class _Ledger:
-    """The Variable that remembers the import one task instance started, so a retry can resume it.
+    """The Variable that remembers the upload one task instance made, so a retry can resume or refuse.
 
     Airflow clears XComs between tries, but not Variables. The key is :func:`started_import_key`; the
     Variable's description says which task instance it belongs to.
@@ -351,8 +446,8 @@ class _Ledger:
         return cls(
             key=started_import_key(dag_id, task_id, run_id, map_index),
             description=(
-                f"Mimecast import started by {dag_id}.{task_id}{mapped} in run {run_id}; a retry resumes it "
-                "instead of uploading again. Deleted when the task succeeds."
+                f"Mimecast upload by {dag_id}.{task_id}{mapped} in run {run_id}; a retry resumes its import "
+                "(or refuses to upload again if its ID is missing). Deleted when the task succeeds."
             ),
             try_number=getattr(ti, "try_number", None) or 1,
             log=log,
@@ -383,18 +478,33 @@ class _Ledger:
             )
             return None
 
+    def record_intent(self, wanted: _StartedImport) -> None:
+        """Record the upload about to be sent; raise, before anything is sent, if that fails."""
+        if self.key is None:
+            return
+        try:
+            Variable.set(self.key, json.dumps(asdict(wanted), sort_keys=True), description=self.description)
+        except Exception as error:
+            raise MimecastError(
+                f"Could not record the upload in Variable {self.key} before sending it "
+                f"({type(error).__name__}: {error}). Not uploading: without the record, a retry after an "
+                "interrupted upload could start a duplicate import; nothing was sent, and a retry tries again"
+            ) from error
+
     def write(self, started: _StartedImport) -> None:
+        """Add the import's ID to the record; the import goes on (and is returned) if that fails."""
         if self.key is None:
             return
         value = json.dumps(asdict(started), sort_keys=True)
         try:
             Variable.set(self.key, value, description=self.description)
         except Exception as error:
-            # The import runs in Mimecast whatever happens here; only its record for a retry is missing.
+            # The import runs in Mimecast whatever happens here; the record still says an upload was in
+            # flight, so a retry refuses to upload again rather than resume it.
             self.log.error(
-                "MIMECAST IMPORT %s STARTED, but recording it in Variable %s failed (%s: %s). The task goes "
-                "on with this import; if it is retried, it will upload again and start a DUPLICATE import. "
-                "To prevent that, create Variable %s with the value %s",
+                "MIMECAST IMPORT %s STARTED, but recording its ID in Variable %s failed (%s: %s). The task "
+                "goes on with this import; if it is retried, it will refuse to upload again instead of "
+                "resuming the import. To let a retry resume it, set Variable %s to the value %s",
                 started.import_id,
                 self.key,
                 type(error).__name__,
@@ -411,7 +521,7 @@ class _Ledger:
         except Exception as error:
             self.log.warning(
                 "Could not delete Variable %s (%s: %s): delete it by hand, or clearing this task will resume "
-                "the finished import rather than upload again",
+                "the finished import (or refuse to upload) rather than upload again",
                 self.key,
                 type(error).__name__,
                 error,

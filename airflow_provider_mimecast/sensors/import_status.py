@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    AirflowTaskTimeout,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
 
-from airflow_provider_mimecast.completion import completed_result, event_result, log_statuses
+from airflow_provider_mimecast.completion import (
+    check_again_in,
+    completed_result,
+    event_result,
+    log_statuses,
+)
 from airflow_provider_mimecast.errors import MimecastError, MimecastMissingImportsError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-from airflow_provider_mimecast.status import all_completed, normalize_import_ids
+from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 
 if TYPE_CHECKING:
+    import datetime
+
     from airflow.sdk import Context, XComArg
+
+#: What Airflow resumes a task with when its deferral timed out (``next_method``, and ``next_kwargs``'
+#: error: Airflow 3's ``TriggerFailureReason.TRIGGER_TIMEOUT``, Airflow 2.11's scheduler's text).
+_DEFERRAL_FAILED = "__fail__"
+_DEFERRAL_TIMEOUTS = frozenset({"Trigger timeout", "Trigger/execution timeout"})
+#: What soft_fail skips in BaseSensorOperator's poke loop besides its own timeout (never_fail too).
+_SKIPPED_BY_SOFT_FAIL = (AirflowSensorTimeout, AirflowTaskTimeout, AirflowFailException)
 
 
 class MimecastImportStatusSensor(BaseSensorOperator):
@@ -31,7 +49,7 @@ class MimecastImportStatusSensor(BaseSensorOperator):
     import ID), rejects the credentials, or reports a status it does not document. The XCom return value
     is the final status: a dict under Mimecast's field names for one ID, a list of them for several.
 
-    :param import_id: one import ID or a list of them (templated).
+    :param import_id: one import ID or a sequence of them, e.g. a mapped upload's ``output`` (templated).
     :param mimecast_conn_id: the ``mimecast`` connection (templated).
     :param fail_on_partial_import: fail when a completed import imported fewer users than it held;
         by default that only logs a warning with both counts.
@@ -41,12 +59,15 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         ``retry_delay``), passed to the trigger as well.
 
     Every other argument of ``BaseSensorOperator`` applies: ``poke_interval``, ``timeout``, ``mode``,
-    ``soft_fail`` (skips on timeout), ``exponential_backoff``.
+    ``soft_fail`` (skips on timeout), ``never_fail`` (skips on any error but the timeout),
+    ``exponential_backoff``; they mean the same in every mode (see the docs' "Waiting for imports").
     """
 
     template_fields: Sequence[str] = ("import_id", "mimecast_conn_id")
     #: Imports the last poke's answers left out (see :meth:`poke`), named by a poke-mode timeout.
     _unseen_import_ids: tuple[str, ...] = ()
+    #: When Mimecast takes calls again after a rate limit the last check ran into (monotonic clock).
+    _rate_limited_until: float | None = None
 
     def __init__(
         self,
@@ -67,6 +88,9 @@ class MimecastImportStatusSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> MimecastHook:
+        if self.deferrable:
+            # The worker only checks once before deferring: a rate limit is the triggerer's to wait out.
+            return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "retry_rate_limits": False})
         return MimecastHook(self.mimecast_conn_id, **self.hook_params)
 
     @property
@@ -75,10 +99,9 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         return normalize_import_ids(self.import_id)
 
     def execute(self, context: Context) -> Any:
-        ids = self.import_ids
         if not self.deferrable:
             try:
-                return super().execute(context)
+                return super().execute(context)  # the first poke checks the IDs, under Airflow's own rules
             except AirflowSensorTimeout as timeout:
                 if not self._unseen_import_ids:
                     raise
@@ -86,7 +109,9 @@ class MimecastImportStatusSensor(BaseSensorOperator):
                     f"{timeout} Mimecast's last answer left out imports {list(self._unseen_import_ids)} "
                     "(no fail entry): their status was not seen"
                 ) from timeout
-        first = self.poke(context)
+        with self._skip_rules():
+            ids = self.import_ids
+            first = self.poke(context)
         if first.is_done:
             return first.xcom_value
         self.log.info("Deferring until Mimecast imports %s complete (timeout %.0f s)", ids, self.timeout)
@@ -101,7 +126,7 @@ class MimecastImportStatusSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         try:
-            statuses = self.hook.get_import_status(self.import_ids)
+            statuses = self._statuses_or_none()
         except MimecastMissingImportsError as unseen:
             # Mimecast's answer (asked twice) left some imports out: not a success, since it was not seen,
             # nor a failure, since nothing said so. Keep waiting; the timeout names them.
@@ -113,6 +138,8 @@ class MimecastImportStatusSensor(BaseSensorOperator):
                 "still waiting",
                 list(unseen.import_ids),
             )
+            return PokeReturnValue(is_done=False)
+        if statuses is None:
             return PokeReturnValue(is_done=False)
         self._unseen_import_ids = ()
         log_statuses(self.log, statuses)
@@ -135,12 +162,72 @@ class MimecastImportStatusSensor(BaseSensorOperator):
             log=self.log,
         )
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+    # -- waiting out rate limits and outages (shared by every mode) -------------------------------------
+
+    def _statuses_or_none(self) -> list[ImportStatus] | None:
+        """The imports' statuses, or None when the check should simply happen again later: a rate limit
+        (every mode, next check when it resets) or, for a wait that costs no worker between checks
+        (deferrable, reschedule mode), a transient failure left after the hook's retries.
+        """
         try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except AirflowSkipException as skipped:
-            # BaseSensorOperator turns any error after a deferral into a skip under soft_fail, while poke
-            # mode skips only on timeout. A bad import ID or credentials must fail in every mode.
-            if isinstance(skipped.__cause__, MimecastError):
-                raise skipped.__cause__ from None
+            return self.hook.get_import_status(self.import_ids)
+        except MimecastMissingImportsError:
+            raise  # poke's own handling: not seen, so keep waiting, and name them at the timeout
+        except MimecastError as error:
+            wait = check_again_in(error, costs_no_worker=self.deferrable or self.reschedule)
+            if wait is None:
+                raise
+            self._rate_limited_until = time.monotonic() + wait if wait else None
+            later = (
+                "in the triggerer" if self.deferrable else f"in {wait:.0f} s" if wait else "at the next poke"
+            )
+            self.log.warning("Mimecast could not be checked (%s); checking again %s", error, later)
+            return None
+
+    def _get_next_poke_interval(
+        self,
+        started_at: datetime.datetime | float,
+        run_duration: Callable[[], float],
+        poke_count: int,
+    ) -> float:
+        # BaseSensorOperator's own hook for the next poke's delay (poke mode sleeps it, reschedule mode
+        # reschedules by it), the same on 2.11 and 3.x: after a rate limit, no sooner than its reset, and
+        # no later than the timeout, which still applies.
+        interval = super()._get_next_poke_interval(started_at, run_duration, poke_count)
+        until, self._rate_limited_until = self._rate_limited_until, None
+        if until is None:
+            return interval
+        return max(interval, min(until - time.monotonic(), self.timeout - run_duration()))
+
+    # -- soft_fail and never_fail, the same in every mode ---------------------------------------------
+
+    @contextlib.contextmanager
+    def _skip_rules(self) -> Iterator[None]:
+        """Raise what the block raised, or skip as BaseSensorOperator's poke loop does on every Airflow line:
+        ``soft_fail`` skips on a timeout only (the wait's, or ``execution_timeout``), ``never_fail`` on
+        any error but the wait's own timeout. Used where that loop does not run: the deferrable sensor's
+        check before deferring, and its resumption from the trigger.
+        """
+        try:
+            yield
+        except AirflowSkipException:
             raise
+        except (Exception, AirflowTaskTimeout) as error:
+            if self.soft_fail and isinstance(error, _SKIPPED_BY_SOFT_FAIL):
+                raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
+            if self.never_fail and not isinstance(error, AirflowSensorTimeout):
+                raise AirflowSkipException(f"Skipping due to never_fail: {error}") from error
+            raise
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        # Not BaseSensorOperator's version, whose rules differ by Airflow line (2.11 and 3.0 skip any error
+        # after a deferral under soft_fail and ignore never_fail; 3.1+ skip any error under either) and from
+        # its own poke loop's: the sensor applies the poke loop's rules in every mode.
+        with self._skip_rules():
+            if next_method == _DEFERRAL_FAILED and (next_kwargs or {}).get("error") in _DEFERRAL_TIMEOUTS:
+                # Airflow's backstop fired: the trigger never reported, not even its timeout.
+                raise AirflowSensorTimeout(
+                    "Timed out waiting for the Mimecast imports: the trigger did not report within the "
+                    f"deferral's timeout ({(next_kwargs or {}).get('error')}); is a triggerer running?"
+                )
+            return super(BaseSensorOperator, self).resume_execution(next_method, next_kwargs, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG
 
@@ -35,18 +36,6 @@ for mode in ("poke", "reschedule", "deferrable"):
         )
 
 for mode in ("poke", "deferrable"):
-    # A 1 s timeout that soft_fail turns into a skip; a 600 s one that an unknown ID must beat.
-    for name, timeout in (("soft_fail", 1), ("fail_fast", 600)):
-        with test_dag(f"mimecast_test_{name}_{mode}"):
-            MimecastImportStatusSensor(
-                task_id="wait",
-                import_id="{{ params.import_id }}",
-                deferrable=mode == "deferrable",
-                poke_interval=0.2,
-                timeout=timeout,
-                soft_fail=True,
-                hook_params=FAST,
-            )
     with test_dag(f"mimecast_test_import_and_wait_{mode}"):
         MimecastImportUsersOperator(
             task_id="import_users",
@@ -153,3 +142,110 @@ with DAG(
         retry_delay=timedelta(0),
         hook_params={**FAST, "timeout": 0.3, "max_retries": 0},
     )
+
+# -- issue 14: retries, mapped tasks, rate limits and outages, soft_fail and never_fail --------------------
+
+
+def retried_upload(wait: bool, **settings: Any) -> MimecastImportUsersOperator:
+    """An upload with one Airflow retry, at once."""
+    return MimecastImportUsersOperator(
+        task_id="import_users",
+        source=ROWS,
+        group_id="grp-1",
+        wait_for_completion=wait,
+        poll_interval=0.1,
+        timeout=60,
+        retries=1,
+        retry_delay=timedelta(0),
+        **settings,
+    )
+
+
+for wait in (False, True):
+    suffix = "wait" if wait else "nowait"
+    with test_dag(f"mimecast_test_upload_retry_{suffix}"):
+        # A short HTTP timeout for the read-timeout case, and one retry of the hook's own.
+        retried_upload(wait, hook_params={**FAST, "timeout": 1.0, "max_retries": 1})
+    # The first try is interrupted by execution_timeout while its upload is in flight; one that uploads
+    # again has more time for its own upload and wait on a busy machine.
+    for again, limit in ((False, 1), (True, 2)):
+        with test_dag(f"mimecast_test_upload_interrupted_{suffix}{'_again' if again else ''}"):
+            retried_upload(
+                wait,
+                retry_ambiguous_failures=again,
+                execution_timeout=timedelta(seconds=limit),
+                hook_params=FAST,
+            )
+
+#: The sensor's and the import operator's wait with one retry of the hook's own, so that an outage
+#: outlasts the hook's retries in a couple of requests.
+ONE_RETRY = {**FAST, "max_retries": 1}
+
+
+def templated_wait(mode: str, **settings: Any) -> MimecastImportStatusSensor:
+    """A sensor on ``params.import_id`` in one of the three modes."""
+    return MimecastImportStatusSensor(
+        task_id="wait",
+        import_id="{{ params.import_id }}",
+        mode="reschedule" if mode == "reschedule" else "poke",
+        deferrable=mode == "deferrable",
+        poke_interval=0.2,
+        hook_params=ONE_RETRY,
+        **{"timeout": 60, **settings},
+    )
+
+
+for mode in ("poke", "reschedule", "deferrable"):
+    with test_dag(f"mimecast_test_wait_{mode}"):
+        templated_wait(mode)
+    # soft_fail and never_fail, each with a timeout that passes (0.5 s) and one that an error must beat.
+    for flag in ("soft_fail", "never_fail"):
+        for length, timeout in (("short", 0.5), ("long", 600)):
+            with test_dag(f"mimecast_test_{flag}_{length}_{mode}"):
+                templated_wait(mode, timeout=timeout, **{flag: True})
+
+with test_dag("mimecast_test_import_and_wait_deferrable_one_retry"):
+    MimecastImportUsersOperator(
+        task_id="import_users",
+        source=ROWS,
+        group_id="grp-1",
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=0.2,
+        timeout=60,
+        hook_params=ONE_RETRY,
+    )
+
+# Mapped uploads, one sensor and one status read on all their IDs: the XComArg, a template rendered as a
+# native object, or (refused, with the fix) one rendered as text.
+TEMPLATED_IDS = "{{ ti.xcom_pull(task_ids='start') }}"
+for mode in ("poke", "deferrable", "native", "text"):
+    with DAG(
+        dag_id=f"mimecast_test_mapped_{mode}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        render_template_as_native_obj=mode == "native",
+    ):
+        start = MimecastImportUsersOperator.partial(
+            task_id="start", group_id="grp-1", hook_params=FAST
+        ).expand(source=[ROWS[:1], ROWS, ROWS[1:]])
+        ids: Any = start.output if mode in ("poke", "deferrable") else TEMPLATED_IDS
+        wait_for_all = MimecastImportStatusSensor(
+            task_id="wait",
+            import_id=ids,
+            deferrable=mode == "deferrable",
+            poke_interval=0.2,
+            timeout=60,
+            hook_params=FAST,
+        )
+        (
+            start
+            >> wait_for_all
+            >> MimecastGetImportStatusOperator(task_id="status", import_id=ids, hook_params=FAST)
+        )
+        if mode == "deferrable":
+            # And one deferred sensor per upload.
+            MimecastImportStatusSensor.partial(
+                task_id="wait_each", deferrable=True, poke_interval=0.2, timeout=60, hook_params=FAST
+            ).expand(import_id=start.output)
