@@ -213,6 +213,14 @@ AIRFLOW_2 = version("apache-airflow").startswith("2.")
 #: builds the answer with model_construct, unvalidated), so BaseSensorOperator's timeout check fails with a
 #: TypeError at the first check after a reschedule that is not done; a real worker gets a datetime.
 RESCHEDULE_TIMEOUTS_BROKEN = version("apache-airflow").startswith("3.0.")
+#: Reschedule mode in a test whose sensor is rescheduled more than once, which meets that bug on 3.0.
+RESCHEDULED_MORE_THAN_ONCE = pytest.param(
+    "reschedule",
+    marks=pytest.mark.skipif(
+        RESCHEDULE_TIMEOUTS_BROKEN,
+        reason="Airflow 3.0's dag.test() hands a rescheduled sensor its first reschedule date as a string",
+    ),
+)
 
 
 def started_import(dag_run: Any, task_id: str = "import_users", map_index: int = -1) -> dict[str, Any] | None:
@@ -622,7 +630,7 @@ def test_no_status_request_carries_more_than_status_batch_size_ids(monkeypatch, 
     assert [s["totalUsers"] for s in xcom(dag_run, "get_status")] == list(range(1, 26))
 
 
-@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+@pytest.mark.parametrize("mode", ["poke", RESCHEDULED_MORE_THAN_ONCE])
 def test_a_sensor_keeps_waiting_while_answers_leave_its_import_out(connections, mode):
     left_out, other = connections.create_import(), connections.create_import()
     connections.inject(Fault("omit_ids", path="/api/user/get-import-status", import_ids=(left_out,), times=4))
@@ -633,7 +641,7 @@ def test_a_sensor_keeps_waiting_while_answers_leave_its_import_out(connections, 
     assert [s["id"] for s in xcom(dag_run, "wait")] == [left_out, other]
 
 
-@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+@pytest.mark.parametrize("mode", ["poke", RESCHEDULED_MORE_THAN_ONCE])
 def test_an_import_never_in_the_answers_times_out_and_is_never_a_success(connections, mode):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(
