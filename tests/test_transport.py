@@ -37,7 +37,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastTransportError
 from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport
+from airflow_provider_mimecast.hooks.sync_transport import SyncTransport
+from airflow_provider_mimecast.hooks.transport import AsyncTransport
 from tests.conftest import oauth_connection
 
 SECRET_TOKEN = "Bearer tok-3f9a-secret"
