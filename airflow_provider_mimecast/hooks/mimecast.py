@@ -117,6 +117,13 @@ class MimecastHook(BaseHook):
     @property
     def settings(self) -> MimecastSettings:
         """The validated connection settings (fetched once, synchronously)."""
+        return self._sync_client().settings
+
+    async def asettings(self) -> MimecastSettings:
+        """The validated connection settings, fetched without blocking the event loop."""
+        return (await self._async_client()).settings
+
+    def _sync_client(self) -> MimecastClient:
         if self._client is None:
             conn = self.get_connection(self.mimecast_conn_id)
             settings = MimecastSettings.from_connection_fields(
@@ -124,10 +131,9 @@ class MimecastHook(BaseHook):
             )
             mask_secrets(settings.secrets)
             self._client = self._new_client(settings)
-        return self._client.settings
+        return self._client
 
-    async def asettings(self) -> MimecastSettings:
-        """The validated connection settings, fetched without blocking the event loop."""
+    async def _async_client(self) -> MimecastClient:
         if self._client is None:
             conn = await get_async_connection(self.mimecast_conn_id)
             settings = MimecastSettings.from_connection_fields(
@@ -138,9 +144,10 @@ class MimecastHook(BaseHook):
             )
             await amask_secrets(settings.secrets)
             self._client = self._new_client(settings)
-        return self._client.settings
+        return self._client
 
     def _new_client(self, settings: MimecastSettings) -> MimecastClient:
+        # The hook's own arguments override the connection's; the client never reads the hook again.
         return MimecastClient(
             settings,
             timeout=self.timeout,
@@ -149,16 +156,6 @@ class MimecastHook(BaseHook):
             retry_rate_limits=self.retry_rate_limits,
             log=self.log,
         )
-
-    def _sync_client(self) -> MimecastClient:
-        self.settings  # noqa: B018 - reads the connection once, building the client
-        assert self._client is not None
-        return self._client
-
-    async def _async_client(self) -> MimecastClient:
-        await self.asettings()
-        assert self._client is not None
-        return self._client
 
     def close(self) -> None:
         """Close the hook's pooled HTTP client (a new one opens on the next call)."""
@@ -426,12 +423,9 @@ class MimecastHook(BaseHook):
     ) -> str:
         """Start a user import and return its ID (for :meth:`get_import_status`).
 
-        The file is checked before upload (exists, not empty; a CSV or XLSX has the ``email`` and ``name``
-        header Mimecast reads, and every user row a valid address; a CSV is sent ending with a newline). An
-        upload that failed after Mimecast may have accepted it (a server error, a timeout or a lost
-        connection once the body was sent, a redirect, an answer without the import ID) is not retried,
-        since a duplicate import is worse than a failed task: :class:`MimecastUploadNotRetriedError` says
-        so, and fails the task without Airflow's retry.
+        The file is checked whole before upload (:ref:`checks`). An upload that failed after Mimecast may
+        have accepted it is not retried but raises :class:`MimecastUploadNotRetriedError`, which fails the
+        task without Airflow's retry (:ref:`no-duplicates`).
 
         :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows (an
             iterable of dicts with ``email`` and ``name`` keys, written as CSV with the keys of the first row
@@ -445,7 +439,7 @@ class MimecastHook(BaseHook):
         :param retry_ambiguous_failures: retry even after the server may have accepted the upload,
             accepting the risk of a duplicate import.
         :param invalid_rows: ``fail`` refuses a file with invalid user rows before upload; ``drop`` sends a
-            CSV without them (docs/importing.rst). Ignored for an ``Upload``, checked when it was loaded.
+            CSV without them (:ref:`invalid-rows`). Ignored for an ``Upload``, checked when it was loaded.
         """
         if not isinstance(group_id, str) or not group_id.strip():
             raise MimecastConfigurationError(
