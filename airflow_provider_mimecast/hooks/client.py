@@ -75,14 +75,20 @@ class MimecastClient:
 
     # ----------------------------------------------------------------- sync
     def send(self, call: Call) -> dict[str, Any]:
-        """Make ``call`` with retries; the checked envelope."""
+        """Make ``call`` with retries; the checked envelope.
+
+        :param call: as :func:`~.exchange.api_call` builds it.
+        """
         for retry in Retrying(**self._policy(call)):
             with retry:
                 return self.run(attempt(self.settings, call))
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def run(self, steps: Steps[T]) -> T:
-        """Drive ``steps`` to their end with blocking I/O over the pooled client."""
+        """Drive ``steps`` to their end with blocking I/O over the pooled client; what they return.
+
+        :param steps: a generator of steps (:data:`~.exchange.Step`), each sent its answer.
+        """
         reply: Any = None
         while True:
             try:
@@ -119,7 +125,10 @@ class MimecastClient:
 
     # ----------------------------------------------------------------- async
     async def asend(self, call: Call) -> dict[str, Any]:
-        """Async twin of :meth:`send`; never blocks the event loop."""
+        """Async twin of :meth:`send`; never blocks the event loop.
+
+        :param call: as :func:`~.exchange.api_call` builds it.
+        """
         async with self._async_transport() as transport:
             return await self._asend(transport, call)
 
@@ -130,7 +139,10 @@ class MimecastClient:
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def arun(self, steps: Steps[T]) -> T:
-        """Async twin of :meth:`run`: one client for every request of ``steps``, the session's if one is open."""
+        """Async twin of :meth:`run`: one client for every request of ``steps``, the session's if one is open.
+
+        :param steps: a generator of steps (:data:`~.exchange.Step`), each sent its answer.
+        """
         async with self._async_transport() as transport:
             return await self._arun(transport, steps)
 
