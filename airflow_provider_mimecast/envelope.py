@@ -7,15 +7,15 @@ mean success: a non-empty ``fail`` is a failure. API 1.0 nests errors (``fail[].
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
+from airflow_provider_mimecast.endpoints import TOKEN, permission
 from airflow_provider_mimecast.errors import (
     FailureDetail,
     MimecastApiError,
@@ -25,13 +25,7 @@ from airflow_provider_mimecast.errors import (
     MimecastServerError,
     MimecastTokenExpiredError,
 )
-
-#: Role permission each endpoint needs, quoted in 403 hints.
-PERMISSIONS = {
-    "/api/user/get-import-status": "Directories | Import | Read",
-    "/api/user/import-users": "Directories | Import | Edit",
-    "/api/directory/find-groups": "Directories | Groups | Read",
-}
+from airflow_provider_mimecast.redaction import excerpt, listed_keys, redact, scrub_failures, shorten
 
 _SIGNATURE_CODES = {"err_xdk_invalid_signature", "err_xdk_invalid_app_id", "err_xdk_missing_authorization"}
 _AUTH_STATUSES = {401, 403, 418}
@@ -40,21 +34,7 @@ DEFAULT_RATE_LIMIT_WAIT = 1.0
 #: The longest wait read from X-RateLimit-Reset: Mimecast's windows are hourly at most; a longer value is
 #: a broken header, and if the limit really lasts longer the next attempt is told so again.
 RATE_LIMIT_WAIT_CLAMP = 3600.0
-#: Longest fail message kept, so that a server echoing a whole page cannot make an error of megabytes.
-_MESSAGE_LIMIT = 1000
-REDACTED = "***"
 DEFAULT_TOKEN_LIFETIME = 1799.0
-
-# Secrets in shapes an echoing server or proxy shows even when their values are unknown to us: bearer
-# tokens, API 1.0 signatures, and form or JSON fields named like a credential.
-_CREDENTIAL_SHAPES = (
-    re.compile(r"(?i)(\bbearer\s+)[^\s\"'<>,;&]{8,}"),
-    re.compile(r"(?i)(\bMC\s+[^\s:\"'<>]+:)[^\s\"'<>,;&]+"),
-    re.compile(
-        r"(?i)(\b(?:client_secret|secret_?key|app_?key|access_token|refresh_token|password)"
-        r"[\"']?\s*(?:=|:|%3D|%3A)\s*[\"']?)[^\s\"'<>,;&]+"
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -68,102 +48,10 @@ class TokenGrant:
         return f"TokenGrant(access_token='***', expires_in={self.expires_in})"
 
 
-def _forms(secret: str) -> set[str]:
-    """The ways a secret appears in echoed text: as is, form- or URL-encoded, JSON- or HTML-escaped."""
-    return {
-        secret,
-        quote_plus(secret),  # an echoed form body (the token request's client_secret)
-        quote(secret, safe=""),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        secret.replace("/", "\\/"),  # JSON writers that escape slashes
-        html.escape(secret),
-    }
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every known secret in ``text``, in each form it may be echoed in, with ``***``.
-
-    Also hides credential-shaped values whose secret is not known here (``Bearer <token>``, an API 1.0
-    ``MC key:signature``, ``client_secret=...``). Any non-empty secret counts, however short: an error
-    message that is harder to read is better than one that leaks.
-
-    :param text: the text to clean, e.g. a response body excerpt or a fail message.
-    :param secrets: the client secret, secret key, app key, current tokens and signatures.
-    """
-    forms = {form for secret in secrets if secret for form in _forms(secret) if form}
-    if forms:
-        # Longest first, so that a secret is not half-replaced by a shorter one it contains; percent
-        # escapes match in either case (%2F, %2f).
-        alternatives = [
-            f"(?i:{re.escape(form)})" if "%" in form else re.escape(form)
-            for form in sorted(forms, key=len, reverse=True)
-        ]
-        text = re.sub("|".join(alternatives), REDACTED, text)
-    for shape in _CREDENTIAL_SHAPES:
-        text = shape.sub(lambda match: match.group(1) + REDACTED, text)
-    return text
-
-
-def excerpt(body: bytes, limit: int = 200, *, secrets: Iterable[str] = ()) -> str:
-    """A short, single-line excerpt of a response body for error messages, with secrets redacted.
-
-    :param body: the response body.
-    :param limit: the most characters shown.
-    :param secrets: values to redact (see :func:`redact`); redacted before cutting, so no prefix leaks.
-    """
-    text = " ".join(redact(body.decode("utf-8", errors="replace"), secrets).split())
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _scrub(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
-    """``value`` (echoed JSON) with secrets redacted from every string in it."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if depth > 8:  # deeper structure in a fail key is never useful; don't recurse into hostile nesting
-        return REDACTED
-    if isinstance(value, dict):
-        return {redact(str(k), secrets): _scrub(v, secrets, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets, depth + 1) for item in value]
-    return value
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
-
-
-def scrub_failures(failures: tuple[FailureDetail, ...], secrets: Iterable[str]) -> tuple[FailureDetail, ...]:
-    """``failures`` with secrets redacted from their codes, messages, fields and keys.
-
-    :param failures: as :func:`parse_failures` returns them.
-    :param secrets: values to redact (see :func:`redact`).
-    """
-    known = tuple(secrets)
-    return tuple(
-        replace(
-            failure,
-            code=_shorten(redact(failure.code, known)),
-            message=_shorten(redact(failure.message, known)),
-            field=None if failure.field is None else _scrub(failure.field, known),
-            key=_scrub(failure.key, known),
-        )
-        for failure in failures
-    )
-
-
-def _keys(document: Mapping[str, Any], secrets: Iterable[str]) -> str:
-    """The document's keys for a message: never values, and keys too are redacted (an echo may use them)."""
-    known = tuple(secrets)
-    return (
-        "[" + ", ".join(repr(_shorten(redact(str(key), known))) for key in sorted(map(str, document))) + "]"
-    )
-
-
 def _text(value: Any) -> str:
     """``str(value)`` for echoed JSON, bounded: hostile nesting must not turn into a RecursionError."""
     try:
-        return _shorten(value if isinstance(value, str) else str(value))
+        return shorten(value if isinstance(value, str) else str(value))
     except RecursionError:
         return "<deeply nested value>"
 
@@ -227,8 +115,8 @@ def _auth_hint(status_code: int, codes: set[str], path: str) -> str:
             "clock is correct"
         )
     if status_code == 403:
-        permission = PERMISSIONS.get(path, "the permission this endpoint needs")
-        return f"the API application's user lacks the role permission {permission}"
+        needed = permission(path) or "the permission this endpoint needs"
+        return f"the API application's user lacks the role permission {needed}"
     return (
         "check the client ID and client secret (API 2.0) or the API 1.0 keys, and that the connection's "
         "host is the right base URL for your account"
@@ -288,7 +176,7 @@ def check_response(
     known = tuple(secrets)
     if request_id is not None:
         # The server may echo any header back as its request ID.
-        request_id = _shorten(redact(str(request_id), known))
+        request_id = shorten(redact(str(request_id), known))
     where = f"POST {path} answered HTTP {status_code}"
     try:
         document = json.loads(body) if body.strip() else None
@@ -309,9 +197,12 @@ def check_response(
                 retry_after=rate_limit_wait(headers),
                 status_code=429,
                 request_id=request_id,
+                path=path,
             )
         if status_code >= 500:
-            raise MimecastServerError(f"{where}{shown}", status_code=status_code, request_id=request_id)
+            raise MimecastServerError(
+                f"{where}{shown}", status_code=status_code, request_id=request_id, path=path
+            )
         if status_code == 401:
             # An API gateway refuses a bearer token it does not accept with a bare 401 (RFC 6750's
             # WWW-Authenticate challenge, no envelope). Read as an invalid answer, the dead token would stay
@@ -321,12 +212,14 @@ def check_response(
                 f"({_auth_hint(status_code, set(), path)})",
                 status_code=status_code,
                 request_id=request_id,
+                path=path,
             )
         raise MimecastInvalidResponseError(
             f"{where}, which is not a Mimecast JSON envelope{shown}; "
             f"{_redirect_hint(status_code, headers, known)}",
             status_code=status_code,
             request_id=request_id,
+            path=path,
         )
     if status_code < 200 or 300 <= status_code < 400:
         # Only 2xx is success, however valid the envelope looks: a 1xx or 3xx came from something that is
@@ -336,6 +229,7 @@ def check_response(
             f"{_redirect_hint(status_code, headers, known)}",
             status_code=status_code,
             request_id=request_id,
+            path=path,
         )
 
     failures = scrub_failures(parse_failures(document.get("fail")), known)
@@ -347,6 +241,7 @@ def check_response(
             failures=failures,
             status_code=status_code,
             request_id=request_id,
+            path=path,
         )
     if status_code in _AUTH_STATUSES or codes & (
         _SIGNATURE_CODES | {"err_xdk_binding_expired", "token_expired"}
@@ -357,12 +252,19 @@ def check_response(
             failures=failures,
             status_code=status_code,
             request_id=request_id,
+            path=path,
         )
     if status_code >= 500:
-        raise MimecastServerError(where, failures=failures, status_code=status_code, request_id=request_id)
+        raise MimecastServerError(
+            where, failures=failures, status_code=status_code, request_id=request_id, path=path
+        )
     if status_code >= 400 or (failures and not allow_item_failures):
         raise MimecastApiError(
-            f"{where} with errors", failures=failures, status_code=status_code, request_id=request_id
+            f"{where} with errors",
+            failures=failures,
+            status_code=status_code,
+            request_id=request_id,
+            path=path,
         )
     return document
 
@@ -380,8 +282,9 @@ def envelope_data(
     data = document.get("data")
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise MimecastInvalidResponseError(
-            f"POST {path}: the envelope's 'data' is not a list of objects (keys: {_keys(document, secrets)})",
+            f"POST {path}: the envelope's 'data' is not a list of objects (keys: {listed_keys(document, secrets)})",
             request_id=request_id,
+            path=path,
         )
     return data
 
@@ -398,7 +301,8 @@ def parse_token_grant(document: Mapping[str, Any], *, secrets: Iterable[str] = (
     token = document.get("access_token")
     if not isinstance(token, str) or not token:
         raise MimecastInvalidResponseError(
-            f"POST /oauth/token returned no access_token (keys: {_keys(document, secrets)})"
+            f"POST {TOKEN.path} returned no access_token (keys: {listed_keys(document, secrets)})",
+            path=TOKEN.path,
         )
     expires_in = document.get("expires_in", DEFAULT_TOKEN_LIFETIME)
     try:

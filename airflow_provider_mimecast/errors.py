@@ -41,16 +41,26 @@ class FailureDetail:
 
 
 class MimecastError(AirflowException):
-    """Base class of every error the Mimecast provider raises."""
+    """Base class of every error the Mimecast provider raises.
 
-    #: The request path the error came from, where it came from a request (set by the hook).
-    path: str | None = None
+    :param message: what went wrong and how to fix it, free of secrets.
+    :param status_code: the HTTP status of the answer, if one came.
+    :param request_id: the ``x-mc-req-id`` to quote to Mimecast support.
+    :param path: the request the error concerns (an answer to it, or its failure to get one); None for an
+        error before any request, such as a setting. :func:`may_have_been_sent` reads it.
+    """
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        path: str | None = None,
     ) -> None:
         self.http_status = status_code
         self.request_id = request_id
+        self.path = path
         if request_id:
             message = f"{message} [x-mc-req-id: {request_id}]"
         super().__init__(message)
@@ -70,11 +80,15 @@ class MimecastApiError(MimecastError):
         failures: tuple[FailureDetail, ...] = (),
         status_code: int | None = None,
         request_id: str | None = None,
+        path: str | None = None,
     ) -> None:
         self.failures = failures
         details = "; ".join(f.describe() for f in failures)
         super().__init__(
-            f"{message}: {details}" if details else message, status_code=status_code, request_id=request_id
+            f"{message}: {details}" if details else message,
+            status_code=status_code,
+            request_id=request_id,
+            path=path,
         )
 
     @property
@@ -114,11 +128,17 @@ class MimecastTransportError(MimecastError):
     """
 
     def __init__(
-        self, message: str, *, request_sent: bool, request_id: str | None = None, transient: bool = True
+        self,
+        message: str,
+        *,
+        request_sent: bool,
+        request_id: str | None = None,
+        transient: bool = True,
+        path: str | None = None,
     ) -> None:
         self.request_sent = request_sent
         self.transient = transient
-        super().__init__(message, request_id=request_id)
+        super().__init__(message, request_id=request_id, path=path)
 
 
 class MimecastUploadNotRetriedError(MimecastError, AirflowFailException):
@@ -150,26 +170,38 @@ class MimecastGroupLookupError(MimecastError, LookupError):
     """A directory group given by name matched no group, or several; the message lists the candidates."""
 
 
+def may_have_been_sent(error: BaseException, *, path: str) -> bool:
+    """Whether the request to ``path`` may have reached Mimecast before it failed with ``error``.
+
+    False for an error of another request (the token request made for it) or of none (a setting), and for a
+    connection that failed before the request left; True for anything else, whatever the answer said. The
+    one rule behind both "may a retry send this call again?" and "may this upload have started an import?".
+
+    :param error: what the call raised.
+    :param path: the call's request path, e.g. ``/api/user/import-users``.
+    """
+    if isinstance(error, MimecastUploadNotRetriedError) or not isinstance(error, MimecastError):
+        return (
+            True  # it says so; or an interruption (a task's execution_timeout), which may come at any point
+        )
+    if error.path != path:
+        return False
+    return not (isinstance(error, MimecastTransportError) and not error.request_sent)
+
+
 def certainly_not_executed(error: BaseException, *, path: str) -> bool:
     """Whether a call to ``path`` that failed with ``error`` certainly never reached Mimecast's API for
     that path, so that repeating it cannot act twice (a second upload would be a second import).
 
-    True for a failure before the call was sent (a setting, the token request, a refused connection), a
-    429 (Mimecast did not execute the call) and Mimecast's own refusal (a 4xx or ``fail`` envelope).
-    False for everything that may have been executed: a 5xx, a timeout or a connection lost once the
-    request was sent, a 3xx or any answer that is not Mimecast's envelope, an answer that lacks what it
-    should hold, and any exception that is not a :class:`MimecastError` (an interrupted task).
+    True when the request cannot have been sent (:func:`may_have_been_sent`), after a 429 (Mimecast did not
+    execute the call) and after Mimecast's own refusal (a 4xx or ``fail`` envelope). False for everything
+    that may have been executed: a 5xx, a timeout or a connection lost once the request was sent, a 3xx or
+    any answer that is not Mimecast's envelope, an answer that lacks what it should hold, and any exception
+    that is not a :class:`MimecastError` (an interrupted task).
 
     :param error: what the call raised.
     :param path: the request path of the call, e.g. ``/api/user/import-users``.
     """
-    if not isinstance(error, MimecastError) or isinstance(error, MimecastUploadNotRetriedError):
-        return False
-    if error.path != path:
-        # The hook tags every error of a request with its path: this one came before the call was sent.
-        return True
-    if isinstance(error, MimecastTransportError):
-        return not error.request_sent
-    if isinstance(error, MimecastServerError | MimecastInvalidResponseError):
-        return False
-    return isinstance(error, MimecastApiError)  # a 429, a 401/403, a 4xx or fail entry Mimecast explained
+    if may_have_been_sent(error, path=path):
+        return isinstance(error, MimecastApiError) and not isinstance(error, MimecastServerError)
+    return True

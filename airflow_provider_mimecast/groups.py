@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_mimecast.endpoints import FIND_GROUPS
 from airflow_provider_mimecast.envelope import envelope_data
 from airflow_provider_mimecast.errors import MimecastGroupLookupError, MimecastInvalidResponseError
 
-PATH = "/api/directory/find-groups"
 #: Candidates named in a lookup error; the message gives the count of the rest.
 SHOWN_CANDIDATES = 10
 
@@ -71,7 +71,7 @@ def read_groups_page(document: Mapping[str, Any]) -> tuple[list[DirectoryGroup],
 
     :param document: the checked envelope.
     """
-    data = envelope_data(document, path=PATH)
+    data = envelope_data(document, path=FIND_GROUPS.path)
     folders = data[0].get("folders", []) if data else []
     if not isinstance(folders, list) or not all(isinstance(f, dict) for f in folders):
         raise MimecastInvalidResponseError("find-groups: data[0].folders is not a list of objects")

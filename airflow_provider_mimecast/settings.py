@@ -30,17 +30,6 @@ DEFAULT_MAX_RATE_LIMIT_WAIT = 300.0
 DEFAULT_STATUS_BATCH_SIZE = 10
 MAX_STATUS_BATCH_SIZE = 1000
 
-#: API 2.0 base URLs (OAuth 2.0 client credentials).
-API2_BASE_URLS = {
-    "global": "https://api.services.mimecast.com",
-    "uk": "https://uk-api.services.mimecast.com",
-    "us": "https://us-api.services.mimecast.com",
-}
-#: API 1.0 regional base URLs (HMAC signing); calling the wrong region fails authentication.
-API1_BASE_URLS = {
-    region: f"https://{region}-api.mimecast.com" for region in ("eu", "de", "us", "ca", "za", "au", "je")
-}
-
 
 class AuthType(str, Enum):
     """How the hook authenticates: API 2.0 bearer tokens or API 1.0 HMAC signatures."""
@@ -156,11 +145,6 @@ def parse_base_url(host: str | None) -> tuple[str, bool]:
             f"host {shown!r} has a path; give only the base URL such as {DEFAULT_BASE_URL}"
         )
     return f"{parts.scheme}://{parts.netloc}", scheme_assumed
-
-
-def normalize_base_url(host: str | None) -> str:
-    """Return the base URL for the connection's ``host``; plain http is allowed only on loopback."""
-    return parse_base_url(host)[0]
 
 
 def _refuse(name: str, value: Any, requirement: str) -> MimecastConfigurationError:

@@ -11,16 +11,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_mimecast.envelope import envelope_data, parse_failures, scrub_failures
+from airflow_provider_mimecast.endpoints import GET_IMPORT_STATUS
+from airflow_provider_mimecast.envelope import envelope_data, parse_failures
 from airflow_provider_mimecast.errors import (
     FailureDetail,
     MimecastApiError,
     MimecastError,
     MimecastMissingImportsError,
 )
+from airflow_provider_mimecast.redaction import scrub_failures
 from airflow_provider_mimecast.status import ImportStatus
-
-PATH = "/api/user/get-import-status"
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def read_statuses(ids: Sequence[str], document: Mapping[str, Any]) -> StatusAnsw
     items: dict[str, dict[str, Any]] = {}
     conflicting: set[str] = set()
     unasked: dict[str, None] = {}
-    for item in envelope_data(document, path=PATH):
+    for item in envelope_data(document, path=GET_IMPORT_STATUS.path):
         import_id = item.get("id")
         if isinstance(import_id, str) and import_id and import_id not in asked:
             unasked[import_id] = None
@@ -93,12 +93,18 @@ def statuses_by_id(
         else:
             unattributed.append(failure)
     if unattributed:
-        raise MimecastApiError(f"POST {PATH} answered with errors", failures=tuple(unattributed))
+        raise MimecastApiError(
+            f"POST {GET_IMPORT_STATUS.path} answered with errors",
+            failures=tuple(unattributed),
+            path=GET_IMPORT_STATUS.path,
+        )
     results: dict[str, ImportStatus | MimecastError] = {}
     for import_id in ids:
         if import_id in failures:
             results[import_id] = MimecastApiError(
-                f"POST {PATH} failed for an import", failures=tuple(failures[import_id])
+                f"POST {GET_IMPORT_STATUS.path} failed for an import",
+                failures=tuple(failures[import_id]),
+                path=GET_IMPORT_STATUS.path,
             )
         elif import_id in answer.statuses:
             results[import_id] = answer.statuses[import_id]

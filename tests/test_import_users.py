@@ -9,15 +9,11 @@ import pytest
 
 from airflow_provider_mimecast.errors import (
     MimecastApiError,
-    MimecastAuthenticationError,
     MimecastConfigurationError,
     MimecastError,
     MimecastInvalidResponseError,
-    MimecastRateLimitError,
     MimecastServerError,
-    MimecastTransportError,
     MimecastUploadNotRetriedError,
-    certainly_not_executed,
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.status import ImportStatus
@@ -342,39 +338,6 @@ def test_without_a_task_instance_identity_no_variable_is_touched(connections, mo
     assert waiting_operator().execute({"ti": Bare()})["status"] == "completed"
     assert store.calls == []
     assert "a retry could not resume this import" in capfd.readouterr().out
-
-
-# -- which failed uploads certainly never reached Mimecast ---------------------------------------------------
-
-
-def _at(error: MimecastError, path: str | None) -> MimecastError:
-    error.path = path
-    return error
-
-
-@pytest.mark.parametrize(
-    ("error", "never_executed"),
-    [
-        # Before the upload was sent: a setting, the token request, a refused connection.
-        (MimecastConfigurationError("bad host"), True),
-        (_at(MimecastServerError("503"), "/oauth/token"), True),
-        (_at(MimecastInvalidResponseError("no access_token"), None), True),
-        (_at(MimecastTransportError("refused", request_sent=False), IMPORT_USERS_PATH), True),
-        # Mimecast said it did not act: a 429, a refusal it explained.
-        (_at(MimecastRateLimitError("429", retry_after=1), IMPORT_USERS_PATH), True),
-        (_at(MimecastAuthenticationError("403"), IMPORT_USERS_PATH), True),
-        (_at(MimecastApiError("err_group_not_found"), IMPORT_USERS_PATH), True),
-        # It may have acted.
-        (_at(MimecastServerError("500"), IMPORT_USERS_PATH), False),
-        (_at(MimecastTransportError("ReadTimeout", request_sent=True), IMPORT_USERS_PATH), False),
-        (_at(MimecastInvalidResponseError("a 302"), IMPORT_USERS_PATH), False),
-        (_at(MimecastUploadNotRetriedError("maybe"), IMPORT_USERS_PATH), False),
-        (MimecastUploadNotRetriedError("an earlier try may have uploaded"), False),
-        (TimeoutError("execution_timeout"), False),
-    ],
-)
-def test_only_uploads_that_certainly_never_reached_mimecast_count_as_not_executed(error, never_executed):
-    assert certainly_not_executed(error, path=IMPORT_USERS_PATH) is never_executed
 
 
 def test_the_not_retried_error_fails_the_task_without_airflows_retry_and_is_a_mimecast_error():

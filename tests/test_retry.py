@@ -7,6 +7,7 @@ import logging
 import pytest
 from tenacity import RetryCallState, Retrying
 
+from airflow_provider_mimecast.endpoints import GET_IMPORT_STATUS
 from airflow_provider_mimecast.errors import (
     FailureDetail,
     MimecastApiError,
@@ -18,7 +19,7 @@ from airflow_provider_mimecast.errors import (
     MimecastServerError,
     MimecastTransportError,
 )
-from airflow_provider_mimecast.hooks.exchange import GET_IMPORT_STATUS_PATH, Call
+from airflow_provider_mimecast.hooks.exchange import Call
 from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff, is_transient, retry_policy
 
 RETRYABLE = FailureDetail("err_busy", "later", retryable=True)
@@ -55,7 +56,7 @@ def test_a_backoff_grows_with_each_failure_and_starts_over():
 def _waits_after(errors: list[BaseException], **policy) -> list[float]:
     """The sleeps a policy asks for after each of ``errors`` in turn, as tenacity would ask."""
     wait = retry_policy(
-        Call(GET_IMPORT_STATUS_PATH), retries=10, retry_delay=1, log=logging.getLogger(__name__), **policy
+        Call(GET_IMPORT_STATUS.path), retries=10, retry_delay=1, log=logging.getLogger(__name__), **policy
     )["wait"]
     state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
     sleeps = []

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError
-from airflow_provider_mimecast.settings import AuthType, MimecastSettings, normalize_base_url
+from airflow_provider_mimecast.settings import AuthType, MimecastSettings, parse_base_url
 
 SECRET_KEY = "dGVzdC1zZWNyZXQta2V5LWJ5dGVz"
 
@@ -62,7 +62,7 @@ def test_bad_settings_name_the_field(overrides, message):
     ],
 )
 def test_base_urls(host, expected):
-    assert normalize_base_url(host) == expected
+    assert parse_base_url(host)[0] == expected
 
 
 def test_secrets_stay_out_of_repr():
@@ -199,7 +199,7 @@ def test_random_hosts_give_only_configuration_errors():
         host = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
         for candidate in (host, "https://" + host, "http://" + host):
             try:
-                base_url = normalize_base_url(candidate)
+                base_url, _ = parse_base_url(candidate)
             except MimecastConfigurationError:
                 continue
             # What settings accept, both HTTP clients accept too (no InvalidURL at the first request).

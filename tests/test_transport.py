@@ -17,10 +17,13 @@ import os
 import socket
 import socketserver
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastTransportError
 from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport
+from airflow_provider_mimecast.hooks.sync_transport import SyncTransport
+from airflow_provider_mimecast.hooks.transport import AsyncTransport
 from tests.conftest import oauth_connection
 
 SECRET_TOKEN = "Bearer tok-3f9a-secret"
@@ -560,3 +564,38 @@ def test_a_host_without_a_scheme_fails_once_not_after_retries(simulator, monkeyp
     assert time.monotonic() - started < 1.0
     assert caught.value.transient is False
     assert "retry 1 of 3" not in capfd.readouterr().out
+
+
+#: Run in a fresh interpreter: what a triggerer imports with the trigger module, then one sync call.
+_TRIGGERER_IMPORTS = """
+import json, sys
+import airflow.providers.common.compat.connection, airflow.providers.common.compat.sdk, airflow.triggers.base
+
+def loaded():
+    return sorted(m for m in ("requests", "urllib3") if m in sys.modules)
+
+by_airflow = loaded()
+import airflow_provider_mimecast.triggers.import_status
+by_the_trigger = loaded()
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+[status] = MimecastHook().get_import_status(sys.argv[1])
+print(json.dumps([by_airflow, by_the_trigger, loaded(), status.id]))
+"""
+
+
+@pytest.mark.skipif(
+    version("apache-airflow").startswith("2."),
+    reason="Airflow 2 imports requests itself: a 2.11 triggerer has it loaded before any trigger",
+)
+def test_the_trigger_module_imports_no_sync_http_client_until_a_sync_call(connections):
+    # A triggerer imports the trigger inside its event loop, and makes async calls only: requests and
+    # urllib3 (~50-130 ms to import, 0.5 s under load) would stall every other trigger for nothing.
+    import_id = connections.create_import()
+    done = subprocess.run(
+        [sys.executable, "-c", _TRIGGERER_IMPORTS, import_id], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    by_airflow, by_the_trigger, after_a_sync_call, status_id = json.loads(done.stdout.splitlines()[-1])
+    assert by_airflow == [], "Airflow's own imports load requests: this test no longer tells ours apart"
+    assert by_the_trigger == []
+    assert after_a_sync_call == ["requests", "urllib3"] and status_id == import_id

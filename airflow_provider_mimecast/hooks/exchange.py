@@ -1,9 +1,9 @@
-"""One attempt of an API call, free of I/O, shared by the sync and the async transport.
+"""One attempt of an API call, free of I/O, shared by the sync and the async driver.
 
 An attempt is a generator: it yields what it needs (a bearer token, or an :class:`ApiRequest` to send)
 and is sent the answer (the token, or the :class:`ApiResponse`). Token caching, the single
 re-authentication when a bearer token is refused (HTTP 401), signing and the envelope checks are
-therefore written once.
+therefore written once; :class:`~airflow_provider_mimecast.hooks.client.MimecastClient` drives it.
 """
 
 from __future__ import annotations
@@ -16,21 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_provider_mimecast.envelope import check_response
-from airflow_provider_mimecast.errors import (
-    MimecastAuthenticationError,
-    MimecastConfigurationError,
-    MimecastError,
-)
+from airflow_provider_mimecast.endpoints import TOKEN
+from airflow_provider_mimecast.envelope import TokenGrant, check_response, parse_token_grant
+from airflow_provider_mimecast.errors import MimecastAuthenticationError, MimecastConfigurationError
 from airflow_provider_mimecast.settings import AuthType, MimecastSettings
 from airflow_provider_mimecast.signing import REQUEST_ID_HEADER, hmac_headers
-
-TOKEN_PATH = "/oauth/token"
-GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
-IMPORT_USERS_PATH = "/api/user/import-users"
-#: The cheap authenticated call behind test_connection.
-GET_ACCOUNT_PATH = "/api/account/get-account"
-FIND_GROUPS_PATH = "/api/directory/find-groups"
 
 #: A request path: absolute, without a query or fragment, in the characters a URL path may hold.
 _PATH_SHAPE = re.compile(r"/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*")
@@ -83,8 +73,13 @@ class Call:
     idempotent: bool = True
     #: Return the envelope even when ``fail`` lists some items (get-import-status of a batch).
     allow_item_failures: bool = False
+    #: Wait out a 429 and retry; False raises it at once, for a caller that waits elsewhere.
+    retry_rate_limits: bool = True
 
 
+#: What a driver is asked for: a token, a request sent, or a whole (retried) call made.
+Step = NeedToken | ApiRequest | Call
+#: One attempt of a call: yields a token request or the call's request, returns the checked envelope.
 Attempt = Generator[NeedToken | ApiRequest, str | ApiResponse, dict[str, Any]]
 
 
@@ -97,6 +92,7 @@ def api_call(
     content_type: str = "application/octet-stream",
     idempotent: bool = False,
     allow_item_failures: bool = False,
+    retry_rate_limits: bool = True,
 ) -> Call:
     """The :class:`Call` for a POST to any Mimecast endpoint, checked before anything is sent.
 
@@ -109,9 +105,9 @@ def api_call(
             f"path must be an endpoint path such as '/api/directory/find-groups' (starting with '/', without "
             f"host, query or spaces), not {path!r}"
         )
-    if path == TOKEN_PATH:
+    if path == TOKEN.path:
         raise MimecastConfigurationError(
-            f"path {TOKEN_PATH!r} is not an API call: the hook fetches tokens itself"
+            f"path {TOKEN.path!r} is not an API call: the hook fetches tokens itself"
         )
     if data is None:
         items: list[Any] = []
@@ -134,7 +130,13 @@ def api_call(
         document: dict[str, Any] = {"data": items}
         if meta is not None:
             document = {"meta": _check_json(dict(meta), "meta"), **document}
-        return Call(path, json_body=document, idempotent=idempotent, allow_item_failures=allow_item_failures)
+        return Call(
+            path,
+            json_body=document,
+            idempotent=idempotent,
+            allow_item_failures=allow_item_failures,
+            retry_rate_limits=retry_rate_limits,
+        )
     if not isinstance(content, bytes | bytearray | memoryview):
         raise MimecastConfigurationError(f"content must be bytes, not {type(content).__name__}")
     if meta is not None:
@@ -149,6 +151,7 @@ def api_call(
         headers={"x-mc-arg": json.dumps({"data": items}), "Content-Type": content_type},
         idempotent=idempotent,
         allow_item_failures=allow_item_failures,
+        retry_rate_limits=retry_rate_limits,
     )
 
 
@@ -169,7 +172,16 @@ def token_request(settings: MimecastSettings) -> ApiRequest:
         "Content-Type": "application/x-www-form-urlencoded",
         REQUEST_ID_HEADER: str(uuid.uuid4()),
     }
-    return ApiRequest(settings.base_url + TOKEN_PATH, TOKEN_PATH, headers, body)
+    return ApiRequest(settings.base_url + TOKEN.path, TOKEN.path, headers, body)
+
+
+def fetch_token(settings: MimecastSettings) -> Generator[ApiRequest, ApiResponse, TokenGrant]:
+    """One token request: yields it, is sent the answer, returns the grant. The body may hold a token, so
+    an error never quotes it.
+    """
+    request = token_request(settings)
+    answer = check(request, (yield request), show_body=False, secrets=settings.secrets)
+    return parse_token_grant(answer, secrets=settings.secrets)
 
 
 def api_request(settings: MimecastSettings, call: Call, token: str | None) -> ApiRequest:
@@ -203,25 +215,21 @@ def check(
     allow_item_failures: bool = False,
     secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The envelope of a successful answer, or the matching error tagged with the request's path.
+    """The envelope of a successful answer, or the matching error for the request's path.
 
     :param secrets: values to redact from anything the answer echoes into the error (an error page that
         quotes the request's headers, a token endpoint that quotes the form).
     """
-    try:
-        return check_response(
-            response.status_code,
-            response.headers,
-            response.body,
-            path=request.path,
-            request_id=response.headers.get(REQUEST_ID_HEADER.lower()) or request.request_id,
-            show_body=show_body,
-            allow_item_failures=allow_item_failures,
-            secrets=secrets,
-        )
-    except MimecastError as error:
-        error.path = request.path
-        raise
+    return check_response(
+        response.status_code,
+        response.headers,
+        response.body,
+        path=request.path,
+        request_id=response.headers.get(REQUEST_ID_HEADER.lower()) or request.request_id,
+        show_body=show_body,
+        allow_item_failures=allow_item_failures,
+        secrets=secrets,
+    )
 
 
 def attempt(settings: MimecastSettings, call: Call) -> Attempt:

@@ -1,21 +1,25 @@
-"""MimecastHook: the API methods over the I/O-free core. Tokens live in :mod:`.tokens`, one attempt of a
-call in :mod:`.exchange`, retries in :mod:`.retry`, and the HTTP clients in :mod:`.transport`.
+"""MimecastHook: the Airflow face of the provider. It turns a ``mimecast`` connection into settings (its
+secrets masked), offers the API methods and the connection form, and leaves every call to a
+:class:`~airflow_provider_mimecast.hooks.client.MimecastClient` built from those settings.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.providers.common.compat.sdk import BaseHook
-from tenacity import AsyncRetrying, Retrying
 
-from airflow_provider_mimecast.envelope import (
-    envelope_data,
-    parse_token_grant,
+from airflow_provider_mimecast.endpoints import (
+    FIND_GROUPS,
+    GET_ACCOUNT,
+    GET_IMPORT_STATUS,
+    IMPORT_USERS,
+    TOKEN,
 )
+from airflow_provider_mimecast.envelope import envelope_data
 from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastError,
@@ -26,24 +30,11 @@ from airflow_provider_mimecast.errors import (
     certainly_not_executed,
 )
 from airflow_provider_mimecast.groups import DirectoryGroup, match_group, path_segments, read_groups_page
+from airflow_provider_mimecast.hooks.client import MimecastClient, Steps
 from airflow_provider_mimecast.hooks.connection_form import connection_form_widgets
-from airflow_provider_mimecast.hooks.exchange import (
-    FIND_GROUPS_PATH,
-    GET_ACCOUNT_PATH,
-    GET_IMPORT_STATUS_PATH,
-    IMPORT_USERS_PATH,
-    TOKEN_PATH,
-    Call,
-    NeedToken,
-    api_call,
-    attempt,
-    check,
-    token_request,
-)
+from airflow_provider_mimecast.hooks.exchange import Call, api_call
 from airflow_provider_mimecast.hooks.masking import amask_secrets, mask_secrets
-from airflow_provider_mimecast.hooks.retry import retry_policy
-from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
-from airflow_provider_mimecast.hooks.transport import AsyncTransport, SyncTransport, load_tls_context
+from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
 from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
@@ -59,8 +50,12 @@ __all__ = [
     "MimecastHook",
 ]
 
-#: One status check, free of I/O: yields each request's IDs, is sent each answer, returns the statuses.
-StatusSteps = Generator[list[str], Mapping[str, Any], list[ImportStatus]]
+# The endpoint table's paths under the names this module has always exported.
+FIND_GROUPS_PATH = FIND_GROUPS.path
+GET_ACCOUNT_PATH = GET_ACCOUNT.path
+GET_IMPORT_STATUS_PATH = GET_IMPORT_STATUS.path
+IMPORT_USERS_PATH = IMPORT_USERS.path
+TOKEN_PATH = TOKEN.path
 
 
 class MimecastHook(BaseHook):
@@ -100,9 +95,7 @@ class MimecastHook(BaseHook):
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self.retry_rate_limits = retry_rate_limits
-        self._settings: MimecastSettings | None = None
-        self._transport: SyncTransport | None = None
-        self._async_transport: AsyncTransport | None = None
+        self._client: MimecastClient | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mimecast_conn_id={self.mimecast_conn_id!r})"
@@ -120,22 +113,28 @@ class MimecastHook(BaseHook):
         """Extra form fields for Airflow 2.11's connection form."""
         return connection_form_widgets()
 
-    # ----------------------------------------------------------------- settings
+    # ----------------------------------------------------------------- settings and the client
     @property
     def settings(self) -> MimecastSettings:
         """The validated connection settings (fetched once, synchronously)."""
-        if self._settings is None:
+        return self._sync_client().settings
+
+    async def asettings(self) -> MimecastSettings:
+        """The validated connection settings, fetched without blocking the event loop."""
+        return (await self._async_client()).settings
+
+    def _sync_client(self) -> MimecastClient:
+        if self._client is None:
             conn = self.get_connection(self.mimecast_conn_id)
             settings = MimecastSettings.from_connection_fields(
                 host=conn.host, login=conn.login, password=conn.password, extra=conn.extra_dejson
             )
             mask_secrets(settings.secrets)
-            self._settings = settings
-        return self._settings
+            self._client = self._new_client(settings)
+        return self._client
 
-    async def asettings(self) -> MimecastSettings:
-        """The validated connection settings, fetched without blocking the event loop."""
-        if self._settings is None:
+    async def _async_client(self) -> MimecastClient:
+        if self._client is None:
             conn = await get_async_connection(self.mimecast_conn_id)
             settings = MimecastSettings.from_connection_fields(
                 host=conn.host,
@@ -144,121 +143,30 @@ class MimecastHook(BaseHook):
                 extra=await get_async_extra_dejson(conn),
             )
             await amask_secrets(settings.secrets)
-            self._settings = settings
-        return self._settings
+            self._client = self._new_client(settings)
+        return self._client
 
-    def _timeout(self, settings: MimecastSettings) -> float:
-        return self.timeout if self.timeout is not None else settings.timeout
-
-    def _retries(self, settings: MimecastSettings) -> int:
-        return self.max_retries if self.max_retries is not None else settings.max_retries
-
-    # ----------------------------------------------------------------- transports
-    def _sync_transport(self, settings: MimecastSettings) -> SyncTransport:
-        # One pooled client for the hook's life: a sensor's pokes reuse its connection.
-        if self._transport is None:
-            self._transport = SyncTransport(
-                self._timeout(settings), verify=settings.verify, tls_hint=settings.tls_hint()
-            )
-        return self._transport
-
-    async def _new_async_transport(self, settings: MimecastSettings) -> AsyncTransport:
-        await load_tls_context(settings.verify)
-        return AsyncTransport(self._timeout(settings), verify=settings.verify, tls_hint=settings.tls_hint())
+    def _new_client(self, settings: MimecastSettings) -> MimecastClient:
+        # The hook's own arguments override the connection's; the client never reads the hook again.
+        return MimecastClient(
+            settings,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            retry_delay=self.retry_delay,
+            retry_rate_limits=self.retry_rate_limits,
+            log=self.log,
+        )
 
     def close(self) -> None:
         """Close the hook's pooled HTTP client (a new one opens on the next call)."""
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        if self._client is not None:
+            self._client.close()
 
     @contextlib.asynccontextmanager
     async def async_session(self) -> AsyncIterator[MimecastHook]:
         """Keep one keep-alive async client open for every async call made inside the block."""
-        settings = await self.asettings()
-        transport = await self._new_async_transport(settings)
-        self._async_transport = transport
-        try:
+        async with (await self._async_client()).session():
             yield self
-        finally:
-            self._async_transport = None
-            await transport.aclose()
-
-    def _post(self, call: Call, *, retry_rate_limits: bool = True) -> dict[str, Any]:
-        settings = self.settings
-        transport = self._sync_transport(settings)
-        policy = retry_policy(
-            call,
-            retries=self._retries(settings),
-            retry_delay=self.retry_delay,
-            log=self.log,
-            retry_rate_limits=retry_rate_limits and self.retry_rate_limits,
-            max_rate_limit_wait=settings.max_rate_limit_wait,
-        )
-
-        def fetch_token() -> Any:
-            request = token_request(settings)
-            answer = check(request, transport.send(request), show_body=False, secrets=settings.secrets)
-            return parse_token_grant(answer, secrets=settings.secrets)
-
-        for retry in Retrying(**policy):
-            with retry:
-                steps = attempt(settings, call)
-                step = next(steps)
-                while True:
-                    if isinstance(step, NeedToken):
-                        reply: Any = TOKEN_CACHE.get(token_key(settings), fetch_token, stale=step.stale)
-                    else:
-                        reply = transport.send(step)
-                    try:
-                        step = steps.send(reply)
-                    except StopIteration as done:
-                        return done.value
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-    async def _apost(self, call: Call, *, retry_rate_limits: bool = True) -> dict[str, Any]:
-        settings = await self.asettings()
-        if self._async_transport is not None:
-            return await self._apost_with(self._async_transport, settings, call, retry_rate_limits)
-        transport = await self._new_async_transport(settings)
-        try:
-            return await self._apost_with(transport, settings, call, retry_rate_limits)
-        finally:
-            await transport.aclose()
-
-    async def _apost_with(
-        self, transport: AsyncTransport, settings: MimecastSettings, call: Call, retry_rate_limits: bool
-    ) -> dict[str, Any]:
-        policy = retry_policy(
-            call,
-            retries=self._retries(settings),
-            retry_delay=self.retry_delay,
-            log=self.log,
-            retry_rate_limits=retry_rate_limits and self.retry_rate_limits,
-            max_rate_limit_wait=settings.max_rate_limit_wait,
-        )
-
-        async def fetch_token() -> Any:
-            request = token_request(settings)
-            answer = check(request, await transport.send(request), show_body=False, secrets=settings.secrets)
-            return parse_token_grant(answer, secrets=settings.secrets)
-
-        async for retry in AsyncRetrying(**policy):
-            with retry:
-                steps = attempt(settings, call)
-                step = next(steps)
-                while True:
-                    if isinstance(step, NeedToken):
-                        reply: Any = await TOKEN_CACHE.aget(
-                            token_key(settings), fetch_token, stale=step.stale
-                        )
-                    else:
-                        reply = await transport.send(step)
-                    try:
-                        step = steps.send(reply)
-                    except StopIteration as done:
-                        return done.value
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     # ----------------------------------------------------------------- any endpoint
     def call(
@@ -300,8 +208,9 @@ class MimecastHook(BaseHook):
             content_type=content_type,
             idempotent=idempotent,
             allow_item_failures=allow_item_failures,
+            retry_rate_limits=retry_rate_limits,
         )
-        return self._post(request, retry_rate_limits=retry_rate_limits)
+        return self._sync_client().send(request)
 
     async def acall(
         self,
@@ -335,13 +244,14 @@ class MimecastHook(BaseHook):
             content_type=content_type,
             idempotent=idempotent,
             allow_item_failures=allow_item_failures,
+            retry_rate_limits=retry_rate_limits,
         )
-        return await self._apost(request, retry_rate_limits=retry_rate_limits)
+        return await (await self._async_client()).asend(request)
 
     # ----------------------------------------------------------------- import status
-    def _status_batches(self, import_ids: Any, batch_size: int) -> StatusSteps:
-        """The batches of one status check, free of I/O: yields the IDs of each request (at most
-        ``batch_size``), is sent each answer, and returns the statuses in the order asked.
+    def _status_check(self, import_ids: Any, batch_size: int) -> Steps[list[ImportStatus]]:
+        """One status check, free of I/O: yields the call of each batch (at most ``batch_size`` IDs), is
+        sent each answer, and returns the statuses in the order asked.
 
         IDs an answer left out are asked again once, alone; still missing, they raise
         :class:`MimecastMissingImportsError`. IDs it carried unasked are ignored.
@@ -353,7 +263,7 @@ class MimecastHook(BaseHook):
             missing: list[str] = []
             for start in range(0, len(asking), batch_size):
                 batch = asking[start : start + batch_size]
-                answer = read_statuses(batch, (yield batch))
+                answer = read_statuses(batch, (yield _status_call(batch)))
                 if answer.unasked:
                     self.log.warning(
                         "Mimecast's get-import-status answer held imports it was not asked about, ignored: %s",
@@ -376,10 +286,6 @@ class MimecastHook(BaseHook):
             statuses=tuple(seen[i] for i in ids if i in seen),
         )
 
-    @staticmethod
-    def _status_items(batch: Sequence[str]) -> list[dict[str, str]]:
-        return [{"id": i} for i in batch]
-
     def get_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
         """Fetch the status of one or more imports; results come in the order asked.
 
@@ -389,34 +295,16 @@ class MimecastHook(BaseHook):
 
         :param import_ids: one import ID or a sequence of them, as returned by import-users.
         """
-        steps = self._status_batches(import_ids, self.settings.status_batch_size)
-        try:
-            batch = next(steps)
-            while True:
-                document = self.call(GET_IMPORT_STATUS_PATH, self._status_items(batch), idempotent=True)
-                batch = steps.send(document)
-        except StopIteration as done:
-            return done.value
+        client = self._sync_client()
+        return client.run(self._status_check(import_ids, client.settings.status_batch_size))
 
     async def aget_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
         """Async twin of :meth:`get_import_status` for triggers; never blocks the event loop.
 
         :param import_ids: one import ID or a sequence of them.
         """
-        settings = await self.asettings()
-        steps = self._status_batches(import_ids, settings.status_batch_size)
-        # One client for every batch: the session's, or one opened for this check.
-        transport = self._async_transport or await self._new_async_transport(settings)
-        try:
-            batch = next(steps)
-            while True:
-                request = api_call(GET_IMPORT_STATUS_PATH, self._status_items(batch), idempotent=True)
-                batch = steps.send(await self._apost_with(transport, settings, request, True))
-        except StopIteration as done:
-            return done.value
-        finally:
-            if transport is not self._async_transport:
-                await transport.aclose()
+        client = await self._async_client()
+        return await client.arun(self._status_check(import_ids, client.settings.status_batch_size))
 
     async def apoll_import_status(self, import_ids: Sequence[str]) -> dict[str, ImportStatus | MimecastError]:
         """One get-import-status request for a batch of waits: each ID maps to its status, or to the
@@ -428,14 +316,9 @@ class MimecastHook(BaseHook):
         :param import_ids: distinct import IDs.
         """
         ids = normalize_import_ids(list(import_ids))
-        document = await self.acall(
-            GET_IMPORT_STATUS_PATH,
-            self._status_items(ids),
-            idempotent=True,
-            allow_item_failures=True,
-            retry_rate_limits=False,
-        )
-        return statuses_by_id(ids, document, secrets=(await self.asettings()).secrets)
+        client = await self._async_client()
+        call = _status_call(ids, allow_item_failures=True, retry_rate_limits=False)
+        return statuses_by_id(ids, await client.asend(call), secrets=client.settings.secrets)
 
     # ----------------------------------------------------------------- directory groups
     def find_groups(
@@ -469,7 +352,9 @@ class MimecastHook(BaseHook):
         tokens: set[str] = set()
         for _ in range(max_pages):
             pagination = {"pageSize": page_size, **({"pageToken": token} if token else {})}
-            document = self.call(FIND_GROUPS_PATH, item, meta={"pagination": pagination}, idempotent=True)
+            document = self.call(
+                FIND_GROUPS.path, item, meta={"pagination": pagination}, idempotent=FIND_GROUPS.idempotent
+            )
             page, token = read_groups_page(document)
             for group in page:
                 groups.setdefault(group.id, group)
@@ -511,8 +396,8 @@ class MimecastHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate and call get-account; returns ``(ok, message)`` and never raises."""
         try:
-            document = self.call(GET_ACCOUNT_PATH, idempotent=True)
-            accounts = envelope_data(document, path=GET_ACCOUNT_PATH)
+            document = self.call(GET_ACCOUNT.path, idempotent=GET_ACCOUNT.idempotent)
+            accounts = envelope_data(document, path=GET_ACCOUNT.path)
         except MimecastError as error:
             return False, str(error)
         except Exception as error:  # test_connection must report, not raise
@@ -538,12 +423,9 @@ class MimecastHook(BaseHook):
     ) -> str:
         """Start a user import and return its ID (for :meth:`get_import_status`).
 
-        The file is checked before upload (exists, not empty; a CSV or XLSX has the ``email`` and ``name``
-        header Mimecast reads, and every user row a valid address; a CSV is sent ending with a newline). An
-        upload that failed after Mimecast may have accepted it (a server error, a timeout or a lost
-        connection once the body was sent, a redirect, an answer without the import ID) is not retried,
-        since a duplicate import is worse than a failed task: :class:`MimecastUploadNotRetriedError` says
-        so, and fails the task without Airflow's retry.
+        The file is checked whole before upload (:ref:`checks`). An upload that failed after Mimecast may
+        have accepted it is not retried but raises :class:`MimecastUploadNotRetriedError`, which fails the
+        task without Airflow's retry (:ref:`no-duplicates`).
 
         :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows (an
             iterable of dicts with ``email`` and ``name`` keys, written as CSV with the keys of the first row
@@ -557,7 +439,7 @@ class MimecastHook(BaseHook):
         :param retry_ambiguous_failures: retry even after the server may have accepted the upload,
             accepting the risk of a duplicate import.
         :param invalid_rows: ``fail`` refuses a file with invalid user rows before upload; ``drop`` sends a
-            CSV without them (docs/importing.rst). Ignored for an ``Upload``, checked when it was loaded.
+            CSV without them (:ref:`invalid-rows`). Ignored for an ``Upload``, checked when it was loaded.
         """
         if not isinstance(group_id, str) or not group_id.strip():
             raise MimecastConfigurationError(
@@ -582,42 +464,51 @@ class MimecastHook(BaseHook):
         )
         try:
             document = self.call(
-                IMPORT_USERS_PATH,
+                IMPORT_USERS.path,
                 arguments,
                 content=upload.content,
                 content_type=upload.content_type,
-                idempotent=retry_ambiguous_failures,
+                idempotent=IMPORT_USERS.idempotent or retry_ambiguous_failures,
             )
             import_id = _started_import_id(document)
         except MimecastError as error:
             # Anything but a certain refusal may have started an import: a 5xx, a timeout or a connection
             # lost after sending, a 3xx, an answer without the ID.
-            if retry_ambiguous_failures or certainly_not_executed(error, path=IMPORT_USERS_PATH):
+            if retry_ambiguous_failures or certainly_not_executed(error, path=IMPORT_USERS.path):
                 raise
-            failure = MimecastUploadNotRetriedError(
+            raise MimecastUploadNotRetriedError(
                 f"The upload of {upload.name!r} failed after Mimecast may have accepted it ({error}). It was "
                 "not retried, to avoid a duplicate import: check the Mimecast console's directory import "
                 "list before running it again, or pass retry_ambiguous_failures=True to accept the risk",
                 request_id=error.request_id,
-            )
-            failure.path = IMPORT_USERS_PATH
-            raise failure from error
+                path=IMPORT_USERS.path,
+            ) from error
         self.log.info("Mimecast accepted the import: id %s", import_id)
         return import_id
 
 
+def _status_call(
+    ids: Sequence[str], *, allow_item_failures: bool = False, retry_rate_limits: bool = True
+) -> Call:
+    return api_call(
+        GET_IMPORT_STATUS.path,
+        [{"id": i} for i in ids],
+        idempotent=GET_IMPORT_STATUS.idempotent,
+        allow_item_failures=allow_item_failures,
+        retry_rate_limits=retry_rate_limits,
+    )
+
+
 def _started_import_id(document: dict[str, Any]) -> str:
     """The new import's ID in an import-users answer (``data[0].id``; the schema is not published)."""
-    try:
-        data = envelope_data(document, path=IMPORT_USERS_PATH)
-        import_id = data[0].get("id") if data else None
-        if not isinstance(import_id, str) or not import_id:
-            returned = f"data[0] keys {sorted(data[0])}" if data else "an empty data list"
-            raise MimecastInvalidResponseError(
-                f"import-users succeeded but returned no import ID in data[0].id (got {returned}); the "
-                "import may exist: check the Mimecast console before running the task again"
-            )
-    except MimecastInvalidResponseError as error:
-        error.path = IMPORT_USERS_PATH  # an answer to the upload: it may have started an import
-        raise
+    data = envelope_data(document, path=IMPORT_USERS.path)
+    import_id = data[0].get("id") if data else None
+    if not isinstance(import_id, str) or not import_id:
+        returned = f"data[0] keys {sorted(data[0])}" if data else "an empty data list"
+        # An answer to the upload: it may have started an import.
+        raise MimecastInvalidResponseError(
+            f"import-users succeeded but returned no import ID in data[0].id (got {returned}); the "
+            "import may exist: check the Mimecast console before running the task again",
+            path=IMPORT_USERS.path,
+        )
     return import_id

@@ -20,8 +20,9 @@ from airflow_provider_mimecast.errors import (
     MimecastRateLimitError,
     MimecastServerError,
     MimecastTransportError,
+    may_have_been_sent,
 )
-from airflow_provider_mimecast.hooks.exchange import TOKEN_PATH, Call
+from airflow_provider_mimecast.hooks.exchange import Call
 
 #: Longest wait between two retries of a server error or dropped connection.
 MAX_BACKOFF_SECONDS = 60.0
@@ -95,7 +96,8 @@ def retry_policy(
 ) -> dict[str, Any]:
     """Keyword arguments for tenacity's ``Retrying`` / ``AsyncRetrying``.
 
-    :param call: the call being made; uploads (not idempotent) are retried only when never sent.
+    :param call: the call being made; one that is not idempotent (an upload) is retried only when it was
+        never sent.
     :param retries: retries after the first attempt.
     :param retry_delay: first backoff in seconds for server errors and dropped connections.
     :param log: where each retry is announced.
@@ -118,11 +120,9 @@ def retry_policy(
     def retryable(error: BaseException) -> bool:
         if isinstance(error, MimecastRateLimitError):
             return retry_rate_limits
-        # Fetching a token is always safe to repeat, whatever the call it is for.
-        idempotent = call.idempotent or getattr(error, "path", None) == TOKEN_PATH
-        if isinstance(error, MimecastTransportError):
-            return error.transient and (idempotent or not error.request_sent)
-        return idempotent and is_transient(error)
+        # A call that never left (its token request failed, or its connection) is safe to send again; one
+        # that may have reached Mimecast only when it is idempotent. Fetching a token again is always safe.
+        return is_transient(error) and (call.idempotent or not may_have_been_sent(error, path=call.path))
 
     def log_retry(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -150,8 +150,8 @@ def retry_policy(
                 failures=error.failures,
                 status_code=error.http_status,
                 request_id=error.request_id,
+                path=call.path,
             )
-            too_late.path = call.path
             raise too_late from error
         raise error
 

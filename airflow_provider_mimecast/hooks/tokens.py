@@ -133,11 +133,6 @@ class TokenCache:
             if cached and cached.access_token == stale:
                 del self._tokens[key]
 
-    def tokens(self) -> tuple[str, ...]:
-        """Every cached token: secrets to scrub from error messages."""
-        with self._lock:
-            return tuple(cached.access_token for cached in self._tokens.values())
-
     def clear(self) -> None:
         with self._lock:
             self._tokens.clear()

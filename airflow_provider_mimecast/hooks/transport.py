@@ -1,7 +1,7 @@
 """HTTP transports: send an :class:`ApiRequest`, return an :class:`ApiResponse` or raise
-:class:`MimecastTransportError`. One client per transport, kept alive across calls: ``requests`` for the
-sync path (what Airflow's HTTP provider uses, so ``REQUESTS_CA_BUNDLE`` and the proxy variables apply as
-they do there), httpx for the async one.
+:class:`MimecastTransportError`. One client per transport, kept alive across calls: httpx for the async
+path here, ``requests`` for the sync one in :mod:`.sync_transport` (imported only when a sync call is made,
+so that a triggerer importing the trigger does not import requests and urllib3 in its event loop).
 
 Each send is bounded as a whole by ``timeout``: HTTP clients' own timeouts bound each socket read, so a
 server that trickles its answer would otherwise hold a call for ever. Redirects are never followed: a 3xx
@@ -13,53 +13,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import http.client
 import os
 import ssl
+from dataclasses import dataclass
 
 import httpx
-import requests
-import urllib3.exceptions
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastTransportError
-from airflow_provider_mimecast.hooks._deadline import Deadline, DeadlineAdapter
 from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
 
 #: How long an idle keep-alive connection of the async client is kept for the next poll.
 KEEPALIVE_SECONDS = 120.0
 
-_TLS_HINT = (
+TLS_HINT = (
     "check that the host's scheme and port are right (plain http:// is accepted only on loopback, e.g. the "
     "local simulator), and, behind an inspecting proxy, point the connection's 'verify' extra at the "
     "proxy's CA bundle"
 )
 
-#: Failures to connect: the server cannot have seen the request. urllib3's NewConnectionError (refused,
-#: DNS) derives from ConnectTimeoutError.
-_NOT_CONNECTED = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    urllib3.exceptions.ConnectTimeoutError,
-)
-#: The request could not even be written (a bad URL, or a header value the client refuses). Only the type
-#: is reported: a refused header value may be a credential.
-_UNSENDABLE = (
-    httpx.InvalidURL,
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-    requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidHeader,
-    urllib3.exceptions.LocationValueError,
-)
-_TIMEOUTS = (TimeoutError, httpx.TimeoutException, requests.Timeout, urllib3.exceptions.TimeoutError)
 #: The overall deadline trails the clients' per-read timeouts a little, so a server that falls silent is
 #: reported by the client's own ReadTimeout, and the deadline cuts off only one that trickles.
-_GRACE_SECONDS = 0.1
-#: What each client raises for a failed exchange; anything else is a bug and is left to surface.
-_SYNC_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+GRACE_SECONDS = 0.1
+
+Errors = tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True)
+class ClientErrors:
+    """What one HTTP client raises, sorted by what it says about the request.
+
+    :param not_connected: failures to connect: the server cannot have seen the request.
+    :param connect_timeouts: among those, the ones that timed out (rather than were refused).
+    :param unsendable: the request could not even be written (a bad URL, or a header value the client
+        refuses). Only the type is reported: a refused header value may be a credential.
+    :param timeouts: the client's per-operation timeouts.
+    """
+
+    not_connected: Errors
+    connect_timeouts: Errors
+    unsendable: Errors
+    timeouts: Errors
+
+
+HTTPX_ERRORS = ClientErrors(
+    not_connected=(httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout),
+    connect_timeouts=(TimeoutError, httpx.TimeoutException),
+    unsendable=(httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError),
+    timeouts=(TimeoutError, httpx.TimeoutException),
+)
+#: What httpx raises for a failed exchange; anything else is a bug and is left to surface.
 _ASYNC_ERRORS = (httpx.HTTPError, httpx.InvalidURL, OSError, asyncio.TimeoutError)
 
 
@@ -93,7 +95,7 @@ async def load_tls_context(verify: bool | str) -> None:
         await asyncio.to_thread(_tls_context, verify)
 
 
-def _checked_verify(verify: bool | str, origin: str = "The 'verify' setting") -> bool | str:
+def checked_verify(verify: bool | str, origin: str = "The 'verify' setting") -> bool | str:
     if isinstance(verify, bool):
         return verify
     try:
@@ -123,14 +125,16 @@ def transport_error(
     request: ApiRequest,
     error: BaseException,
     *,
+    client: ClientErrors,
     timeout: float,
     expired: bool = False,
     proven_unsent: bool = False,
-    tls_hint: str = _TLS_HINT,
+    tls_hint: str = TLS_HINT,
 ) -> MimecastTransportError:
     """Map a client's exception to :class:`MimecastTransportError`, saying whether the request may have
     left (uploads are re-sent only when it cannot have) and whether a retry can help.
 
+    :param client: what the client that raised ``error`` raises, by kind.
     :param expired: the overall deadline passed (the client's error is then its consequence).
     :param proven_unsent: the transport saw that no byte of the request was written.
     :param tls_hint: what to check when TLS fails, for this connection.
@@ -138,16 +142,16 @@ def transport_error(
     host = request.url.split("/")[2]
     chain = _chain(error)
     root = chain[-1]
-    timeouts = [e for e in chain if isinstance(e, _TIMEOUTS)]
+    timeouts = [e for e in chain if isinstance(e, client.timeouts)]
     tls = any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain)
     sent, transient = not proven_unsent, True
-    if any(isinstance(e, _UNSENDABLE) for e in chain):
+    if any(isinstance(e, client.unsendable) for e in chain):
         detail, sent, transient = (
             f"{type(error).__name__} (the client refused to send it: check the connection's host)",
             False,
             False,
         )
-    elif any(isinstance(e, _NOT_CONNECTED) for e in chain):
+    elif any(isinstance(e, client.not_connected) for e in chain):
         sent = False
         if tls:
             detail, transient = (
@@ -155,8 +159,8 @@ def transport_error(
                 False,
             )
         else:
-            # Not _TIMEOUTS: urllib3 files a refused connection under ConnectTimeoutError.
-            timed_out = any(isinstance(e, TimeoutError | httpx.TimeoutException) for e in chain)
+            # Not client.timeouts: urllib3 files a refused connection under ConnectTimeoutError.
+            timed_out = any(isinstance(e, client.connect_timeouts) for e in chain)
             label = "ConnectTimeout" if timed_out else "ConnectError"
             detail = label + (f" ({root})" if str(root) else "")
     elif tls and not expired:
@@ -170,68 +174,13 @@ def transport_error(
             detail = f"{type(timeouts[0]).__name__} ({detail})"
     else:
         detail = type(root).__name__ + (f" ({root})" if str(root) else "")
-    failure = MimecastTransportError(
+    return MimecastTransportError(
         f"POST {request.path} to {host} got no answer: {detail}",
         request_sent=sent,
         request_id=request.request_id,
         transient=transient,
+        path=request.path,
     )
-    failure.path = request.path
-    return failure
-
-
-class SyncTransport:
-    """Blocking sends over one pooled ``requests.Session``.
-
-    :param timeout: seconds for the whole request and answer.
-    :param verify: TLS verification: True (the default CA bundle, or ``REQUESTS_CA_BUNDLE`` /
-        ``CURL_CA_BUNDLE``), False (none), or the path of a CA bundle, which wins over the environment.
-    :param tls_hint: what a TLS failure's message tells the user to check.
-    """
-
-    def __init__(self, timeout: float, *, verify: bool | str = True, tls_hint: str = _TLS_HINT) -> None:
-        self.timeout = timeout
-        self.tls_hint = tls_hint
-        self._verify = _checked_verify(verify)
-        self._session = requests.Session()
-        adapter = DeadlineAdapter()
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-
-    def send(self, request: ApiRequest) -> ApiResponse:
-        # Prepared outside the session, which would add ~/.netrc credentials over ours and replay cookies;
-        # the environment's CA bundle and proxies are merged in explicitly, as Airflow's HttpHook does.
-        deadline = Deadline(self.timeout + _GRACE_SECONDS)
-        try:
-            prepared = requests.Request(
-                "POST", request.url, headers={**self._session.headers, **request.headers}, data=request.body
-            ).prepare()
-            options = self._session.merge_environment_settings(
-                prepared.url or "", {}, False, self._verify, None
-            )
-            if options["verify"] != self._verify:  # a bad bundle would otherwise fail every retry alike
-                _checked_verify(options["verify"], "REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE)")
-            with deadline:
-                response = self._session.send(
-                    prepared, allow_redirects=False, timeout=(self.timeout, self.timeout), **options
-                )
-            if deadline.expired:  # the shutdown may have cut a body that had no length short
-                raise TimeoutError
-        except _SYNC_ERRORS as error:
-            raise transport_error(
-                request,
-                error,
-                timeout=self.timeout,
-                expired=deadline.expired,
-                proven_unsent=deadline.proven_unsent,
-                tls_hint=self.tls_hint,
-            ) from None
-        return ApiResponse(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
-        )
-
-    def close(self) -> None:
-        self._session.close()
 
 
 class AsyncTransport:
@@ -243,10 +192,10 @@ class AsyncTransport:
     :param tls_hint: what a TLS failure's message tells the user to check.
     """
 
-    def __init__(self, timeout: float, *, verify: bool | str = True, tls_hint: str = _TLS_HINT) -> None:
+    def __init__(self, timeout: float, *, verify: bool | str = True, tls_hint: str = TLS_HINT) -> None:
         self.timeout = timeout
         self.tls_hint = tls_hint
-        context = _tls_context(_checked_verify(verify))
+        context = _tls_context(checked_verify(verify))
         # httpx drops an idle connection after 5 s by default, so a poller polling every minute would
         # open a new TCP and TLS connection each round; a server that closed it first is detected on reuse.
         self._client = httpx.AsyncClient(
@@ -261,13 +210,20 @@ class AsyncTransport:
                 "POST", request.url, headers=dict(request.headers), content=request.body
             )
             # Cancelling a send mid-answer closes its connection: none goes back to the pool half-read.
-            response = await asyncio.wait_for(self._client.send(outgoing), self.timeout + _GRACE_SECONDS)
+            response = await asyncio.wait_for(self._client.send(outgoing), self.timeout + GRACE_SECONDS)
         except asyncio.TimeoutError as error:
             raise transport_error(
-                request, error, timeout=self.timeout, expired=True, tls_hint=self.tls_hint
+                request,
+                error,
+                client=HTTPX_ERRORS,
+                timeout=self.timeout,
+                expired=True,
+                tls_hint=self.tls_hint,
             ) from None
         except _ASYNC_ERRORS as error:
-            raise transport_error(request, error, timeout=self.timeout, tls_hint=self.tls_hint) from None
+            raise transport_error(
+                request, error, client=HTTPX_ERRORS, timeout=self.timeout, tls_hint=self.tls_hint
+            ) from None
         return ApiResponse(
             response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
         )

@@ -1,0 +1,193 @@
+"""MimecastClient: the call path of one connection's settings, sync and async side by side.
+
+It owns what every call shares: the transports and their lifetime, the retry policy, and the bearer
+tokens. What a call does is written once, free of I/O, as generators of :class:`~.exchange.Step`s (an
+attempt in :mod:`.exchange`, a status check in :mod:`~airflow_provider_mimecast.status_answer`); the two
+drivers here, :meth:`MimecastClient.run` and :meth:`MimecastClient.arun`, answer their steps with blocking
+or non-blocking I/O. The sync transport (requests, urllib3) is imported at the first sync call only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_mimecast.envelope import TokenGrant
+from airflow_provider_mimecast.hooks.exchange import Call, NeedToken, Step, attempt, fetch_token
+from airflow_provider_mimecast.hooks.retry import retry_policy
+from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
+from airflow_provider_mimecast.hooks.transport import AsyncTransport, load_tls_context
+from airflow_provider_mimecast.settings import MimecastSettings
+
+if TYPE_CHECKING:
+    from airflow_provider_mimecast.hooks.sync_transport import SyncTransport
+
+T = TypeVar("T")
+#: Steps free of I/O: each yields a :class:`~.exchange.Step`, is sent its answer, and returns a ``T``.
+Steps = Generator[Step, Any, T]
+
+
+class MimecastClient:
+    """Makes calls with one connection's settings: authenticated, retried and bounded in time.
+
+    :param settings: the connection's validated settings.
+    :param timeout: seconds for each HTTP request; None for the connection's ``timeout``.
+    :param max_retries: retries after the first attempt; None for the connection's ``max_retries``.
+    :param retry_delay: first backoff in seconds between retries of server errors.
+    :param retry_rate_limits: False raises a 429 at once, whatever the call says.
+    :param log: where retries are announced.
+    """
+
+    def __init__(
+        self,
+        settings: MimecastSettings,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_delay: float = 1.0,
+        retry_rate_limits: bool = True,
+        log: Any,
+    ) -> None:
+        self.settings = settings
+        self.timeout = settings.timeout if timeout is None else timeout
+        self.retries = settings.max_retries if max_retries is None else max_retries
+        self.retry_delay = retry_delay
+        self.retry_rate_limits = retry_rate_limits
+        self.log = log
+        self._token_key = token_key(settings)
+        self._transport: SyncTransport | None = None
+        #: The client of the open :meth:`session`, if any.
+        self._session: AsyncTransport | None = None
+
+    def _policy(self, call: Call) -> dict[str, Any]:
+        return retry_policy(
+            call,
+            retries=self.retries,
+            retry_delay=self.retry_delay,
+            log=self.log,
+            retry_rate_limits=call.retry_rate_limits and self.retry_rate_limits,
+            max_rate_limit_wait=self.settings.max_rate_limit_wait,
+        )
+
+    # ----------------------------------------------------------------- sync
+    def send(self, call: Call) -> dict[str, Any]:
+        """Make ``call`` with retries; the checked envelope.
+
+        :param call: as :func:`~.exchange.api_call` builds it.
+        """
+        for retry in Retrying(**self._policy(call)):
+            with retry:
+                return self.run(attempt(self.settings, call))
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def run(self, steps: Steps[T]) -> T:
+        """Drive ``steps`` to their end with blocking I/O over the pooled client; what they return.
+
+        :param steps: a generator of steps (:data:`~.exchange.Step`), each sent its answer.
+        """
+        reply: Any = None
+        while True:
+            try:
+                step = steps.send(reply)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(step, NeedToken):
+                reply = TOKEN_CACHE.get(self._token_key, self._fetch_token, stale=step.stale)
+            elif isinstance(step, Call):
+                reply = self.send(step)
+            else:
+                reply = self._sync_transport().send(step)
+
+    def _fetch_token(self) -> TokenGrant:
+        return self.run(fetch_token(self.settings))
+
+    def _sync_transport(self) -> SyncTransport:
+        # One pooled client for the client's life: a sensor's pokes reuse its connection.
+        if self._transport is None:
+            from airflow_provider_mimecast.hooks.sync_transport import SyncTransport
+
+            settings = self.settings
+            self._transport = SyncTransport(
+                self.timeout, verify=settings.verify, tls_hint=settings.tls_hint()
+            )
+        return self._transport
+
+    def close(self) -> None:
+        """Close the pooled sync client (a new one opens on the next call)."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # ----------------------------------------------------------------- async
+    async def asend(self, call: Call) -> dict[str, Any]:
+        """Async twin of :meth:`send`; never blocks the event loop.
+
+        :param call: as :func:`~.exchange.api_call` builds it.
+        """
+        async with self._async_transport() as transport:
+            return await self._asend(transport, call)
+
+    async def _asend(self, transport: AsyncTransport, call: Call) -> dict[str, Any]:
+        async for retry in AsyncRetrying(**self._policy(call)):
+            with retry:
+                return await self._arun(transport, attempt(self.settings, call))
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def arun(self, steps: Steps[T]) -> T:
+        """Async twin of :meth:`run`: one client for every request of ``steps``, the session's if one is open.
+
+        :param steps: a generator of steps (:data:`~.exchange.Step`), each sent its answer.
+        """
+        async with self._async_transport() as transport:
+            return await self._arun(transport, steps)
+
+    async def _arun(self, transport: AsyncTransport, steps: Steps[T]) -> T:
+        reply: Any = None
+        while True:
+            try:
+                step = steps.send(reply)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(step, NeedToken):
+                fetch = functools.partial(self._arun, transport, fetch_token(self.settings))
+                reply = await TOKEN_CACHE.aget(self._token_key, fetch, stale=step.stale)
+            elif isinstance(step, Call):
+                reply = await self._asend(transport, step)
+            else:
+                reply = await transport.send(step)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """Keep one keep-alive async client open for every async call made inside the block."""
+        previous = self._session
+        async with self._new_async_transport() as transport:
+            self._session = transport
+            try:
+                yield
+            finally:
+                self._session = previous
+
+    @contextlib.asynccontextmanager
+    async def _async_transport(self) -> AsyncIterator[AsyncTransport]:
+        """The open session's client, or one of its own for this call, closed after it."""
+        if self._session is not None:
+            yield self._session
+        else:
+            async with self._new_async_transport() as transport:
+                yield transport
+
+    @contextlib.asynccontextmanager
+    async def _new_async_transport(self) -> AsyncIterator[AsyncTransport]:
+        await load_tls_context(self.settings.verify)
+        settings = self.settings
+        transport = AsyncTransport(self.timeout, verify=settings.verify, tls_hint=settings.tls_hint())
+        try:
+            yield transport
+        finally:
+            await transport.aclose()
