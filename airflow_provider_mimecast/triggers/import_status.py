@@ -11,17 +11,12 @@ from typing import Any, NoReturn
 from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_mimecast.completion import (
-    EVENT_ERROR,
-    EVENT_SUCCESS,
-    EVENT_TIMEOUT,
-    failure_message,
-    log_statuses,
-)
+from airflow_provider_mimecast.completion import failure_message, log_statuses
 from airflow_provider_mimecast.errors import MimecastConfigurationError
 from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.poller import POLLERS, Report
+from airflow_provider_mimecast.wait_event import ImportWaitEvent
 
 #: How long past its deadline (or past its start, for a trigger that starts after its deadline) a wait still
 #: expects the poller's last report before giving up on it.
@@ -100,17 +95,21 @@ class MimecastImportStatusTrigger(BaseTrigger):
                             or poller.problem
                             or "no answer from Mimecast came before the deadline"
                         )
-                        yield self._timeout_event([], {i: why for i in self.import_ids})
+                        yield self._fire(self._timeout_event([], {i: why for i in self.import_ids}))
                         return
                     event = self._event(report, final=time.monotonic() >= deadline, shown=shown)
                     if event is not None:
-                        yield event
+                        yield self._fire(event)
                         return
         except Exception as error:
             # A trigger that crashes leaves its task deferred until the deferral timeout: report instead.
-            yield TriggerEvent({"status": EVENT_ERROR, "message": failure_message(error)})
+            yield self._fire(ImportWaitEvent.error(failure_message(error)))
 
-    def _event(self, report: Report, *, final: bool, shown: dict[str, str]) -> TriggerEvent | None:
+    def _fire(self, event: ImportWaitEvent) -> TriggerEvent:
+        """The event the trigger yields for how its wait ended."""
+        return TriggerEvent(event.to_event())
+
+    def _event(self, report: Report, *, final: bool, shown: dict[str, str]) -> ImportWaitEvent | None:
         statuses: list[ImportStatus] = []
         unseen: dict[str, str] = {}
         errors: list[str] = []
@@ -125,17 +124,17 @@ class MimecastImportStatusTrigger(BaseTrigger):
             else:
                 errors.append(str(item))
         if errors:
-            return TriggerEvent({"status": EVENT_ERROR, "message": "; ".join(dict.fromkeys(errors))})
+            return ImportWaitEvent.error("; ".join(dict.fromkeys(errors)))
         # Log an import's line when it changes, not at every poll: a long wait stays readable.
         changed = [s for s in statuses if shown.get(s.id) != s.summary()]
         log_statuses(self.log, changed)
         shown.update((s.id, s.summary()) for s in changed)
         if all_completed(statuses) and not unseen:
-            return TriggerEvent({"status": EVENT_SUCCESS, "statuses": [s.as_dict() for s in statuses]})
+            return ImportWaitEvent.success(statuses)
         return self._timeout_event(statuses, unseen) if final else None
 
     @staticmethod
-    def _timeout_event(statuses: list[ImportStatus], unseen: Mapping[str, str]) -> TriggerEvent:
+    def _timeout_event(statuses: list[ImportStatus], unseen: Mapping[str, str]) -> ImportWaitEvent:
         waiting = [s.summary() for s in statuses if not s.state.is_terminal]
         by_reason: dict[str, list[str]] = {}
         for import_id, reason in unseen.items():
@@ -144,12 +143,8 @@ class MimecastImportStatusTrigger(BaseTrigger):
             f"import{'s' if len(ids) > 1 else ''} {', '.join(ids)} not seen in the last check ({reason})"
             for reason, ids in by_reason.items()
         ]
-        return TriggerEvent(
-            {
-                "status": EVENT_TIMEOUT,
-                "message": f"Timed out waiting for Mimecast imports to complete: {'; '.join(waiting)}",
-                "statuses": [s.as_dict() for s in statuses],
-            }
+        return ImportWaitEvent.timeout(
+            f"Timed out waiting for Mimecast imports to complete: {'; '.join(waiting)}", statuses
         )
 
 
