@@ -125,12 +125,17 @@ class MimecastImportUsersOperator(BaseOperator):
         super().__init__(**kwargs)
         # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
         self.end_from_trigger = bool(end_from_trigger and wait_for_completion and deferrable)
-        if end_from_trigger and not self.end_from_trigger:
-            self.log.warning(
-                "end_from_trigger=True has no effect without wait_for_completion=True and deferrable=True "
-                "(task %s)",
-                self.task_id,
-            )
+        waits_deferred = wait_for_completion and deferrable
+        for option, asked in (
+            ("end_from_trigger=True", end_from_trigger),
+            ("check_before_deferring=False", not check_before_deferring),
+        ):
+            if asked and not waits_deferred:
+                self.log.warning(
+                    "%s has no effect without wait_for_completion=True and deferrable=True (task %s)",
+                    option,
+                    self.task_id,
+                )
         if self.end_from_trigger:
             refuse_end_from_trigger_with_listeners(self.task_id)
         self.check_before_deferring = check_before_deferring
