@@ -141,6 +141,23 @@ async def test_the_trigger_ends_a_completed_wait_with_a_success_and_deletes_the_
     assert deleted == [("mimecast_import_users.k", False)]  # off the event loop's thread
 
 
+async def test_a_record_that_cannot_be_deleted_does_not_fail_the_finished_task(
+    connections, monkeypatch, capfd
+):
+    from airflow.providers.common.compat import sdk
+
+    def refuse(key: str) -> None:
+        raise RuntimeError("the metadata database is away")
+
+    monkeypatch.setattr(sdk.Variable, "delete", staticmethod(refuse))
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    event = await first_event(trigger([import_id], end_from_trigger=True, started_import_key="k"))
+    assert type(event) is TaskSuccessEvent
+    assert "Could not delete Variable k (RuntimeError: the metadata database is away)" in "".join(
+        capfd.readouterr()
+    )
+
+
 async def test_the_trigger_keeps_the_record_when_the_wait_fails(connections, monkeypatch):
     from airflow.providers.common.compat import sdk
 

@@ -303,7 +303,7 @@ class MimecastImportUsersOperator(BaseOperator):
         }
 
     def _wait(
-        self, import_id: str, context: Context, ledger: _Ledger
+        self, import_id: str, context: Context, ledger: RetryRecord
     ) -> dict[str, Any] | list[dict[str, Any]]:
         deadline = time.monotonic() + self.timeout
         if self.deferrable and not self.check_before_deferring:
@@ -328,7 +328,7 @@ class MimecastImportUsersOperator(BaseOperator):
                 )
             time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
 
-    def _defer(self, import_id: str, context: Context, ledger: _Ledger) -> NoReturn:
+    def _defer(self, import_id: str, context: Context, ledger: RetryRecord) -> NoReturn:
         if self.end_from_trigger:
             refuse_end_from_trigger_with_listeners(self.task_id)
         self.log.info(
