@@ -325,3 +325,23 @@ def test_without_deferrable_the_options_do_nothing():
         task_id="wait", import_id="imp-1", start_from_trigger=True, end_from_trigger=True, deferrable=False
     )
     assert sensor.start_from_trigger is False and sensor.end_from_trigger is False
+
+
+def test_the_scheduler_reads_start_from_trigger_from_the_serialized_dag():
+    from airflow.providers.common.compat.sdk import DAG
+
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization as Serializer
+    except ImportError:  # Airflow 2.11 to 3.2
+        from airflow.serialization.serialized_objects import SerializedDAG as Serializer  # type: ignore[no-redef]
+
+    with DAG(dag_id="starts_in_the_triggerer", schedule=None) as dag:
+        MimecastImportStatusSensor(
+            task_id="wait", import_id=["a", "b"], deferrable=True, start_from_trigger=True
+        )
+    task = Serializer.from_dict(Serializer.to_dict(dag)).get_task("wait")
+    kwargs = task.start_trigger_args.trigger_kwargs
+    kwargs = kwargs.get("__var", kwargs)  # BaseSerialization-encoded on 3.3
+    assert (
+        task.start_from_trigger is True and kwargs["import_id"] == ["a", "b"] and kwargs["end_time"] is None
+    )
