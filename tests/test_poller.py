@@ -23,11 +23,44 @@ from airflow_provider_mimecast.triggers.import_status import MimecastImportStatu
 from airflow_provider_mimecast.triggers.poller import (
     MAX_CONCURRENT_REQUESTS,
     MAX_PROBE_BACKOFF_SECONDS,
-    POLLERS,
+    PollerRegistry,
+    StatusPoller,
 )
 from tests.conftest import CREDENTIALS, oauth_connection
 
 FAST = {"retry_delay": 0.01, "max_retries": 2}
+
+
+class RecordingRegistry(PollerRegistry):
+    """A fresh registry for one test that remembers every poller it handed out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed_out: list[StatusPoller] = []
+
+        #: Pollers that had stopped when they were handed out (the registry must never do so).
+        self.stopped_when_handed_out: list[StatusPoller] = []
+
+    def poller(self, *args: Any, **kwargs: Any) -> StatusPoller:
+        poller = super().poller(*args, **kwargs)
+        if poller.stopped:
+            self.stopped_when_handed_out.append(poller)
+        if poller not in self.handed_out:
+            self.handed_out.append(poller)
+        return poller
+
+    def running(self) -> list[StatusPoller]:
+        return [p for p in self.handed_out if not p.stopped]
+
+
+@pytest.fixture(autouse=True)
+def pollers(monkeypatch: pytest.MonkeyPatch) -> RecordingRegistry:
+    """The registry the triggers of this test register with, instead of the process-wide one."""
+    from airflow_provider_mimecast.triggers import import_status
+
+    registry = RecordingRegistry()
+    monkeypatch.setattr(import_status, "POLLERS", registry)
+    return registry
 
 
 def trigger(
@@ -71,7 +104,7 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_many_waits_cost_one_token_and_few_batched_requests(connections):
+async def test_many_waits_cost_one_token_and_few_batched_requests(connections, pollers):
     ids = [connections.create_import(pending_seconds=0.3, processing_seconds=0.3) for _ in range(250)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
     assert [e["status"] for e in events] == ["success"] * 250
@@ -82,7 +115,7 @@ async def test_many_waits_cost_one_token_and_few_batched_requests(connections):
     assert max(sizes) == 10 and sum(sizes) >= 250
     assert len(sizes) <= 25 * 6, sizes
     assert connections.connections_accepted <= 1 + 4  # the token, then one keep-alive client (4 in flight)
-    await until(lambda: not list(POLLERS.pollers()))  # the poller stops once its last wait left
+    await until(lambda: not pollers.running())  # the poller stops once its last wait left
 
 
 async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections):
@@ -104,7 +137,7 @@ async def test_an_id_shared_by_two_waits_is_asked_once_per_round(connections):
     assert ids_per_status_request(connections) == [[import_id]]
 
 
-async def test_waits_keep_their_own_poll_intervals(connections):
+async def test_waits_keep_their_own_poll_intervals(connections, pollers):
     slow_id = connections.create_import(pending_seconds=100)
     fast_id = connections.create_import(pending_seconds=1.0, processing_seconds=0)
     slow = asyncio.create_task(first_event(trigger([slow_id], poll=5)))
@@ -114,23 +147,23 @@ async def test_waits_keep_their_own_poll_intervals(connections):
     assert sum(fast_id in b for b in batches) >= 8  # ~1 s at 0.1 s
     assert sum(slow_id in b for b in batches) == 1  # only its first check; its next is due at 5 s
     slow.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
-async def test_waits_join_and_leave_while_the_poller_runs(connections):
+async def test_waits_join_and_leave_while_the_poller_runs(connections, pollers):
     first = connections.create_import(pending_seconds=100)
     second = connections.create_import(pending_seconds=0.3, processing_seconds=0)
     waiting = asyncio.create_task(first_event(trigger([first], poll=0.1)))
     await until(lambda: len(ids_per_status_request(connections)) >= 2)
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     joined = await first_event(trigger([second], poll=0.1))
     assert joined["status"] == "success"
     assert any(set(b) == {first, second} for b in ids_per_status_request(connections))
-    assert poller.waits == 1
+    await until(lambda: ids_per_status_request(connections)[-1] == [first])  # the finished wait left
     waiting.cancel()  # a task cleared or marked while deferred
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
     seen = len(ids_per_status_request(connections))
     await asyncio.sleep(0.3)
     assert len(ids_per_status_request(connections)) == seen  # nothing polls once every wait left
@@ -148,12 +181,12 @@ async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections):
     assert time.monotonic() - started >= 0.4
 
 
-async def test_the_round_after_a_rate_limit_pause_keeps_the_cadence(connections):
+async def test_the_round_after_a_rate_limit_pause_keeps_the_cadence(connections, pollers):
     # Seen in a real triggerer: the batch retried after the pause was followed at once (~5 ms) by another
     # request for the same IDs, because their next poll had come due during the pause.
     ids = [connections.create_import(pending_seconds=600) for _ in range(5)]
     connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=1000))
-    poller = POLLERS.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
+    poller = pollers.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
     arrivals = []
     async with poller.register(ids, interval=0.5, deadline=time.monotonic() + 30) as wait:
         while len(arrivals) < 2:
@@ -168,7 +201,7 @@ async def test_the_round_after_a_rate_limit_pause_keeps_the_cadence(connections)
 TRIGGER_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("trigger_id", default=None)
 
 
-async def test_the_poller_logs_in_no_triggers_context(connections):
+async def test_the_poller_logs_in_no_triggers_context(connections, pollers):
     # Seen in a real triggerer: the poller inherited the context of the trigger that started it, so its
     # rate-limit warning went to that one task's log and, after that task was marked failed, to the
     # triggerer's log tagged with the departed task's ID.
@@ -185,7 +218,7 @@ async def test_the_poller_logs_in_no_triggers_context(connections):
 
     async def one_trigger() -> None:
         TRIGGER_ID.set(1)
-        poller = POLLERS.poller("mimecast_default", FAST, log=Recorder())
+        poller = pollers.poller("mimecast_default", FAST, log=Recorder())
         async with poller.register([import_id], interval=0.1, deadline=time.monotonic() + 10) as wait:
             report = await wait.next_report(give_up_at=time.monotonic() + 10)
         assert report is not None and report[import_id].status == "completed"
@@ -212,7 +245,7 @@ async def test_a_trigger_never_crashes(monkeypatch):
     assert "mimecast_default" in event["message"]
 
 
-async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch):
+async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch, pollers):
     from airflow_provider_mimecast.triggers import import_status
 
     monkeypatch.setattr(import_status, "REPORT_GRACE_SECONDS", 0.5)
@@ -222,7 +255,7 @@ async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch)
     event = await first_event(trigger([import_id], deadline=0.3, timeout=10))
     assert event["status"] == "timeout" and "no answer from Mimecast" in event["message"]
     assert time.monotonic() - started < 1.4  # before the 1.5 s answer: the trigger did not wait for it
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
 async def test_concurrent_async_callers_share_one_token_fetch(connections):
@@ -281,13 +314,13 @@ async def test_a_zero_poll_interval_does_not_spin(connections):
     assert connections.request_counts()[GET_IMPORT_STATUS_PATH] <= 0.5 / 0.05 + 3
 
 
-async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections):
+async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections, pollers):
     for _ in range(5):
         import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
         # Each starts while the previous poller may still be closing its client.
         assert (await first_event(trigger([import_id])))["status"] == "success"
-        assert all(not p.stopped for p in POLLERS.pollers())
-    await until(lambda: not list(POLLERS.pollers()))
+    assert pollers.stopped_when_handed_out == []
+    await until(lambda: not pollers.running())
 
 
 async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_httpx_default(connections):
@@ -328,11 +361,11 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch):
+async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch, pollers):
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=0.1, deadline=120)))
     await until(lambda: len(ids_per_status_request(connections)) >= 2)
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     # The secret is rotated in Mimecast and in the connection; the old secret's tokens lapse (here at once,
     # in real life within 30 minutes), so the poller's next token request is refused.
     connections.set_credentials(
@@ -344,32 +377,34 @@ async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, mo
     event = await first_event(trigger([fresh], poll=0.1))
     assert event["status"] == "success"
     assert not waiting.done()  # the long wait rode through the rotation too
-    assert POLLERS.pollers() == [poller]  # the same poller, with the fresh settings
+    assert pollers.handed_out == [poller]  # the same poller, with the fresh settings
     assert [r.response_status for r in connections.requests_to(TOKEN_PATH)] == [200, 401, 200]
     waiting.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
-async def test_a_changed_host_is_polled_within_the_refresh_schedule(connections, monkeypatch):
+async def test_a_changed_host_is_polled_within_the_refresh_schedule(connections, monkeypatch, pollers):
     monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.5)
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=60, deadline=120)))
     await until(lambda: ids_per_status_request(connections) == [[keeper]])
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     with MimecastSimulator(pending_seconds=0, processing_seconds=0) as moved:
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", moved.airflow_connection())
         await asyncio.sleep(0.5)  # the refresh period passes while the keeper keeps the poller alive
         fresh = moved.create_import()
         event = await first_event(trigger([fresh], poll=0.1))
         assert event["status"] == "success"
-        assert POLLERS.pollers() == [poller]
+        assert pollers.handed_out == [poller]
         assert ids_per_status_request(moved) == [[fresh]]
     assert ids_per_status_request(connections) == [[keeper]]  # the old host saw nothing of the new wait
     waiting.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
-async def test_the_connection_is_read_at_most_once_per_refresh_period(connections, reads, monkeypatch):
+async def test_the_connection_is_read_at_most_once_per_refresh_period(
+    connections, reads, monkeypatch, pollers
+):
     monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.3)
     ids = [connections.create_import(pending_seconds=600) for _ in range(30)]
     started = time.monotonic()
@@ -378,7 +413,7 @@ async def test_the_connection_is_read_at_most_once_per_refresh_period(connection
     elapsed = time.monotonic() - started
     for wait in waits:
         wait.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
     # Once per refresh period (the first read is the hook's own), not per round, and never per wait.
     assert len(reads) <= elapsed / 0.3 + 1, (reads, elapsed)
 
@@ -438,10 +473,10 @@ async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(
     assert len(connections.requests_to(path)) <= 4
 
 
-async def test_the_rate_limit_floor_starts_over_after_an_answer(connections):
+async def test_the_rate_limit_floor_starts_over_after_an_answer(connections, pollers):
     ids = [connections.create_import(pending_seconds=600) for _ in range(2)]
     connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=0, times=2))
-    poller = POLLERS.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
+    poller = pollers.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
     async with poller.register(ids, interval=0.05, deadline=time.monotonic() + 30) as wait:
         assert await wait.next_report(give_up_at=time.monotonic() + 10) is not None
         assert poller._rate_limits.failures == 0  # answered: the next 429 pauses from the floor again
@@ -558,7 +593,7 @@ async def test_an_id_mimecast_never_answers_times_out_naming_it(connections):
     assert "without the import(s)" in event["message"] and seen not in event["message"]
 
 
-async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connections):
+async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connections, pollers):
     asked = connections.create_import(pending_seconds=0.3, processing_seconds=0)
     unasked = connections.create_import(pending_seconds=0, processing_seconds=0)  # completed at once
     # The wait for `unasked` is polled first, its answer leaving it out; it then waits 60 s for its next poll.
@@ -570,23 +605,23 @@ async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connection
     assert event["status"] == "success" and [s["id"] for s in event["statuses"]] == [asked]
     assert not other.done()  # the completed status that came unasked was not taken for an answer
     other.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
 # ----------------------------------------------------------------- the poller's own failures
-async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections):
+async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections, pollers):
     import_id = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=600)))
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     assert poller._task is not None
     poller._task.cancel()
     event = await asyncio.wait_for(waiting, 10)
     assert event["status"] == "error" and "stopped" in event["message"]
-    assert not list(POLLERS.pollers())
+    assert not pollers.running()
 
 
-async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections):
+async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections, pollers):
     import_id = connections.create_import(pending_seconds=600)
     connections.inject(Fault("latency", path=GET_IMPORT_STATUS_PATH, delay=0.5))
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1)))
@@ -594,6 +629,6 @@ async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
     await asyncio.sleep(0.3)
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1

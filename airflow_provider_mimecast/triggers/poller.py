@@ -16,7 +16,7 @@ import contextvars
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,10 +181,6 @@ class StatusPoller:
         #: Why the poller is backing off, or None while Mimecast answers.
         self.problem: str | None = None
         self.loop = asyncio.get_running_loop()
-
-    @property
-    def waits(self) -> int:
-        return len(self._waits)
 
     @property
     def _probing(self) -> bool:
@@ -522,13 +518,6 @@ class PollerRegistry:
     def _forget(self, key: tuple[int, str, str], poller: StatusPoller) -> None:
         if self._pollers.get(key) is poller:
             del self._pollers[key]
-
-    def pollers(self) -> Iterable[StatusPoller]:
-        """The live pollers; those of an event loop that has closed are dropped."""
-        for key, poller in list(self._pollers.items()):
-            if poller.loop.is_closed():
-                del self._pollers[key]
-        return list(self._pollers.values())
 
 
 POLLERS = PollerRegistry()
