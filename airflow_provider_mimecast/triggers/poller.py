@@ -1,11 +1,9 @@
 """One shared status poller per connection in the triggerer's event loop.
 
-Every deferred wait used to poll on its own: a thousand waits meant a thousand requests per interval,
-a thousand sockets, and a triggerer loop too busy to serve anyone else's triggers. Here, waits for the
-same connection (and hook settings) register their import IDs with one :class:`StatusPoller`, which
-sends one get-import-status request per due batch over one keep-alive client and hands each wait the
-statuses it asked for. Mimecast's limits are per account, so fewer requests also means fewer 429s for
-the customer's other integrations.
+Waits for the same connection (and hook settings) register their import IDs with one :class:`StatusPoller`,
+which sends one get-import-status request per due batch over one keep-alive client and hands each wait the
+statuses it asked for. What it does: docs/waiting.rst ("One shared poller per connection", "Failures in the
+triggerer"); why: docs/design.md ("One poller per connection in the triggerer").
 """
 
 from __future__ import annotations
