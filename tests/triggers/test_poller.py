@@ -1,4 +1,4 @@
-"""The shared status poller and the token cache, against the simulator over real HTTP.
+"""The shared status poller, against the simulator over real HTTP.
 
 Counts are taken at the simulator (what the server saw), never inferred from timing.
 """
@@ -10,13 +10,12 @@ import contextvars
 import dataclasses
 import json
 import logging
-import threading
 import time
 from typing import Any
 
 import pytest
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
 from airflow_provider_mimecast.triggers import poller as poller_module
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
@@ -26,9 +25,8 @@ from airflow_provider_mimecast.triggers.poller import (
     PollerRegistry,
     StatusPoller,
 )
-from tests.conftest import CREDENTIALS, oauth_connection
-
-FAST = {"retry_delay": 0.01, "max_retries": 2}
+from tests.conftest import with_secret
+from tests.triggers.conftest import FAST
 
 
 class RecordingRegistry(PollerRegistry):
@@ -63,18 +61,6 @@ def pollers(monkeypatch: pytest.MonkeyPatch) -> RecordingRegistry:
     return registry
 
 
-def trigger(
-    ids: list[str], *, poll: float = 0.2, deadline: float = 30, **hook: Any
-) -> MimecastImportStatusTrigger:
-    return MimecastImportStatusTrigger(
-        import_ids=ids,
-        mimecast_conn_id="mimecast_default",
-        poll_interval=poll,
-        end_time=time.time() + deadline,
-        hook_params={**FAST, **hook},
-    )
-
-
 async def first_event(t: MimecastImportStatusTrigger) -> dict[str, Any]:
     """Run a trigger to its first event, as the triggerer (and dag.test()) does, then close it."""
     events = t.run()
@@ -90,13 +76,6 @@ def ids_per_status_request(sim: MimecastSimulator) -> list[list[str]]:
     ]
 
 
-def with_secret(url: str, secret: str) -> str:
-    """The simulator's API 2.0 connection with the right client ID and the given (wrong) secret."""
-    return json.dumps(
-        {"conn_type": "mimecast", "host": url, "login": CREDENTIALS.client_id, "password": secret}
-    )
-
-
 async def until(predicate: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -104,7 +83,7 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_many_waits_cost_one_token_and_few_batched_requests(connections, pollers):
+async def test_many_waits_cost_one_token_and_few_batched_requests(connections, pollers, trigger):
     ids = [connections.create_import(pending_seconds=0.3, processing_seconds=0.3) for _ in range(250)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
     assert [e["status"] for e in events] == ["success"] * 250
@@ -118,7 +97,7 @@ async def test_many_waits_cost_one_token_and_few_batched_requests(connections, p
     await until(lambda: not pollers.running())  # the poller stops once its last wait left
 
 
-async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections):
+async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections, trigger):
     good = [connections.create_import(pending_seconds=0, processing_seconds=0.2) for _ in range(3)]
     bad_wait, *good_waits = await asyncio.gather(
         first_event(trigger(["no-such-import", good[0]])),
@@ -130,14 +109,14 @@ async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections):
     assert len(ids_per_status_request(connections)[0]) == 4  # one request carried every ID
 
 
-async def test_an_id_shared_by_two_waits_is_asked_once_per_round(connections):
+async def test_an_id_shared_by_two_waits_is_asked_once_per_round(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     one, two = await asyncio.gather(first_event(trigger([import_id])), first_event(trigger([import_id])))
     assert one["status"] == two["status"] == "success"
     assert ids_per_status_request(connections) == [[import_id]]
 
 
-async def test_waits_keep_their_own_poll_intervals(connections, pollers):
+async def test_waits_keep_their_own_poll_intervals(connections, pollers, trigger):
     slow_id = connections.create_import(pending_seconds=100)
     fast_id = connections.create_import(pending_seconds=1.0, processing_seconds=0)
     slow = asyncio.create_task(first_event(trigger([slow_id], poll=5)))
@@ -150,7 +129,7 @@ async def test_waits_keep_their_own_poll_intervals(connections, pollers):
     await until(lambda: not pollers.running())
 
 
-async def test_waits_join_and_leave_while_the_poller_runs(connections, pollers):
+async def test_waits_join_and_leave_while_the_poller_runs(connections, pollers, trigger):
     first = connections.create_import(pending_seconds=100)
     second = connections.create_import(pending_seconds=0.3, processing_seconds=0)
     waiting = asyncio.create_task(first_event(trigger([first], poll=0.1)))
@@ -170,7 +149,7 @@ async def test_waits_join_and_leave_while_the_poller_runs(connections, pollers):
     assert poller._hook is None  # its client was closed
 
 
-async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections):
+async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections, trigger):
     ids = [connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(10)]
     connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=400))
     started = time.monotonic()
@@ -228,7 +207,7 @@ async def test_the_poller_logs_in_no_triggers_context(connections, pollers):
     assert seen == [None]  # the rate-limit warning, logged outside the trigger's context
 
 
-async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch):
+async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch, trigger):
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "wrong-secret-value"))
     ids = [simulator.create_import() for _ in range(5)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
@@ -238,14 +217,14 @@ async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypat
     assert not simulator.requests_to(GET_IMPORT_STATUS_PATH)
 
 
-async def test_a_trigger_never_crashes(monkeypatch):
+async def test_a_trigger_never_crashes(monkeypatch, trigger):
     monkeypatch.delenv("AIRFLOW_CONN_MIMECAST_DEFAULT", raising=False)
     event = await first_event(trigger(["some-id"]))
     assert event["status"] == "error"
     assert "mimecast_default" in event["message"]
 
 
-async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch, pollers):
+async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch, pollers, trigger):
     from airflow_provider_mimecast.triggers import import_status
 
     monkeypatch.setattr(import_status, "REPORT_GRACE_SECONDS", 0.5)
@@ -258,63 +237,14 @@ async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch,
     await until(lambda: not pollers.running())
 
 
-async def test_concurrent_async_callers_share_one_token_fetch(connections):
-    import_id = connections.create_import()
-    hooks = [MimecastHook() for _ in range(50)]
-    await asyncio.gather(*(h.aget_import_status(import_id) for h in hooks))
-    assert len(connections.requests_to(TOKEN_PATH)) == 1
-
-
-def test_concurrent_threads_share_one_token_fetch(connections):
-    import_id = connections.create_import()
-    connections.inject(Fault("latency", path=TOKEN_PATH, delay=0.3))
-    barrier = threading.Barrier(10)
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        barrier.wait()
-        try:
-            MimecastHook().get_import_status(import_id)
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=call) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert not errors
-    assert len(connections.requests_to(TOKEN_PATH)) == 1
-
-
-def test_a_wrong_secret_after_a_right_one_fails_test_connection(simulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(simulator.url))
-    assert MimecastHook().test_connection()[0] is True
-    # Same base URL and client ID, another secret: as when a user edits the form in a running api-server.
-    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "not-the-secret"))
-    ok, message = MimecastHook().test_connection()
-    assert ok is False and "authentication failed" in message
-    assert "not-the-secret" not in message
-
-
-def test_a_hook_reuses_its_connection_across_calls(connections):
-    import_id = connections.create_import()
-    hook = MimecastHook()
-    for _ in range(5):
-        hook.get_import_status(import_id)
-    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 5
-    assert connections.connections_accepted == 1  # the token and five polls over one keep-alive socket
-    hook.close()
-
-
-async def test_a_zero_poll_interval_does_not_spin(connections):
+async def test_a_zero_poll_interval_does_not_spin(connections, trigger):
     import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
     event = await first_event(trigger([import_id], poll=0))
     assert event["status"] == "success"
     assert connections.request_counts()[GET_IMPORT_STATUS_PATH] <= 0.5 / 0.05 + 3
 
 
-async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections, pollers):
+async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections, pollers, trigger):
     for _ in range(5):
         import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
         # Each starts while the previous poller may still be closing its client.
@@ -323,27 +253,14 @@ async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connec
     await until(lambda: not pollers.running())
 
 
-async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_httpx_default(connections):
+async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_httpx_default(
+    connections, trigger
+):
     import_id = connections.create_import(pending_seconds=5.3, processing_seconds=0)
     event = await first_event(trigger([import_id], poll=5.5))  # polls at 0 and 5.5 s; httpx keeps 5 s
     assert event["status"] == "success"
     assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 2
     assert connections.connections_accepted == 1
-
-
-async def test_the_ca_bundle_is_loaded_off_the_event_loop(connections, monkeypatch):
-    from airflow_provider_mimecast.hooks import transport
-
-    loaded_in: list[str] = []
-    original = transport._ssl_context
-
-    def recording(ca_bundle: str | None = None) -> Any:
-        loaded_in.append(threading.current_thread().name)
-        return original(ca_bundle)
-
-    monkeypatch.setattr(transport, "_ssl_context", recording)
-    await MimecastHook().aget_import_status(connections.create_import())
-    assert loaded_in and loaded_in[0] != threading.main_thread().name  # read in a worker thread first
 
 
 # ----------------------------------------------------------------- connection changes (issue 14.3)
@@ -361,7 +278,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch, pollers):
+async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch, pollers, trigger):
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=0.1, deadline=120)))
     await until(lambda: len(ids_per_status_request(connections)) >= 2)
@@ -383,7 +300,9 @@ async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, mo
     await until(lambda: not pollers.running())
 
 
-async def test_a_changed_host_is_polled_within_the_refresh_schedule(connections, monkeypatch, pollers):
+async def test_a_changed_host_is_polled_within_the_refresh_schedule(
+    connections, monkeypatch, pollers, trigger
+):
     monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.5)
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=60, deadline=120)))
@@ -403,7 +322,7 @@ async def test_a_changed_host_is_polled_within_the_refresh_schedule(connections,
 
 
 async def test_the_connection_is_read_at_most_once_per_refresh_period(
-    connections, reads, monkeypatch, pollers
+    connections, reads, monkeypatch, pollers, trigger
 ):
     monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.3)
     ids = [connections.create_import(pending_seconds=600) for _ in range(30)]
@@ -418,7 +337,7 @@ async def test_the_connection_is_read_at_most_once_per_refresh_period(
     assert len(reads) <= elapsed / 0.3 + 1, (reads, elapsed)
 
 
-async def test_waits_with_other_hook_params_never_share_a_poller(connections):
+async def test_waits_with_other_hook_params_never_share_a_poller(connections, trigger):
     one, two = (connections.create_import(pending_seconds=0.3, processing_seconds=0) for _ in range(2))
     events = await asyncio.gather(first_event(trigger([one])), first_event(trigger([two], timeout=7)))
     assert [e["status"] for e in events] == ["success", "success"]
@@ -426,7 +345,7 @@ async def test_waits_with_other_hook_params_never_share_a_poller(connections):
 
 
 # ----------------------------------------------------------------- a late trigger (issue 14.4)
-async def test_a_trigger_started_after_its_deadline_still_makes_its_last_check(connections):
+async def test_a_trigger_started_after_its_deadline_still_makes_its_last_check(connections, trigger):
     done = connections.create_import(pending_seconds=0, processing_seconds=0)
     # Picked up two minutes late, as after a triggerer failover: the import completed meanwhile.
     assert (await first_event(trigger([done], deadline=-120)))["status"] == "success"
@@ -437,7 +356,7 @@ async def test_a_trigger_started_after_its_deadline_still_makes_its_last_check(c
 
 
 @pytest.mark.parametrize("end_time", [float("nan"), float("inf"), "soon", None])
-async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_time):
+async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_time, trigger):
     t = trigger(["some-id"])
     t.end_time = end_time
     event = await first_event(t)
@@ -446,13 +365,13 @@ async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_ti
 
 
 @pytest.mark.parametrize("ids", [[], ["a", "a"], [None]])
-async def test_a_trigger_refuses_import_ids_that_could_never_be_seen(connections, ids):
+async def test_a_trigger_refuses_import_ids_that_could_never_be_seen(connections, ids, trigger):
     event = await first_event(trigger(ids))
     assert event["status"] == "error" and "import_ids" in event["message"]  # never a success of nothing
     assert not connections.requests_to(GET_IMPORT_STATUS_PATH)
 
 
-async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connections, monkeypatch):
+async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connections, monkeypatch, trigger):
     import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=30)))
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
@@ -463,7 +382,7 @@ async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connecti
 
 # ----------------------------------------------------------------- rate limits without a hot loop (14.5)
 @pytest.mark.parametrize("path", [GET_IMPORT_STATUS_PATH, TOKEN_PATH])
-async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(connections, path):
+async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(connections, path, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("rate_limit", path=path, reset_ms=0, times=10_000))
     event = await first_event(trigger([import_id], poll=0.05, deadline=0.5))
@@ -485,7 +404,7 @@ async def test_the_rate_limit_floor_starts_over_after_an_answer(connections, pol
 
 
 # ----------------------------------------------------------------- a bare 401 (issue 14.8)
-async def test_a_bare_401_renews_the_token_in_the_trigger(connections):
+async def test_a_bare_401_renews_the_token_in_the_trigger(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("bare_401", path=GET_IMPORT_STATUS_PATH))
     event = await first_event(trigger([import_id]))
@@ -495,7 +414,7 @@ async def test_a_bare_401_renews_the_token_in_the_trigger(connections):
 
 
 # ----------------------------------------------------------------- outages (issue 14.10)
-async def test_an_outage_shorter_than_the_timeout_does_not_fail_the_waits(connections):
+async def test_an_outage_shorter_than_the_timeout_does_not_fail_the_waits(connections, trigger):
     first = connections.create_import(pending_seconds=0.5, processing_seconds=0)
     waiting = asyncio.create_task(first_event(trigger([first], deadline=60)))
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
@@ -516,7 +435,7 @@ async def test_an_outage_shorter_than_the_timeout_does_not_fail_the_waits(connec
     assert sorted(after) == sorted([first, joined_id])
 
 
-async def test_during_an_outage_the_poller_probes_one_batch_at_a_time(connections):
+async def test_during_an_outage_the_poller_probes_one_batch_at_a_time(connections, trigger):
     ids = [connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(30)]
     connections.unavailable_for(1.0)
     events = await asyncio.gather(*(first_event(trigger([i], deadline=60)) for i in ids))
@@ -529,7 +448,7 @@ async def test_during_an_outage_the_poller_probes_one_batch_at_a_time(connection
     assert answers[failed:] == [200] * 3  # once answered, every due wait went at once
 
 
-async def test_an_outage_past_the_deadline_times_out_naming_the_last_error(connections):
+async def test_an_outage_past_the_deadline_times_out_naming_the_last_error(connections, trigger):
     import_id = connections.create_import(pending_seconds=600)
     connections.unavailable_for(60)
     started = time.monotonic()
@@ -539,7 +458,7 @@ async def test_an_outage_past_the_deadline_times_out_naming_the_last_error(conne
     assert time.monotonic() - started < 0.5 + MAX_PROBE_BACKOFF_SECONDS + 5
 
 
-async def test_definitive_failures_still_end_waits_at_once(connections):
+async def test_definitive_failures_still_end_waits_at_once(connections, trigger):
     import_id = connections.create_import(pending_seconds=600)
     connections.inject(Fault("empty", path=GET_IMPORT_STATUS_PATH))  # a 200 that is not Mimecast's answer
     event = await first_event(trigger([import_id], deadline=60))
@@ -547,7 +466,9 @@ async def test_definitive_failures_still_end_waits_at_once(connections):
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
 
 
-async def test_refused_credentials_are_read_again_once_then_fail_every_wait(simulator, reads, monkeypatch):
+async def test_refused_credentials_are_read_again_once_then_fail_every_wait(
+    simulator, reads, monkeypatch, trigger
+):
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "wrong-secret-value"))
     ids = [simulator.create_import() for _ in range(25)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
@@ -558,7 +479,7 @@ async def test_refused_credentials_are_read_again_once_then_fail_every_wait(simu
 
 
 # ----------------------------------------------------------------- retryable fail entries (issue 14.11)
-async def test_a_retryable_fail_entry_keeps_the_wait_waiting(connections):
+async def test_a_retryable_fail_entry_keeps_the_wait_waiting(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("retryable_fail", path=GET_IMPORT_STATUS_PATH, times=3))
     event = await first_event(trigger([import_id], poll=0.1))
@@ -566,7 +487,7 @@ async def test_a_retryable_fail_entry_keeps_the_wait_waiting(connections):
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 4  # on its own cadence, not at once
 
 
-async def test_a_retryable_fail_entry_at_the_deadline_is_named_by_the_timeout(connections):
+async def test_a_retryable_fail_entry_at_the_deadline_is_named_by_the_timeout(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("retryable_fail", path=GET_IMPORT_STATUS_PATH, times=10_000))
     event = await first_event(trigger([import_id], poll=0.1, deadline=0.5))
@@ -574,7 +495,7 @@ async def test_a_retryable_fail_entry_at_the_deadline_is_named_by_the_timeout(co
 
 
 # ----------------------------------------------------------------- answers that do not match (issue 15.4)
-async def test_an_id_left_out_of_an_answer_is_asked_again(connections):
+async def test_an_id_left_out_of_an_answer_is_asked_again(connections, trigger):
     left_out, other = (connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(2))
     connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(left_out,), times=2))
     events = await asyncio.gather(
@@ -584,7 +505,7 @@ async def test_an_id_left_out_of_an_answer_is_asked_again(connections):
     assert sum(left_out in ids for ids in ids_per_status_request(connections)) == 3
 
 
-async def test_an_id_mimecast_never_answers_times_out_naming_it(connections):
+async def test_an_id_mimecast_never_answers_times_out_naming_it(connections, trigger):
     never, seen = (connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(2))
     connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(never,), times=10_000))
     event = await first_event(trigger([never, seen], poll=0.1, deadline=0.5))
@@ -593,7 +514,7 @@ async def test_an_id_mimecast_never_answers_times_out_naming_it(connections):
     assert "without the import(s)" in event["message"] and seen not in event["message"]
 
 
-async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connections, pollers):
+async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connections, pollers, trigger):
     asked = connections.create_import(pending_seconds=0.3, processing_seconds=0)
     unasked = connections.create_import(pending_seconds=0, processing_seconds=0)  # completed at once
     # The wait for `unasked` is polled first, its answer leaving it out; it then waits 60 s for its next poll.
@@ -609,7 +530,7 @@ async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connection
 
 
 # ----------------------------------------------------------------- the poller's own failures
-async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections, pollers):
+async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections, pollers, trigger):
     import_id = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=600)))
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
@@ -621,7 +542,7 @@ async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections, poll
     assert not pollers.running()
 
 
-async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections, pollers):
+async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections, pollers, trigger):
     import_id = connections.create_import(pending_seconds=600)
     connections.inject(Fault("latency", path=GET_IMPORT_STATUS_PATH, delay=0.5))
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1)))
