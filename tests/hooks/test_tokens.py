@@ -29,10 +29,13 @@ def test_concurrent_threads_share_one_token_fetch(connections):
 
     def call() -> None:
         barrier.wait()
+        hook = MimecastHook()
         try:
-            MimecastHook().get_import_status(import_id)
+            hook.get_import_status(import_id)
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
+        finally:
+            hook.close()  # its pooled socket, not left for a later test's descriptor count
 
     threads = [threading.Thread(target=call) for _ in range(10)]
     for t in threads:
@@ -45,9 +48,13 @@ def test_concurrent_threads_share_one_token_fetch(connections):
 
 def test_a_wrong_secret_after_a_right_one_fails_test_connection(simulator, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(simulator.url))
-    assert MimecastHook().test_connection()[0] is True
+    right = MimecastHook()
+    assert right.test_connection()[0] is True
+    right.close()  # its pooled socket, not left for a later test's descriptor count
     # Same base URL and client ID, another secret: as when a user edits the form in a running api-server.
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "not-the-secret"))
-    ok, message = MimecastHook().test_connection()
+    wrong = MimecastHook()
+    ok, message = wrong.test_connection()
+    wrong.close()
     assert ok is False and "authentication failed" in message
     assert "not-the-secret" not in message
