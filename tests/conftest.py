@@ -90,6 +90,16 @@ def wait_until(predicate: Callable[[], T], timeout: float = 5.0, interval: float
     return result
 
 
+class RecordingTaskInstance:
+    """Just enough of a task instance for execute(): it records XCom pushes."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
     TOKEN_CACHE.clear()
@@ -109,6 +119,13 @@ def oauth_connection(url: str, **extra: object) -> str:
 
 def hmac_connection(url: str, **extra: object) -> str:
     return airflow_connection(url, "hmac", **extra)
+
+
+def with_secret(url: str, secret: str) -> str:
+    """The simulator's API 2.0 connection with the right client ID and the given (wrong) secret."""
+    return json.dumps(
+        {"conn_type": "mimecast", "host": url, "login": CREDENTIALS.client_id, "password": secret}
+    )
 
 
 @pytest.fixture

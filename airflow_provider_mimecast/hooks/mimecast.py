@@ -63,7 +63,7 @@ class MimecastHook(BaseHook):
 
     Supports API 2.0 (OAuth 2.0 client credentials, the default) and API 1.0 (HMAC-signed requests).
     Every request has a timeout; rate limits, server errors and dropped connections are retried with
-    backoff (rate limits after Mimecast's ``X-RateLimit-Reset``), other 4xx answers never.
+    backoff (rate limits after Mimecast's ``X-RateLimit-Reset``), other 4xx answers never. See :doc:`hook`.
 
     :param mimecast_conn_id: the ``mimecast`` connection to use.
     :param timeout: seconds for each HTTP request; overrides the connection's ``timeout`` extra.
@@ -291,7 +291,7 @@ class MimecastHook(BaseHook):
 
         One request per ``status_batch_size`` IDs (the connection's extra, default 10). An ID the answer
         leaves out is asked for again once; then :class:`~airflow_provider_mimecast.errors.MimecastMissingImportsError`
-        names it.
+        names it (:ref:`import-status`).
 
         :param import_ids: one import ID or a sequence of them, as returned by import-users.
         """

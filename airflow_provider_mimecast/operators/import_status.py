@@ -19,10 +19,9 @@ if TYPE_CHECKING:
 class MimecastGetImportStatusOperator(BaseOperator):
     """Fetches the status of Mimecast user imports once, whatever their state.
 
-    The return value is the status dict (one ID) or a list of them, under Mimecast's field names. For one
-    ID every field that is not None is also pushed under its own XCom key (``status``, ``totalUsers``,
-    ``successfulImportedUsers``, ...), so a downstream task can ``xcom_pull(key="successfulImportedUsers")``
-    (a None field, such as an unset ``notifyEmailAddress``, pulls as None without being pushed).
+    The return value is the status dict (one ID) or a list of them, under Mimecast's field names; for one
+    ID each field is also pushed under its own XCom key, e.g. ``successfulImportedUsers``
+    (:ref:`status-operator`).
 
     :param import_id: one import ID or a sequence of them, e.g. a mapped upload's ``output`` (templated).
     :param mimecast_conn_id: the ``mimecast`` connection (templated).

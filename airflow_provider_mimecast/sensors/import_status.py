@@ -54,11 +54,11 @@ _SKIPPED_BY_SOFT_FAIL = (AirflowSensorTimeout, AirflowTaskTimeout, AirflowFailEx
 
 
 class MimecastImportStatusSensor(BaseSensorOperator):
-    """Waits until every given Mimecast user import is ``completed``.
+    """Waits until every given Mimecast user import is ``completed`` (:doc:`waiting`).
 
-    Fails at once, not at the timeout, when Mimecast reports a ``fail`` entry (an unknown or foreign
-    import ID), rejects the credentials, or reports a status it does not document. The XCom return value
-    is the final status: a dict under Mimecast's field names for one ID, a list of them for several.
+    Fails at once, not at the timeout, on a definitive error (:ref:`the-sensor`). The XCom return value
+    is the final status: a dict under Mimecast's field names for one ID, a list of them for several
+    (:ref:`status-fields`).
 
     :param import_id: one import ID or a sequence of them, e.g. a mapped upload's ``output`` (templated).
     :param mimecast_conn_id: the ``mimecast`` connection (templated).
@@ -77,7 +77,7 @@ class MimecastImportStatusSensor(BaseSensorOperator):
 
     Every other argument of ``BaseSensorOperator`` applies: ``poke_interval``, ``timeout``, ``mode``,
     ``soft_fail`` (skips on timeout), ``never_fail`` (skips on any error but the timeout),
-    ``exponential_backoff``; they mean the same in every mode (see the docs' "Waiting for imports").
+    ``exponential_backoff``; they mean the same in every mode (:ref:`soft-fail`).
     """
 
     template_fields: Sequence[str] = ("import_id", "mimecast_conn_id")

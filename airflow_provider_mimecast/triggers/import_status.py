@@ -36,12 +36,10 @@ DEFERRAL_GRACE_SECONDS = 300.0
 
 
 class MimecastImportStatusTrigger(BaseTrigger):
-    """Polls get-import-status until every import is completed, then fires exactly one event.
-
-    Events are ``{"status": "success", "statuses": [...]}``, ``{"status": "error", "message": ...}`` or,
-    after one last check at ``end_time``, ``{"status": "timeout", "message": ..., "statuses": [...]}``.
-    Transient failures (Mimecast unreachable, 5xx, 429, a ``fail`` entry marked retryable, an import the
-    answer left out) keep the wait waiting until ``end_time``; the timeout then names the last one.
+    """Polls get-import-status, through its connection's shared poller, until every import is completed,
+    then fires exactly one event: ``success``, ``error`` or, after a last check at ``end_time``,
+    ``timeout`` (:ref:`trigger-events`). Transient failures keep the wait waiting until ``end_time``
+    (:ref:`failures in the triggerer <trigger-failures>`).
 
     :param import_ids: the import IDs to wait for.
     :param mimecast_conn_id: the ``mimecast`` connection.

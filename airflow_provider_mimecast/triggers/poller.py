@@ -1,11 +1,9 @@
 """One shared status poller per connection in the triggerer's event loop.
 
-Every deferred wait used to poll on its own: a thousand waits meant a thousand requests per interval,
-a thousand sockets, and a triggerer loop too busy to serve anyone else's triggers. Here, waits for the
-same connection (and hook settings) register their import IDs with one :class:`StatusPoller`, which
-sends one get-import-status request per due batch over one keep-alive client and hands each wait the
-statuses it asked for. Mimecast's limits are per account, so fewer requests also means fewer 429s for
-the customer's other integrations.
+Waits for the same connection (and hook settings) register their import IDs with one :class:`StatusPoller`,
+which sends one get-import-status request per due batch over one keep-alive client and hands each wait the
+statuses it asked for. What it does: docs/waiting.rst ("One shared poller per connection", "Failures in the
+triggerer"); why: docs/design.md ("One poller per connection in the triggerer").
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import contextvars
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,10 +179,6 @@ class StatusPoller:
         #: Why the poller is backing off, or None while Mimecast answers.
         self.problem: str | None = None
         self.loop = asyncio.get_running_loop()
-
-    @property
-    def waits(self) -> int:
-        return len(self._waits)
 
     @property
     def _probing(self) -> bool:
@@ -522,13 +516,6 @@ class PollerRegistry:
     def _forget(self, key: tuple[int, str, str], poller: StatusPoller) -> None:
         if self._pollers.get(key) is poller:
             del self._pollers[key]
-
-    def pollers(self) -> Iterable[StatusPoller]:
-        """The live pollers; those of an event loop that has closed are dropped."""
-        for key, poller in list(self._pollers.items()):
-            if poller.loop.is_closed():
-                del self._pollers[key]
-        return list(self._pollers.values())
 
 
 POLLERS = PollerRegistry()

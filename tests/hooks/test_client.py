@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from typing import Any
 
 from airflow_provider_mimecast.endpoints import GET_IMPORT_STATUS, TOKEN
 from airflow_provider_mimecast.hooks.client import MimecastClient
 from airflow_provider_mimecast.hooks.exchange import api_call
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, MimecastHook
 from airflow_provider_mimecast.settings import MimecastSettings
 from tests.conftest import CREDENTIALS
 
@@ -55,3 +58,28 @@ async def test_a_session_keeps_one_client_for_every_call_inside_it(simulator):
             await client.asend(status_call(import_id))
     assert simulator.request_counts() == {GET_IMPORT_STATUS.path: 5}
     assert simulator.connections_accepted == 0  # all five went over the session's kept-alive connection
+
+
+def test_a_hook_reuses_its_connection_across_calls(connections):
+    import_id = connections.create_import()
+    hook = MimecastHook()
+    for _ in range(5):
+        hook.get_import_status(import_id)
+    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 5
+    assert connections.connections_accepted == 1  # the token and five polls over one keep-alive socket
+    hook.close()
+
+
+async def test_the_ca_bundle_is_loaded_off_the_event_loop(connections, monkeypatch):
+    from airflow_provider_mimecast.hooks import transport
+
+    loaded_in: list[str] = []
+    original = transport._ssl_context
+
+    def recording(ca_bundle: str | None = None) -> Any:
+        loaded_in.append(threading.current_thread().name)
+        return original(ca_bundle)
+
+    monkeypatch.setattr(transport, "_ssl_context", recording)
+    await MimecastHook().aget_import_status(connections.create_import())
+    assert loaded_in and loaded_in[0] != threading.main_thread().name  # read in a worker thread first

@@ -1,9 +1,8 @@
-"""MimecastImportStatusSensor, its trigger and the status operator, against the simulator."""
+"""MimecastImportStatusSensor in every mode, against the simulator."""
 
 from __future__ import annotations
 
 import importlib
-import json
 import time
 from typing import Any
 
@@ -20,7 +19,6 @@ from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastError,
     MimecastImportFailedError,
-    MimecastMissingImportsError,
 )
 from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
 from airflow_provider_mimecast.operators.import_status import MimecastGetImportStatusOperator
@@ -28,19 +26,9 @@ from airflow_provider_mimecast.sensors.import_status import MimecastImportStatus
 from airflow_provider_mimecast.testing.simulator import Fault
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 from tests.canned import canned_server, envelope
-from tests.conftest import oauth_connection
+from tests.conftest import RecordingTaskInstance, oauth_connection
 
 FAST = {"retry_delay": 0.01}
-
-
-class RecordingTaskInstance:
-    """Just enough of a task instance for execute(): it records XCom pushes."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def sensor(**kwargs: Any) -> MimecastImportStatusSensor:
@@ -178,93 +166,6 @@ def test_execute_complete_turns_events_into_results_or_errors():
         sensor(import_id="a", fail_on_partial_import=True).execute_complete({}, partial)
 
 
-def trigger_for(
-    import_ids: list[str], *, poll: float = 0.05, deadline: float = 30
-) -> MimecastImportStatusTrigger:
-    return MimecastImportStatusTrigger(
-        import_ids=import_ids,
-        mimecast_conn_id="mimecast_default",
-        poll_interval=poll,
-        end_time=time.time() + deadline,
-        hook_params=FAST,
-    )
-
-
-async def collect(trigger: MimecastImportStatusTrigger) -> list[dict[str, Any]]:
-    return [event.payload async for event in trigger.run()]
-
-
-async def test_trigger_yields_one_success_event_with_the_statuses(connections):
-    import_id = connections.create_import(total_users=5)
-    [event] = await collect(trigger_for([import_id]))
-    assert event["status"] == "success"
-    assert [(s["id"], s["status"], s["totalUsers"]) for s in event["statuses"]] == [
-        (import_id, "completed", 5)
-    ]
-    assert json.loads(json.dumps(event)) == event
-
-
-async def test_trigger_yields_one_error_event_for_a_fail_entry(connections):
-    [event] = await collect(trigger_for(["unknown-id"]))
-    assert event["status"] == "error" and "'unknown-id' err_import_not_found" in event["message"]
-
-
-async def test_trigger_times_out_after_a_last_check_at_the_deadline(connections):
-    import_id = connections.create_import(pending_seconds=100)
-    started = time.time()
-    [event] = await collect(trigger_for([import_id], poll=10, deadline=0.5))
-    assert event["status"] == "timeout" and import_id in event["message"]
-    checks = connections.requests_to(GET_IMPORT_STATUS_PATH)
-    assert len(checks) == 2  # the first at once, the last at the deadline rather than after a full poll
-    assert 0.5 <= time.time() - started < 5
-
-
-async def test_trigger_rides_out_transient_errors(connections):
-    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
-    connections.inject(Fault("server_error", path=GET_IMPORT_STATUS_PATH, status=503, times=2))
-    [event] = await collect(trigger_for([import_id]))
-    assert event["status"] == "success"
-
-
-def test_trigger_serialization_round_trips():
-    trigger = trigger_for(["a", "b"], poll=7)
-    classpath, kwargs = trigger.serialize()
-    module, _, name = classpath.rpartition(".")
-    rebuilt = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
-    assert rebuilt.serialize() == (classpath, kwargs)
-    assert kwargs == {
-        "import_ids": ["a", "b"],
-        "mimecast_conn_id": "mimecast_default",
-        "poll_interval": 7,
-        "end_time": trigger.end_time,
-        "hook_params": FAST,
-    }
-
-
-def test_status_operator_pushes_every_set_field_under_its_own_key(connections):
-    import_id = connections.create_import(
-        total_users=6, successful_imported_users=5, pending_seconds=0, processing_seconds=0
-    )
-    ti = RecordingTaskInstance()
-    value = MimecastGetImportStatusOperator(task_id="s", import_id=import_id).execute({"ti": ti})
-    # None is not pushed (Airflow 3.0 refuses it); an absent key pulls as None all the same.
-    assert value["notifyEmailAddress"] is None and "notifyEmailAddress" not in ti.pushed
-    assert value["id"] == import_id and ti.pushed == {k: v for k, v in value.items() if v is not None}
-    assert (ti.pushed["status"], ti.pushed["totalUsers"], ti.pushed["successfulImportedUsers"]) == (
-        "completed",
-        6,
-        5,
-    )
-    assert json.loads(json.dumps(value)) == value
-
-
-def test_status_operator_returns_a_list_for_several_ids_without_per_field_keys(connections):
-    ids = [connections.create_import(), connections.create_import()]
-    ti = RecordingTaskInstance()
-    value = MimecastGetImportStatusOperator(task_id="s", import_id=ids, hook_params=FAST).execute({"ti": ti})
-    assert [v["id"] for v in value] == ids and ti.pushed == {}
-
-
 @pytest.mark.parametrize("as_list", [False, True])
 def test_import_id_and_connection_are_rendered_before_use(connections, as_list):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
@@ -283,32 +184,6 @@ def test_import_id_and_connection_are_rendered_before_use(connections, as_list):
     # Both read the status over the rendered connection: API 1.0, signed requests.
     requests = connections.requests_to(GET_IMPORT_STATUS_PATH)
     assert len(requests) == 2 and all(r.headers["authorization"].startswith("MC ") for r in requests)
-
-
-def test_import_operator_warns_before_clearing_a_group(connections, capfd):
-    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
-
-    ti = RecordingTaskInstance()
-    operator = MimecastImportUsersOperator(
-        task_id="import_users",
-        source=[{"email": "ada@example.com", "name": "Ada"}],
-        group_id="grp-sales",
-        clear_group=True,
-        hook_params=FAST,
-    )
-    import_id = operator.execute({"ti": ti})
-    assert ti.pushed == {"import_id": import_id}
-    assert "clear_group=True: Mimecast empties group grp-sales before importing" in capfd.readouterr().out
-    [request] = connections.requests_to("/api/user/import-users")
-    assert json.loads(request.headers["x-mc-arg"])["data"][0]["clearGroup"] is True
-
-
-@pytest.mark.parametrize(("argument", "value"), [("poll_interval", 0), ("timeout", -1)])
-def test_import_operator_rejects_bad_wait_settings(argument, value):
-    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
-
-    with pytest.raises(ValueError, match=f"{argument} must be a positive number"):
-        MimecastImportUsersOperator(task_id="i", source=b"x", group_id="g", **{argument: value})
 
 
 # -- the check before deferring leaves rate limits and outages to the triggerer ------------------------------
@@ -375,23 +250,6 @@ def test_a_poke_mode_timeout_names_the_imports_the_answers_left_out(connections)
     with pytest.raises(AirflowSensorTimeout, match=rf"left out imports \['{left_out}'\]"):
         sensor(import_id=[seen, left_out], timeout=0.5).execute({})
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 4
-
-
-def test_the_status_operator_fails_on_an_import_the_answers_left_out(connections):
-    import_id = connections.create_import()
-    connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(import_id,), times=2))
-    operator = MimecastGetImportStatusOperator(task_id="status", import_id=import_id, hook_params=FAST)
-    with pytest.raises(MimecastMissingImportsError, match=import_id):
-        operator.execute({"ti": RecordingTaskInstance()})
-    assert connections.status_request_sizes() == [1, 1]
-
-
-@pytest.mark.parametrize("groups", [{}, {"group_id": "grp-1", "group_name": "Sales"}])
-def test_import_operator_takes_exactly_one_of_group_id_and_group_name(groups):
-    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
-
-    with pytest.raises(MimecastConfigurationError, match=r"exactly one of group_id .* and group_name"):
-        MimecastImportUsersOperator(task_id="start", source=b"email,name\na@example.com,A\n", **groups)
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])

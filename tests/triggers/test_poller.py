@@ -1,4 +1,4 @@
-"""The shared status poller and the token cache, against the simulator over real HTTP.
+"""The shared status poller, against the simulator over real HTTP.
 
 Counts are taken at the simulator (what the server saw), never inferred from timing.
 """
@@ -10,36 +10,55 @@ import contextvars
 import dataclasses
 import json
 import logging
-import threading
 import time
 from typing import Any
 
 import pytest
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
 from airflow_provider_mimecast.triggers import poller as poller_module
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 from airflow_provider_mimecast.triggers.poller import (
     MAX_CONCURRENT_REQUESTS,
     MAX_PROBE_BACKOFF_SECONDS,
-    POLLERS,
+    PollerRegistry,
+    StatusPoller,
 )
-from tests.conftest import CREDENTIALS, oauth_connection
+from tests.conftest import with_secret
+from tests.triggers.conftest import FAST
 
-FAST = {"retry_delay": 0.01, "max_retries": 2}
+
+class RecordingRegistry(PollerRegistry):
+    """A fresh registry for one test that remembers every poller it handed out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed_out: list[StatusPoller] = []
+
+        #: Pollers that had stopped when they were handed out (the registry must never do so).
+        self.stopped_when_handed_out: list[StatusPoller] = []
+
+    def poller(self, *args: Any, **kwargs: Any) -> StatusPoller:
+        poller = super().poller(*args, **kwargs)
+        if poller.stopped:
+            self.stopped_when_handed_out.append(poller)
+        if poller not in self.handed_out:
+            self.handed_out.append(poller)
+        return poller
+
+    def running(self) -> list[StatusPoller]:
+        return [p for p in self.handed_out if not p.stopped]
 
 
-def trigger(
-    ids: list[str], *, poll: float = 0.2, deadline: float = 30, **hook: Any
-) -> MimecastImportStatusTrigger:
-    return MimecastImportStatusTrigger(
-        import_ids=ids,
-        mimecast_conn_id="mimecast_default",
-        poll_interval=poll,
-        end_time=time.time() + deadline,
-        hook_params={**FAST, **hook},
-    )
+@pytest.fixture(autouse=True)
+def pollers(monkeypatch: pytest.MonkeyPatch) -> RecordingRegistry:
+    """The registry the triggers of this test register with, instead of the process-wide one."""
+    from airflow_provider_mimecast.triggers import import_status
+
+    registry = RecordingRegistry()
+    monkeypatch.setattr(import_status, "POLLERS", registry)
+    return registry
 
 
 async def first_event(t: MimecastImportStatusTrigger) -> dict[str, Any]:
@@ -57,13 +76,6 @@ def ids_per_status_request(sim: MimecastSimulator) -> list[list[str]]:
     ]
 
 
-def with_secret(url: str, secret: str) -> str:
-    """The simulator's API 2.0 connection with the right client ID and the given (wrong) secret."""
-    return json.dumps(
-        {"conn_type": "mimecast", "host": url, "login": CREDENTIALS.client_id, "password": secret}
-    )
-
-
 async def until(predicate: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -71,7 +83,7 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_many_waits_cost_one_token_and_few_batched_requests(connections):
+async def test_many_waits_cost_one_token_and_few_batched_requests(connections, pollers, trigger):
     ids = [connections.create_import(pending_seconds=0.3, processing_seconds=0.3) for _ in range(250)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
     assert [e["status"] for e in events] == ["success"] * 250
@@ -82,10 +94,10 @@ async def test_many_waits_cost_one_token_and_few_batched_requests(connections):
     assert max(sizes) == 10 and sum(sizes) >= 250
     assert len(sizes) <= 25 * 6, sizes
     assert connections.connections_accepted <= 1 + 4  # the token, then one keep-alive client (4 in flight)
-    await until(lambda: not list(POLLERS.pollers()))  # the poller stops once its last wait left
+    await until(lambda: not pollers.running())  # the poller stops once its last wait left
 
 
-async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections):
+async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections, trigger):
     good = [connections.create_import(pending_seconds=0, processing_seconds=0.2) for _ in range(3)]
     bad_wait, *good_waits = await asyncio.gather(
         first_event(trigger(["no-such-import", good[0]])),
@@ -97,14 +109,14 @@ async def test_a_bad_id_fails_only_the_waits_that_hold_it(connections):
     assert len(ids_per_status_request(connections)[0]) == 4  # one request carried every ID
 
 
-async def test_an_id_shared_by_two_waits_is_asked_once_per_round(connections):
+async def test_an_id_shared_by_two_waits_is_asked_once_per_round(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     one, two = await asyncio.gather(first_event(trigger([import_id])), first_event(trigger([import_id])))
     assert one["status"] == two["status"] == "success"
     assert ids_per_status_request(connections) == [[import_id]]
 
 
-async def test_waits_keep_their_own_poll_intervals(connections):
+async def test_waits_keep_their_own_poll_intervals(connections, pollers, trigger):
     slow_id = connections.create_import(pending_seconds=100)
     fast_id = connections.create_import(pending_seconds=1.0, processing_seconds=0)
     slow = asyncio.create_task(first_event(trigger([slow_id], poll=5)))
@@ -114,30 +126,30 @@ async def test_waits_keep_their_own_poll_intervals(connections):
     assert sum(fast_id in b for b in batches) >= 8  # ~1 s at 0.1 s
     assert sum(slow_id in b for b in batches) == 1  # only its first check; its next is due at 5 s
     slow.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
-async def test_waits_join_and_leave_while_the_poller_runs(connections):
+async def test_waits_join_and_leave_while_the_poller_runs(connections, pollers, trigger):
     first = connections.create_import(pending_seconds=100)
     second = connections.create_import(pending_seconds=0.3, processing_seconds=0)
     waiting = asyncio.create_task(first_event(trigger([first], poll=0.1)))
     await until(lambda: len(ids_per_status_request(connections)) >= 2)
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     joined = await first_event(trigger([second], poll=0.1))
     assert joined["status"] == "success"
     assert any(set(b) == {first, second} for b in ids_per_status_request(connections))
-    assert poller.waits == 1
+    await until(lambda: ids_per_status_request(connections)[-1] == [first])  # the finished wait left
     waiting.cancel()  # a task cleared or marked while deferred
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
     seen = len(ids_per_status_request(connections))
     await asyncio.sleep(0.3)
     assert len(ids_per_status_request(connections)) == seen  # nothing polls once every wait left
     assert poller._hook is None  # its client was closed
 
 
-async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections):
+async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections, trigger):
     ids = [connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(10)]
     connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=400))
     started = time.monotonic()
@@ -148,12 +160,12 @@ async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections):
     assert time.monotonic() - started >= 0.4
 
 
-async def test_the_round_after_a_rate_limit_pause_keeps_the_cadence(connections):
+async def test_the_round_after_a_rate_limit_pause_keeps_the_cadence(connections, pollers):
     # Seen in a real triggerer: the batch retried after the pause was followed at once (~5 ms) by another
     # request for the same IDs, because their next poll had come due during the pause.
     ids = [connections.create_import(pending_seconds=600) for _ in range(5)]
     connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=1000))
-    poller = POLLERS.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
+    poller = pollers.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
     arrivals = []
     async with poller.register(ids, interval=0.5, deadline=time.monotonic() + 30) as wait:
         while len(arrivals) < 2:
@@ -168,7 +180,7 @@ async def test_the_round_after_a_rate_limit_pause_keeps_the_cadence(connections)
 TRIGGER_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("trigger_id", default=None)
 
 
-async def test_the_poller_logs_in_no_triggers_context(connections):
+async def test_the_poller_logs_in_no_triggers_context(connections, pollers):
     # Seen in a real triggerer: the poller inherited the context of the trigger that started it, so its
     # rate-limit warning went to that one task's log and, after that task was marked failed, to the
     # triggerer's log tagged with the departed task's ID.
@@ -185,7 +197,7 @@ async def test_the_poller_logs_in_no_triggers_context(connections):
 
     async def one_trigger() -> None:
         TRIGGER_ID.set(1)
-        poller = POLLERS.poller("mimecast_default", FAST, log=Recorder())
+        poller = pollers.poller("mimecast_default", FAST, log=Recorder())
         async with poller.register([import_id], interval=0.1, deadline=time.monotonic() + 10) as wait:
             report = await wait.next_report(give_up_at=time.monotonic() + 10)
         assert report is not None and report[import_id].status == "completed"
@@ -195,7 +207,7 @@ async def test_the_poller_logs_in_no_triggers_context(connections):
     assert seen == [None]  # the rate-limit warning, logged outside the trigger's context
 
 
-async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch):
+async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch, trigger):
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "wrong-secret-value"))
     ids = [simulator.create_import() for _ in range(5)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
@@ -205,112 +217,50 @@ async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypat
     assert not simulator.requests_to(GET_IMPORT_STATUS_PATH)
 
 
-async def test_a_trigger_never_crashes(monkeypatch):
+async def test_a_trigger_never_crashes(monkeypatch, trigger):
     monkeypatch.delenv("AIRFLOW_CONN_MIMECAST_DEFAULT", raising=False)
     event = await first_event(trigger(["some-id"]))
     assert event["status"] == "error"
     assert "mimecast_default" in event["message"]
 
 
-async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch):
+async def test_the_deadline_holds_when_no_report_comes(connections, monkeypatch, pollers, trigger):
     from airflow_provider_mimecast.triggers import import_status
 
     monkeypatch.setattr(import_status, "REPORT_GRACE_SECONDS", 0.5)
     import_id = connections.create_import(pending_seconds=100)
     connections.inject(Fault("latency", path=GET_IMPORT_STATUS_PATH, delay=1.5))
     started = time.monotonic()
-    event = await first_event(trigger([import_id], deadline=0.3, timeout=10))
+    event = await first_event(trigger([import_id], deadline=0.3, hook={"timeout": 10}))
     assert event["status"] == "timeout" and "no answer from Mimecast" in event["message"]
     assert time.monotonic() - started < 1.4  # before the 1.5 s answer: the trigger did not wait for it
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
-async def test_concurrent_async_callers_share_one_token_fetch(connections):
-    import_id = connections.create_import()
-    hooks = [MimecastHook() for _ in range(50)]
-    await asyncio.gather(*(h.aget_import_status(import_id) for h in hooks))
-    assert len(connections.requests_to(TOKEN_PATH)) == 1
-
-
-def test_concurrent_threads_share_one_token_fetch(connections):
-    import_id = connections.create_import()
-    connections.inject(Fault("latency", path=TOKEN_PATH, delay=0.3))
-    barrier = threading.Barrier(10)
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        barrier.wait()
-        try:
-            MimecastHook().get_import_status(import_id)
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=call) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert not errors
-    assert len(connections.requests_to(TOKEN_PATH)) == 1
-
-
-def test_a_wrong_secret_after_a_right_one_fails_test_connection(simulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(simulator.url))
-    assert MimecastHook().test_connection()[0] is True
-    # Same base URL and client ID, another secret: as when a user edits the form in a running api-server.
-    monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "not-the-secret"))
-    ok, message = MimecastHook().test_connection()
-    assert ok is False and "authentication failed" in message
-    assert "not-the-secret" not in message
-
-
-def test_a_hook_reuses_its_connection_across_calls(connections):
-    import_id = connections.create_import()
-    hook = MimecastHook()
-    for _ in range(5):
-        hook.get_import_status(import_id)
-    assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 5
-    assert connections.connections_accepted == 1  # the token and five polls over one keep-alive socket
-    hook.close()
-
-
-async def test_a_zero_poll_interval_does_not_spin(connections):
+async def test_a_zero_poll_interval_does_not_spin(connections, trigger):
     import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
     event = await first_event(trigger([import_id], poll=0))
     assert event["status"] == "success"
     assert connections.request_counts()[GET_IMPORT_STATUS_PATH] <= 0.5 / 0.05 + 3
 
 
-async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections):
+async def test_back_to_back_triggers_never_register_with_a_stopped_poller(connections, pollers, trigger):
     for _ in range(5):
         import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
         # Each starts while the previous poller may still be closing its client.
         assert (await first_event(trigger([import_id])))["status"] == "success"
-        assert all(not p.stopped for p in POLLERS.pollers())
-    await until(lambda: not list(POLLERS.pollers()))
+    assert pollers.stopped_when_handed_out == []
+    await until(lambda: not pollers.running())
 
 
-async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_httpx_default(connections):
+async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_httpx_default(
+    connections, trigger
+):
     import_id = connections.create_import(pending_seconds=5.3, processing_seconds=0)
     event = await first_event(trigger([import_id], poll=5.5))  # polls at 0 and 5.5 s; httpx keeps 5 s
     assert event["status"] == "success"
     assert connections.request_counts()[GET_IMPORT_STATUS_PATH] == 2
     assert connections.connections_accepted == 1
-
-
-async def test_the_ca_bundle_is_loaded_off_the_event_loop(connections, monkeypatch):
-    from airflow_provider_mimecast.hooks import transport
-
-    loaded_in: list[str] = []
-    original = transport._ssl_context
-
-    def recording(ca_bundle: str | None = None) -> Any:
-        loaded_in.append(threading.current_thread().name)
-        return original(ca_bundle)
-
-    monkeypatch.setattr(transport, "_ssl_context", recording)
-    await MimecastHook().aget_import_status(connections.create_import())
-    assert loaded_in and loaded_in[0] != threading.main_thread().name  # read in a worker thread first
 
 
 # ----------------------------------------------------------------- connection changes (issue 14.3)
@@ -328,11 +278,11 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch):
+async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, monkeypatch, pollers, trigger):
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=0.1, deadline=120)))
     await until(lambda: len(ids_per_status_request(connections)) >= 2)
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     # The secret is rotated in Mimecast and in the connection; the old secret's tokens lapse (here at once,
     # in real life within 30 minutes), so the poller's next token request is refused.
     connections.set_credentials(
@@ -344,32 +294,36 @@ async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, mo
     event = await first_event(trigger([fresh], poll=0.1))
     assert event["status"] == "success"
     assert not waiting.done()  # the long wait rode through the rotation too
-    assert POLLERS.pollers() == [poller]  # the same poller, with the fresh settings
+    assert pollers.handed_out == [poller]  # the same poller, with the fresh settings
     assert [r.response_status for r in connections.requests_to(TOKEN_PATH)] == [200, 401, 200]
     waiting.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
-async def test_a_changed_host_is_polled_within_the_refresh_schedule(connections, monkeypatch):
+async def test_a_changed_host_is_polled_within_the_refresh_schedule(
+    connections, monkeypatch, pollers, trigger
+):
     monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.5)
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=60, deadline=120)))
     await until(lambda: ids_per_status_request(connections) == [[keeper]])
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     with MimecastSimulator(pending_seconds=0, processing_seconds=0) as moved:
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", moved.airflow_connection())
         await asyncio.sleep(0.5)  # the refresh period passes while the keeper keeps the poller alive
         fresh = moved.create_import()
         event = await first_event(trigger([fresh], poll=0.1))
         assert event["status"] == "success"
-        assert POLLERS.pollers() == [poller]
+        assert pollers.handed_out == [poller]
         assert ids_per_status_request(moved) == [[fresh]]
     assert ids_per_status_request(connections) == [[keeper]]  # the old host saw nothing of the new wait
     waiting.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
-async def test_the_connection_is_read_at_most_once_per_refresh_period(connections, reads, monkeypatch):
+async def test_the_connection_is_read_at_most_once_per_refresh_period(
+    connections, reads, monkeypatch, pollers, trigger
+):
     monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.3)
     ids = [connections.create_import(pending_seconds=600) for _ in range(30)]
     started = time.monotonic()
@@ -378,20 +332,22 @@ async def test_the_connection_is_read_at_most_once_per_refresh_period(connection
     elapsed = time.monotonic() - started
     for wait in waits:
         wait.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
     # Once per refresh period (the first read is the hook's own), not per round, and never per wait.
     assert len(reads) <= elapsed / 0.3 + 1, (reads, elapsed)
 
 
-async def test_waits_with_other_hook_params_never_share_a_poller(connections):
+async def test_waits_with_other_hook_params_never_share_a_poller(connections, trigger):
     one, two = (connections.create_import(pending_seconds=0.3, processing_seconds=0) for _ in range(2))
-    events = await asyncio.gather(first_event(trigger([one])), first_event(trigger([two], timeout=7)))
+    events = await asyncio.gather(
+        first_event(trigger([one])), first_event(trigger([two], hook={"timeout": 7}))
+    )
     assert [e["status"] for e in events] == ["success", "success"]
     assert all(len(ids) == 1 for ids in ids_per_status_request(connections))  # never batched together
 
 
 # ----------------------------------------------------------------- a late trigger (issue 14.4)
-async def test_a_trigger_started_after_its_deadline_still_makes_its_last_check(connections):
+async def test_a_trigger_started_after_its_deadline_still_makes_its_last_check(connections, trigger):
     done = connections.create_import(pending_seconds=0, processing_seconds=0)
     # Picked up two minutes late, as after a triggerer failover: the import completed meanwhile.
     assert (await first_event(trigger([done], deadline=-120)))["status"] == "success"
@@ -402,7 +358,7 @@ async def test_a_trigger_started_after_its_deadline_still_makes_its_last_check(c
 
 
 @pytest.mark.parametrize("end_time", [float("nan"), float("inf"), "soon", None])
-async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_time):
+async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_time, trigger):
     t = trigger(["some-id"])
     t.end_time = end_time
     event = await first_event(t)
@@ -411,13 +367,13 @@ async def test_a_trigger_refuses_an_end_time_that_is_no_time(connections, end_ti
 
 
 @pytest.mark.parametrize("ids", [[], ["a", "a"], [None]])
-async def test_a_trigger_refuses_import_ids_that_could_never_be_seen(connections, ids):
+async def test_a_trigger_refuses_import_ids_that_could_never_be_seen(connections, ids, trigger):
     event = await first_event(trigger(ids))
     assert event["status"] == "error" and "import_ids" in event["message"]  # never a success of nothing
     assert not connections.requests_to(GET_IMPORT_STATUS_PATH)
 
 
-async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connections, monkeypatch):
+async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connections, monkeypatch, trigger):
     import_id = connections.create_import(pending_seconds=0.5, processing_seconds=0)
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=30)))
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
@@ -428,7 +384,7 @@ async def test_a_wall_clock_jump_does_not_move_a_running_waits_deadline(connecti
 
 # ----------------------------------------------------------------- rate limits without a hot loop (14.5)
 @pytest.mark.parametrize("path", [GET_IMPORT_STATUS_PATH, TOKEN_PATH])
-async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(connections, path):
+async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(connections, path, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("rate_limit", path=path, reset_ms=0, times=10_000))
     event = await first_event(trigger([import_id], poll=0.05, deadline=0.5))
@@ -438,10 +394,10 @@ async def test_a_rate_limit_reset_of_zero_never_makes_the_poller_resend_at_once(
     assert len(connections.requests_to(path)) <= 4
 
 
-async def test_the_rate_limit_floor_starts_over_after_an_answer(connections):
+async def test_the_rate_limit_floor_starts_over_after_an_answer(connections, pollers):
     ids = [connections.create_import(pending_seconds=600) for _ in range(2)]
     connections.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=0, times=2))
-    poller = POLLERS.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
+    poller = pollers.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
     async with poller.register(ids, interval=0.05, deadline=time.monotonic() + 30) as wait:
         assert await wait.next_report(give_up_at=time.monotonic() + 10) is not None
         assert poller._rate_limits.failures == 0  # answered: the next 429 pauses from the floor again
@@ -450,7 +406,7 @@ async def test_the_rate_limit_floor_starts_over_after_an_answer(connections):
 
 
 # ----------------------------------------------------------------- a bare 401 (issue 14.8)
-async def test_a_bare_401_renews_the_token_in_the_trigger(connections):
+async def test_a_bare_401_renews_the_token_in_the_trigger(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("bare_401", path=GET_IMPORT_STATUS_PATH))
     event = await first_event(trigger([import_id]))
@@ -460,7 +416,7 @@ async def test_a_bare_401_renews_the_token_in_the_trigger(connections):
 
 
 # ----------------------------------------------------------------- outages (issue 14.10)
-async def test_an_outage_shorter_than_the_timeout_does_not_fail_the_waits(connections):
+async def test_an_outage_shorter_than_the_timeout_does_not_fail_the_waits(connections, trigger):
     first = connections.create_import(pending_seconds=0.5, processing_seconds=0)
     waiting = asyncio.create_task(first_event(trigger([first], deadline=60)))
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
@@ -481,7 +437,7 @@ async def test_an_outage_shorter_than_the_timeout_does_not_fail_the_waits(connec
     assert sorted(after) == sorted([first, joined_id])
 
 
-async def test_during_an_outage_the_poller_probes_one_batch_at_a_time(connections):
+async def test_during_an_outage_the_poller_probes_one_batch_at_a_time(connections, trigger):
     ids = [connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(30)]
     connections.unavailable_for(1.0)
     events = await asyncio.gather(*(first_event(trigger([i], deadline=60)) for i in ids))
@@ -494,7 +450,7 @@ async def test_during_an_outage_the_poller_probes_one_batch_at_a_time(connection
     assert answers[failed:] == [200] * 3  # once answered, every due wait went at once
 
 
-async def test_an_outage_past_the_deadline_times_out_naming_the_last_error(connections):
+async def test_an_outage_past_the_deadline_times_out_naming_the_last_error(connections, trigger):
     import_id = connections.create_import(pending_seconds=600)
     connections.unavailable_for(60)
     started = time.monotonic()
@@ -504,7 +460,7 @@ async def test_an_outage_past_the_deadline_times_out_naming_the_last_error(conne
     assert time.monotonic() - started < 0.5 + MAX_PROBE_BACKOFF_SECONDS + 5
 
 
-async def test_definitive_failures_still_end_waits_at_once(connections):
+async def test_definitive_failures_still_end_waits_at_once(connections, trigger):
     import_id = connections.create_import(pending_seconds=600)
     connections.inject(Fault("empty", path=GET_IMPORT_STATUS_PATH))  # a 200 that is not Mimecast's answer
     event = await first_event(trigger([import_id], deadline=60))
@@ -512,7 +468,9 @@ async def test_definitive_failures_still_end_waits_at_once(connections):
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
 
 
-async def test_refused_credentials_are_read_again_once_then_fail_every_wait(simulator, reads, monkeypatch):
+async def test_refused_credentials_are_read_again_once_then_fail_every_wait(
+    simulator, reads, monkeypatch, trigger
+):
     monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", with_secret(simulator.url, "wrong-secret-value"))
     ids = [simulator.create_import() for _ in range(25)]
     events = await asyncio.gather(*(first_event(trigger([i])) for i in ids))
@@ -523,7 +481,7 @@ async def test_refused_credentials_are_read_again_once_then_fail_every_wait(simu
 
 
 # ----------------------------------------------------------------- retryable fail entries (issue 14.11)
-async def test_a_retryable_fail_entry_keeps_the_wait_waiting(connections):
+async def test_a_retryable_fail_entry_keeps_the_wait_waiting(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("retryable_fail", path=GET_IMPORT_STATUS_PATH, times=3))
     event = await first_event(trigger([import_id], poll=0.1))
@@ -531,7 +489,7 @@ async def test_a_retryable_fail_entry_keeps_the_wait_waiting(connections):
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 4  # on its own cadence, not at once
 
 
-async def test_a_retryable_fail_entry_at_the_deadline_is_named_by_the_timeout(connections):
+async def test_a_retryable_fail_entry_at_the_deadline_is_named_by_the_timeout(connections, trigger):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
     connections.inject(Fault("retryable_fail", path=GET_IMPORT_STATUS_PATH, times=10_000))
     event = await first_event(trigger([import_id], poll=0.1, deadline=0.5))
@@ -539,7 +497,7 @@ async def test_a_retryable_fail_entry_at_the_deadline_is_named_by_the_timeout(co
 
 
 # ----------------------------------------------------------------- answers that do not match (issue 15.4)
-async def test_an_id_left_out_of_an_answer_is_asked_again(connections):
+async def test_an_id_left_out_of_an_answer_is_asked_again(connections, trigger):
     left_out, other = (connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(2))
     connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(left_out,), times=2))
     events = await asyncio.gather(
@@ -549,7 +507,7 @@ async def test_an_id_left_out_of_an_answer_is_asked_again(connections):
     assert sum(left_out in ids for ids in ids_per_status_request(connections)) == 3
 
 
-async def test_an_id_mimecast_never_answers_times_out_naming_it(connections):
+async def test_an_id_mimecast_never_answers_times_out_naming_it(connections, trigger):
     never, seen = (connections.create_import(pending_seconds=0, processing_seconds=0) for _ in range(2))
     connections.inject(Fault("omit_ids", path=GET_IMPORT_STATUS_PATH, import_ids=(never,), times=10_000))
     event = await first_event(trigger([never, seen], poll=0.1, deadline=0.5))
@@ -558,7 +516,7 @@ async def test_an_id_mimecast_never_answers_times_out_naming_it(connections):
     assert "without the import(s)" in event["message"] and seen not in event["message"]
 
 
-async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connections):
+async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connections, pollers, trigger):
     asked = connections.create_import(pending_seconds=0.3, processing_seconds=0)
     unasked = connections.create_import(pending_seconds=0, processing_seconds=0)  # completed at once
     # The wait for `unasked` is polled first, its answer leaving it out; it then waits 60 s for its next poll.
@@ -570,23 +528,23 @@ async def test_an_id_nobody_asked_for_is_never_delivered_as_a_success(connection
     assert event["status"] == "success" and [s["id"] for s in event["statuses"]] == [asked]
     assert not other.done()  # the completed status that came unasked was not taken for an answer
     other.cancel()
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
 
 
 # ----------------------------------------------------------------- the poller's own failures
-async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections):
+async def test_a_poller_task_that_dies_fails_its_waits_at_once(connections, pollers, trigger):
     import_id = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1, deadline=600)))
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 1)
-    [poller] = POLLERS.pollers()
+    [poller] = pollers.running()
     assert poller._task is not None
     poller._task.cancel()
     event = await asyncio.wait_for(waiting, 10)
     assert event["status"] == "error" and "stopped" in event["message"]
-    assert not list(POLLERS.pollers())
+    assert not pollers.running()
 
 
-async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections):
+async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections, pollers, trigger):
     import_id = connections.create_import(pending_seconds=600)
     connections.inject(Fault("latency", path=GET_IMPORT_STATUS_PATH, delay=0.5))
     waiting = asyncio.create_task(first_event(trigger([import_id], poll=0.1)))
@@ -594,6 +552,6 @@ async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await until(lambda: not list(POLLERS.pollers()))
+    await until(lambda: not pollers.running())
     await asyncio.sleep(0.3)
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1

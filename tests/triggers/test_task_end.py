@@ -103,17 +103,6 @@ def test_a_task_end_event_carries_the_ordinary_payload_for_dag_test():
 # -- the trigger, run in an event loop against the simulator ---------------------------------------------
 
 
-def trigger(import_ids: list[str], *, deadline: float = 30, **kwargs: Any) -> MimecastImportStatusTrigger:
-    return MimecastImportStatusTrigger(
-        import_ids=import_ids,
-        mimecast_conn_id="mimecast_default",
-        poll_interval=0.05,
-        end_time=time.time() + deadline,
-        hook_params=FAST,
-        **kwargs,
-    )
-
-
 async def first_event(t: MimecastImportStatusTrigger) -> Any:
     events = [event async for event in t.run()]
     assert len(events) == 1
@@ -121,7 +110,7 @@ async def first_event(t: MimecastImportStatusTrigger) -> Any:
 
 
 async def test_the_trigger_ends_a_completed_wait_with_a_success_and_deletes_the_record(
-    connections, monkeypatch
+    trigger, connections, monkeypatch
 ):
     deleted: list[tuple[str, bool]] = []
 
@@ -133,7 +122,13 @@ async def test_the_trigger_ends_a_completed_wait_with_a_success_and_deletes_the_
     monkeypatch.setattr(sdk.Variable, "delete", staticmethod(delete))
     import_id = connections.create_import(total_users=4, pending_seconds=0, processing_seconds=0.1)
     event = await first_event(
-        trigger([import_id], end_from_trigger=True, single=True, started_import_key="mimecast_import_users.k")
+        trigger(
+            [import_id],
+            poll=0.05,
+            end_from_trigger=True,
+            single=True,
+            started_import_key="mimecast_import_users.k",
+        )
     )
     assert type(event) is TaskSuccessEvent
     assert (event.xcoms["return_value"]["id"], event.xcoms["return_value"]["totalUsers"]) == (import_id, 4)
@@ -142,7 +137,7 @@ async def test_the_trigger_ends_a_completed_wait_with_a_success_and_deletes_the_
 
 
 async def test_a_record_that_cannot_be_deleted_does_not_fail_the_finished_task(
-    connections, monkeypatch, capfd
+    trigger, connections, monkeypatch, capfd
 ):
     from airflow.providers.common.compat import sdk
 
@@ -151,33 +146,37 @@ async def test_a_record_that_cannot_be_deleted_does_not_fail_the_finished_task(
 
     monkeypatch.setattr(sdk.Variable, "delete", staticmethod(refuse))
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
-    event = await first_event(trigger([import_id], end_from_trigger=True, started_import_key="k"))
+    event = await first_event(trigger([import_id], poll=0.05, end_from_trigger=True, started_import_key="k"))
     assert type(event) is TaskSuccessEvent
     assert "Could not delete Variable k (RuntimeError: the metadata database is away)" in "".join(
         capfd.readouterr()
     )
 
 
-async def test_the_trigger_keeps_the_record_when_the_wait_fails(connections, monkeypatch):
+async def test_the_trigger_keeps_the_record_when_the_wait_fails(trigger, connections, monkeypatch):
     from airflow.providers.common.compat import sdk
 
     deleted: list[str] = []
     monkeypatch.setattr(sdk.Variable, "delete", staticmethod(deleted.append))
     event = await first_event(
-        trigger(["unknown-id"], end_from_trigger=True, fail_in_trigger=True, started_import_key="k")
+        trigger(
+            ["unknown-id"], poll=0.05, end_from_trigger=True, fail_in_trigger=True, started_import_key="k"
+        )
     )
     assert type(event) is TaskFailedEvent and deleted == []
 
 
-async def test_the_trigger_skips_on_its_deadline_under_soft_fail(connections):
+async def test_the_trigger_skips_on_its_deadline_under_soft_fail(trigger, connections):
     import_id = connections.create_import(pending_seconds=600)
-    event = await first_event(trigger([import_id], deadline=0.3, end_from_trigger=True, soft_fail=True))
+    event = await first_event(
+        trigger([import_id], poll=0.05, deadline=0.3, end_from_trigger=True, soft_fail=True)
+    )
     assert type(event) is TaskSkippedEvent
 
 
-async def test_without_end_from_trigger_the_events_are_unchanged(connections):
+async def test_without_end_from_trigger_the_events_are_unchanged(trigger, connections):
     import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
-    event = await first_event(trigger([import_id]))
+    event = await first_event(trigger([import_id], poll=0.05))
     assert type(event) is TriggerEvent and event.payload["status"] == "success"
 
 

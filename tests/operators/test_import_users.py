@@ -20,7 +20,7 @@ from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
 from airflow_provider_mimecast.uploads import Upload
 from tests.canned import canned_server, envelope
-from tests.conftest import oauth_connection, wait_until
+from tests.conftest import RecordingTaskInstance, oauth_connection, wait_until
 
 ROWS = [
     {"email": "ada@example.com", "name": "Ada"},
@@ -460,3 +460,37 @@ def test_by_default_a_bad_row_fails_before_any_request_and_pushes_nothing(connec
 def test_invalid_rows_is_checked_when_the_dag_is_parsed():
     with pytest.raises(MimecastConfigurationError, match="invalid_rows is 'skip'; use 'fail'"):
         waiting_operator(invalid_rows="skip")
+
+
+def test_import_operator_warns_before_clearing_a_group(connections, capfd):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    ti = RecordingTaskInstance()
+    operator = MimecastImportUsersOperator(
+        task_id="import_users",
+        source=[{"email": "ada@example.com", "name": "Ada"}],
+        group_id="grp-sales",
+        clear_group=True,
+        hook_params={"retry_delay": 0.01},
+    )
+    import_id = operator.execute({"ti": ti})
+    assert ti.pushed == {"import_id": import_id}
+    assert "clear_group=True: Mimecast empties group grp-sales before importing" in capfd.readouterr().out
+    [request] = connections.requests_to("/api/user/import-users")
+    assert json.loads(request.headers["x-mc-arg"])["data"][0]["clearGroup"] is True
+
+
+@pytest.mark.parametrize(("argument", "value"), [("poll_interval", 0), ("timeout", -1)])
+def test_import_operator_rejects_bad_wait_settings(argument, value):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    with pytest.raises(ValueError, match=f"{argument} must be a positive number"):
+        MimecastImportUsersOperator(task_id="i", source=b"x", group_id="g", **{argument: value})
+
+
+@pytest.mark.parametrize("groups", [{}, {"group_id": "grp-1", "group_name": "Sales"}])
+def test_import_operator_takes_exactly_one_of_group_id_and_group_name(groups):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    with pytest.raises(MimecastConfigurationError, match=r"exactly one of group_id .* and group_name"):
+        MimecastImportUsersOperator(task_id="start", source=b"email,name\na@example.com,A\n", **groups)
