@@ -39,6 +39,19 @@ if version("apache-airflow").startswith("2."):
     # Airflow 2 refuses SQLite with its default LocalExecutor; Airflow 3 has no SequentialExecutor.
     os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 
+# ``airflow db migrate`` (5-10 s, most of it importing Airflow and running migrations in a fresh process)
+# runs in the background from here, while pytest imports Airflow and collects; the fixture that dag.test()
+# needs waits for it. Nothing before that fixture uses the metadata database.
+_MIGRATION_LOG = Path(_AIRFLOW_HOME) / "db-migrate.log"
+with _MIGRATION_LOG.open("wb") as _log:  # a file, not a pipe, which nobody reads until the fixture
+    _MIGRATION = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        stdout=_log,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
+
+
 import pytest  # noqa: E402
 
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE  # noqa: E402
@@ -119,12 +132,16 @@ def connections(simulator: MimecastSimulator, monkeypatch: pytest.MonkeyPatch) -
     return simulator
 
 
+def pytest_unconfigure() -> None:
+    if _MIGRATION.poll() is None:  # a run without dag.test() did not need it
+        _MIGRATION.kill()
+        _MIGRATION.wait()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """A migrated metadata database, which dag.test() needs."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
+    if _MIGRATION.wait() != 0:
+        raise subprocess.CalledProcessError(
+            _MIGRATION.returncode, _MIGRATION.args, _MIGRATION_LOG.read_text()
+        )
