@@ -115,7 +115,7 @@ for mode in ("poke", "reschedule"):
             import_id="{{ params.import_id }}",
             mode=mode,
             poke_interval=0.2,
-            timeout=2,
+            timeout=1,
             hook_params=FAST,
         )
 
