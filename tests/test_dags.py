@@ -620,8 +620,9 @@ def test_soft_fail_skips_on_timeout_and_never_fail_on_errors_in_every_mode(conne
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_no_status_request_carries_more_than_status_batch_size_ids(monkeypatch, mode):
-    # The simulator refuses more than 10 IDs in one call, as Mimecast's reference documents.
-    with MimecastSimulator(pending_seconds=0.5, processing_seconds=0.5) as sim:
+    # The simulator refuses more than 10 IDs in one call, as Mimecast's reference documents. Every import
+    # is pending at its first check, however late that comes, and completed at the next.
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
         ids = [sim.create_import(total_users=n + 1) for n in range(25)]
         dag_run = run(f"mimecast_test_many_ids_{mode}", import_ids=ids)
