@@ -40,8 +40,9 @@ if version("apache-airflow").startswith("2."):
     os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 
 # ``airflow db migrate`` (5-10 s, most of it importing Airflow and running migrations in a fresh process)
-# runs in the background from here, while pytest imports Airflow and collects; the fixture that dag.test()
-# needs waits for it. Nothing before that fixture uses the metadata database.
+# runs in the background from here, while pytest imports Airflow and collects; once collected, the run waits
+# for it before the first test if a test needs the database (so that it never takes CPU from a timed test),
+# and stops it otherwise.
 _MIGRATION_LOG = Path(_AIRFLOW_HOME) / "db-migrate.log"
 with _MIGRATION_LOG.open("wb") as _log:  # a file, not a pipe, which nobody reads until the fixture
     _MIGRATION = subprocess.Popen(
@@ -132,10 +133,21 @@ def connections(simulator: MimecastSimulator, monkeypatch: pytest.MonkeyPatch) -
     return simulator
 
 
-def pytest_unconfigure() -> None:
-    if _MIGRATION.poll() is None:  # a run without dag.test() did not need it
+def _stop_migration() -> None:
+    if _MIGRATION.poll() is None:
         _MIGRATION.kill()
         _MIGRATION.wait()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any("airflow_db" in getattr(item, "fixturenames", ()) for item in session.items):
+        _MIGRATION.wait()
+    else:
+        _stop_migration()
+
+
+def pytest_unconfigure() -> None:
+    _stop_migration()  # a run stopped before its collection finished
 
 
 @pytest.fixture(scope="session")
