@@ -386,7 +386,7 @@ def test_a_variable_that_cannot_be_deleted_does_not_fail_the_finished_task(conne
 AMBIGUOUS_UPLOADS = {
     "server_error": Fault("server_error", path=IMPORT_USERS_PATH),
     # Longer than the retry DAGs' 1 s HTTP timeout: the simulator imports after the client gave up.
-    "read_timeout": Fault("latency", path=IMPORT_USERS_PATH, delay=2.0),
+    "read_timeout": Fault("latency", path=IMPORT_USERS_PATH, delay=1.5),
     "redirect": Fault("redirect", path=IMPORT_USERS_PATH),
 }
 NO_WAIT_AND_WAIT = pytest.mark.parametrize("wait", [False, True], ids=["nowait", "wait"])
@@ -460,7 +460,7 @@ def test_a_try_after_an_upload_cut_off_by_execution_timeout(monkeypatch, wait, a
     # 2 s where it uploads again); the first try's upload hangs past it.
     with MimecastSimulator(pending_seconds=0, processing_seconds=0) as sim:
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
-        sim.inject(Fault("latency", path=IMPORT_USERS_PATH, delay=3.0 if again else 2.0))
+        sim.inject(Fault("latency", path=IMPORT_USERS_PATH, delay=2.5 if again else 1.5))
         suffix = ("wait" if wait else "nowait") + ("_again" if again else "")
         dag_run = run(f"mimecast_test_upload_interrupted_{suffix}")
         # The upload cut off in the first try still lands in Mimecast.
@@ -529,16 +529,18 @@ def client(request: Any) -> str:
 @pytest.mark.parametrize("mode", ["poke", "reschedule"])
 def test_a_rate_limit_longer_than_max_rate_limit_wait_is_waited_out_until_it_resets(monkeypatch, mode):
     with MimecastSimulator(pending_seconds=0, processing_seconds=0) as sim:
-        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url, max_rate_limit_wait=1))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url, max_rate_limit_wait=0.5)
+        )
         import_id = sim.create_import()
-        # Mimecast takes calls again in 2 s: longer than the 1 s a task may sleep on one 429.
-        sim.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=2000))
+        # Mimecast takes calls again in 1 s: longer than the 0.5 s a task may sleep on one 429.
+        sim.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=1000))
         started = time.monotonic()
         dag_run = run(f"mimecast_test_wait_{mode}", import_id=import_id)
         waited = time.monotonic() - started
         answers = [r.response_status for r in sim.requests_to(GET_IMPORT_STATUS_PATH)]
     assert states(dag_run) == {"wait": "success"} and try_number(dag_run, "wait") == 1
-    assert answers == [429, 200] and waited >= 2.0  # checked again when the limit reset, not before
+    assert answers == [429, 200] and waited >= 1.0  # checked again when the limit reset, not before
 
 
 @pytest.mark.parametrize(("mode", "state"), [("poke", "failed"), ("reschedule", "success")])
@@ -618,8 +620,9 @@ def test_soft_fail_skips_on_timeout_and_never_fail_on_errors_in_every_mode(conne
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_no_status_request_carries_more_than_status_batch_size_ids(monkeypatch, mode):
-    # The simulator refuses more than 10 IDs in one call, as Mimecast's reference documents.
-    with MimecastSimulator(pending_seconds=0.5, processing_seconds=0.5) as sim:
+    # The simulator refuses more than 10 IDs in one call, as Mimecast's reference documents. Every import
+    # is pending at its first check, however late that comes, and completed at the next.
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
         monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
         ids = [sim.create_import(total_users=n + 1) for n in range(25)]
         dag_run = run(f"mimecast_test_many_ids_{mode}", import_ids=ids)
