@@ -1161,12 +1161,13 @@ async def test_rate_limit_for_answers_429_to_every_caller_until_it_ends(sim: Mim
         }
         headers = {"Authorization": f"Bearer {(await client.post(TOKEN, data=form)).json()['access_token']}"}
         sim.inject(Fault("server_error", path=ACCOUNT))
-        sim.rate_limit_for(0.4)
+        # A window long enough for all 30 requests to arrive inside it on a loaded machine.
+        sim.rate_limit_for(1.5)
         opened = time.monotonic()
         answers = await asyncio.gather(*(client.post(ACCOUNT, headers=headers) for _ in range(30)))
         assert {answer.status_code for answer in answers} == {429}
         resets = [int(answer.headers["X-RateLimit-Reset"]) for answer in answers]
-        assert all(0 < reset <= 400 for reset in resets)
+        assert all(0 < reset <= 1500 for reset in resets)
         assert error_code(answers[0]) == "err_rate_limit_exceeded"
         # The token endpoint is not limited.
         assert (await client.post(TOKEN, data=form)).status_code == 200
@@ -1174,7 +1175,7 @@ async def test_rate_limit_for_answers_429_to_every_caller_until_it_ends(sim: Mim
         while (answer := await client.post(ACCOUNT, headers=headers)).status_code == 429:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.02)
-        assert time.monotonic() - opened >= 0.4
+        assert time.monotonic() - opened >= 1.5
         # The queued fault waited for the window to end.
         assert answer.status_code == 500
         assert (await client.post(ACCOUNT, headers=headers)).status_code == 200
