@@ -683,27 +683,33 @@ def test_a_group_name_matching_none_or_several_fails_before_any_upload(connectio
 
 
 @pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
-def test_the_options_keep_the_sensors_result(connections, option):
-    dag_run = run(f"mimecast_test_sensor_{option}")
+def test_the_options_keep_the_sensors_result(monkeypatch, option):
+    # The first check (the worker's, where there is one) finds the import unfinished however late the
+    # task starts, so that the wait defers.
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        dag_run = run(f"mimecast_test_sensor_{option}")
     assert states(dag_run) == {"start": "success", "wait": "success"}
-    [import_id] = connections.import_ids()
+    [import_id] = sim.import_ids()
     result = xcom(dag_run, "wait")
     assert (result["id"], result["status"], result["totalUsers"]) == (import_id, "completed", 2)
-    checks = {client(r) for r in connections.requests_to(GET_IMPORT_STATUS_PATH)}
+    checks = {client(r) for r in sim.requests_to(GET_IMPORT_STATUS_PATH)}
     # check_before_deferring=False: no status request (nor token) from the worker, only the triggerer's.
     assert checks == ({"worker", "triggerer"} if option == "end_from_trigger" else {"triggerer"})
 
 
 @pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
-def test_the_options_keep_the_import_operators_result_and_clean_up_its_record(connections, option):
-    dag_run = run(f"mimecast_test_import_and_wait_{option}")
+def test_the_options_keep_the_import_operators_result_and_clean_up_its_record(monkeypatch, option):
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        dag_run = run(f"mimecast_test_import_and_wait_{option}")
     assert states(dag_run) == {"import_users": "success"}
-    [import_id] = connections.import_ids()
+    [import_id] = sim.import_ids()
     assert xcom(dag_run, "import_users", key="import_id") == import_id
     final = xcom(dag_run, "import_users")
     assert (final["id"], final["status"], final["successfulImportedUsers"]) == (import_id, "completed", 2)
     assert started_import(dag_run) is None
-    checks = [client(r) for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
+    checks = [client(r) for r in sim.requests_to(GET_IMPORT_STATUS_PATH)]
     assert ("worker" in checks) == (option == "end_from_trigger")
 
 
