@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,17 @@ def run(dag_id: str, **run_conf: Any) -> Any:
     return bag.get_dag(dag_id).test(run_conf=run_conf)
 
 
+@pytest.fixture
+def unfinished_at_first_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[MimecastSimulator]:
+    """``mimecast_default`` on a simulator of its own whose imports answer their first status check
+    ``pending`` and every later one ``completed``, however late the task that checks starts (seconds per
+    task on a busy machine): a wait's first check never finds its import done.
+    """
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        yield sim
+
+
 def test_example_dags_parse_without_errors():
     bag = dag_bag()
     assert bag.import_errors == {}
@@ -54,12 +66,11 @@ def test_example_dags_parse_without_errors():
 
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
-def test_sensor_reaches_success_in_every_mode(monkeypatch, mode):
+def test_sensor_reaches_success_in_every_mode(unfinished_at_first_check, mode):
     # The sensor's first check finds the import unfinished however late the task starts (seconds per task
     # on a busy machine); the next one finds it completed.
-    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
-        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
-        dag_run = run(f"mimecast_test_sensor_{mode}")
+    sim = unfinished_at_first_check
+    dag_run = run(f"mimecast_test_sensor_{mode}")
     assert states(dag_run) == {"start": "success", "wait": "success"}
     [import_id] = sim.import_ids()
     statuses = [json.loads(r.body)["data"][0]["id"] for r in sim.requests_to("/api/user/get-import-status")]
@@ -619,13 +630,12 @@ def test_soft_fail_skips_on_timeout_and_never_fail_on_errors_in_every_mode(conne
 
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
-def test_no_status_request_carries_more_than_status_batch_size_ids(monkeypatch, mode):
+def test_no_status_request_carries_more_than_status_batch_size_ids(unfinished_at_first_check, mode):
     # The simulator refuses more than 10 IDs in one call, as Mimecast's reference documents. Every import
     # is pending at its first check, however late that comes, and completed at the next.
-    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
-        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
-        ids = [sim.create_import(total_users=n + 1) for n in range(25)]
-        dag_run = run(f"mimecast_test_many_ids_{mode}", import_ids=ids)
+    sim = unfinished_at_first_check
+    ids = [sim.create_import(total_users=n + 1) for n in range(25)]
+    dag_run = run(f"mimecast_test_many_ids_{mode}", import_ids=ids)
     assert states(dag_run) == {"wait": "success", "get_status": "success"}
     sizes = sim.status_request_sizes()
     assert max(sizes) == 10 and sum(sizes) >= 2 * len(ids)
@@ -683,12 +693,11 @@ def test_a_group_name_matching_none_or_several_fails_before_any_upload(connectio
 
 
 @pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
-def test_the_options_keep_the_sensors_result(monkeypatch, option):
+def test_the_options_keep_the_sensors_result(unfinished_at_first_check, option):
     # The first check (the worker's, where there is one) finds the import unfinished however late the
     # task starts, so that the wait defers.
-    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
-        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
-        dag_run = run(f"mimecast_test_sensor_{option}")
+    sim = unfinished_at_first_check
+    dag_run = run(f"mimecast_test_sensor_{option}")
     assert states(dag_run) == {"start": "success", "wait": "success"}
     [import_id] = sim.import_ids()
     result = xcom(dag_run, "wait")
@@ -699,10 +708,11 @@ def test_the_options_keep_the_sensors_result(monkeypatch, option):
 
 
 @pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
-def test_the_options_keep_the_import_operators_result_and_clean_up_its_record(monkeypatch, option):
-    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=1) as sim:
-        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
-        dag_run = run(f"mimecast_test_import_and_wait_{option}")
+def test_the_options_keep_the_import_operators_result_and_clean_up_its_record(
+    unfinished_at_first_check, option
+):
+    sim = unfinished_at_first_check
+    dag_run = run(f"mimecast_test_import_and_wait_{option}")
     assert states(dag_run) == {"import_users": "success"}
     [import_id] = sim.import_ids()
     assert xcom(dag_run, "import_users", key="import_id") == import_id
