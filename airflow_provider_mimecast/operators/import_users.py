@@ -329,15 +329,6 @@ class MimecastImportUsersOperator(BaseOperator):
             time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
 
     def _defer(self, import_id: str, context: Context, ledger: RetryRecord) -> NoReturn:
-        if self.end_from_trigger:
-            refuse_end_from_trigger_with_listeners(self.task_id)
-        self.log.info(
-            "Deferring %suntil Mimecast import %s completes (timeout %.0f s)%s",
-            "" if self.check_before_deferring else "without a check first (check_before_deferring=False) ",
-            import_id,
-            self.timeout,
-            "; the triggerer ends the task (end_from_trigger=True)" if self.end_from_trigger else "",
-        )
         rules = None
         if self.end_from_trigger:
             rules = EndRules(
@@ -355,6 +346,7 @@ class MimecastImportUsersOperator(BaseOperator):
             end_rules=rules,
             # The trigger deletes the no-duplicate record when it ends the task successfully.
             started_import_key=ledger.key,
+            checked_first=self.check_before_deferring,
         )
 
     def _statuses(self, import_id: str) -> tuple[list[ImportStatus] | None, float]:

@@ -200,15 +200,6 @@ class MimecastImportStatusSensor(BaseSensorOperator):
                 first = self.poke(context)
                 if first.is_done:
                     return first.xcom_value
-        if self.end_from_trigger:
-            refuse_end_from_trigger_with_listeners(self.task_id)
-        self.log.info(
-            "Deferring %suntil Mimecast imports %s complete (timeout %.0f s)%s",
-            "" if self.check_before_deferring else "without a check first (check_before_deferring=False) ",
-            ids,
-            self.timeout,
-            "; the triggerer ends the task (end_from_trigger=True)" if self.end_from_trigger else "",
-        )
         defer_until_completed(
             self,
             import_ids=ids,
@@ -219,6 +210,7 @@ class MimecastImportStatusSensor(BaseSensorOperator):
             end_rules=self._end_rules(retries_left=retries_left(self, context))
             if self.end_from_trigger
             else None,
+            checked_first=self.check_before_deferring,
         )
 
     def poke(self, context: Context) -> PokeReturnValue:

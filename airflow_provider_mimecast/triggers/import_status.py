@@ -24,6 +24,7 @@ from airflow_provider_mimecast.triggers.task_end import (
     task_end,
     with_payload_for_dag_test,
 )
+from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
 from airflow_provider_mimecast.wait_event import ImportWaitEvent
 
 #: How long past its deadline (or past its start, for a trigger that starts after its deadline) a wait still
@@ -227,11 +228,23 @@ def defer_until_completed(
     hook_params: dict[str, Any],
     end_rules: EndRules | None = None,
     started_import_key: str | None = None,
+    checked_first: bool = True,
 ) -> NoReturn:
     """Defer ``task`` to a :class:`MimecastImportStatusTrigger` whose deadline is ``timeout`` from now;
     the task resumes in its ``execute_complete``, or with ``end_rules`` (``end_from_trigger``) ends in the
-    triggerer.
+    triggerer, which Airflow refuses when listeners are registered (raised here with the fix).
+
+    :param checked_first: whether the task checked the imports before deferring (for the log).
     """
+    if end_rules is not None:
+        refuse_end_from_trigger_with_listeners(task.task_id)
+    task.log.info(
+        "Deferring %suntil Mimecast imports %s complete (timeout %.0f s)%s",
+        "" if checked_first else "without a check first (check_before_deferring=False) ",
+        import_ids,
+        timeout,
+        "; the triggerer ends the task (end_from_trigger=True)" if end_rules is not None else "",
+    )
     task.defer(
         trigger=MimecastImportStatusTrigger(
             import_ids=import_ids,
