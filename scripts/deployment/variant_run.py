@@ -1,0 +1,227 @@
+"""One variant's waits, in a thread of their own: trigger its DAG over imports on its own simulator, wait
+until every wait is deferred, complete the imports, wait for the run to end; then its figures and the
+goal's checks (issue 17: what a wait costs the workers, with the options that spare them)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from airflow_provider_mimecast.testing.simulator import MimecastSimulator
+from deployment.traffic import TRIGGERER, WORKER, Traffic
+from deployment.variants import Variant
+
+if TYPE_CHECKING:
+    from deployment.scenario import Check, Scenario
+
+#: The goal: the last task's success at most this long after the poke interval that sees the completion.
+SUCCESS_SLACK_SECONDS = 5.0
+#: The goal: token and status requests beyond what the rounds need.
+TOKEN_GOAL = 2
+STATUS_SLACK = 2
+
+
+@dataclass
+class Figures:
+    """One column of the comparison table."""
+
+    tokens: tuple[int, int]  # requests from workers, from triggerers
+    status: tuple[int, int]
+    worker_runs_per_wait: float
+    completion_to_success: float | None  # seconds
+    rounds: int | None = None
+    status_bound: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class VariantRun:
+    """The run of one variant; :meth:`start` returns at once, :meth:`join` waits for its end."""
+
+    def __init__(self, scenario: Scenario, variant: Variant, simulator: MimecastSimulator) -> None:
+        self.scenario = scenario
+        self.variant = variant
+        self.sim = simulator
+        self.waits = scenario.options.waits
+        self.wait_ids: list[str] = []
+        self.error: str | None = None
+        self.triggered_at = 0.0  # time.monotonic()
+        self.deferred_after: float | None = None
+        self.finished_after: float | None = None
+        self.first_poll_at: float | None = None  # Unix time the first triggerer status request was seen
+        self.completed_at: float | None = None  # Unix time its imports completed
+        self.held: dict[str, int] = {}  # triggerer job -> triggers, once all were deferred
+        self._thread: threading.Thread | None = None
+
+    def say(self, message: str) -> None:
+        self.scenario.say(f"{self.variant.name}: {message}")
+
+    def start(self) -> None:
+        self.wait_ids = [
+            self.sim.create_import(total_users=3, pending_seconds=0, processing_seconds=3600)
+            for _ in range(self.waits)
+        ]
+        self.triggered_at = time.monotonic()
+        self.scenario.deployment.api.post(
+            f"/api/v2/dags/{self.variant.dag_id}/dagRuns",
+            {"logical_date": None, "conf": {"import_ids": self.wait_ids}},
+        )
+        self.say(f"triggered {self.variant.dag_id} ({self.waits} waits, {dict(self.variant.sensor_kwargs)})")
+        self._thread = threading.Thread(target=self._run, name=f"variant {self.variant.name}", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self._thread is None:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive() and self.error is None:
+            self.error = f"not finished {timeout:.0f} s after the other phases ended"
+
+    @property
+    def done(self) -> bool:
+        return self._thread is None or not self._thread.is_alive()
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        try:
+            self._wait_deferred()
+            self._complete()
+        except Exception as error:  # reported as a failed check; the main thread goes on
+            self.error = str(error)
+            self.say(f"FAILED: {error}")
+
+    def _note_first_poll(self) -> None:
+        if self.first_poll_at is None and Traffic(self.sim.requests).status_requests(TRIGGERER):
+            self.first_poll_at = time.time()
+
+    def _tis(self) -> list:
+        return [
+            ti
+            for ti in self.scenario.metadata.task_instances(self.variant.dag_id)
+            if self.variant.wait_task(ti.task_id)
+        ]
+
+    def _wait_deferred(self) -> None:
+        metadata, dag_id = self.scenario.metadata, self.variant.dag_id
+
+        def ready() -> bool:
+            self._note_first_poll()
+            ended = [
+                ti for ti in self._tis() if ti.state not in ("", "scheduled", "queued", "running", "deferred")
+            ]
+            if ended:
+                raise RuntimeError(
+                    f"{len(ended)} waits ended before their imports completed, e.g. {ended[0].name} "
+                    f"({ended[0].state}): see its task log"
+                )
+            holders = [h for (task_id, _), h in metadata.deferred_holders(dag_id).items() if h]
+            if len(holders) == self.waits:
+                self.held = dict(Counter(holders))
+                return True
+            return False
+
+        self.scenario.wait_for(f"{self.variant.name}: every wait deferred", ready, timeout=600, interval=1)
+        self.deferred_after = time.monotonic() - self.triggered_at
+        self.say(f"all {self.waits} waits deferred after {self.deferred_after:.0f} s: {self.held}")
+
+    def _complete(self) -> None:
+        poke = self.scenario.poke
+        self.sim.complete_imports(self.wait_ids, after_seconds=poke)
+        self.completed_at = time.time() + poke
+
+        def finished() -> bool:
+            self._note_first_poll()
+            states = [
+                s for (dag, _), s in self.scenario.metadata.dag_runs().items() if dag == self.variant.dag_id
+            ]
+            return bool(states) and all(s in ("success", "failed") for s in states)
+
+        self.scenario.wait_for(f"{self.variant.name}: its run finished", finished, timeout=300, interval=0.5)
+        self.finished_after = time.monotonic() - self.triggered_at
+        self.say(f"run finished {self.finished_after:.0f} s after its start")
+
+    # ------------------------------------------------------------------ results
+    def figures(self) -> Figures:
+        traffic = Traffic(self.sim.requests)
+        tis = self._tis()
+        runs = self.scenario.metadata.worker_task_runs()
+        wait_runs = sum(
+            n
+            for (dag, task), n in runs.items()
+            if dag == self.variant.dag_id and self.variant.wait_task(task)
+        )
+        last = max((ti.end_date or 0.0 for ti in tis), default=0.0)
+        succeeded = len(tis) == self.waits and all(ti.state == "success" and ti.end_date for ti in tis)
+        figures = Figures(
+            tokens=(len(traffic.tokens(WORKER)), len(traffic.tokens(TRIGGERER))),
+            status=(len(traffic.status_requests(WORKER)), len(traffic.status_requests(TRIGGERER))),
+            worker_runs_per_wait=wait_runs / max(len(tis), 1),
+            completion_to_success=last - self.completed_at if succeeded and self.completed_at else None,
+        )
+        if self.first_poll_at is not None and succeeded:
+            poke = self.scenario.poke
+            figures.rounds = math.ceil((last - self.first_poll_at) / poke) + 1
+            batch = self.scenario.options.status_batch_size
+            # One request per batch per triggerer per round: ceil(N / batch) with one triggerer.
+            per_round = sum(math.ceil(n / batch) for n in self.held.values()) or math.ceil(self.waits / batch)
+            figures.status_bound = figures.rounds * per_round + STATUS_SLACK
+        return figures
+
+    def checks(self) -> list[Check]:
+        from deployment.scenario import Check
+
+        name, poke = self.variant.name, self.scenario.poke
+        checks = [Check(f"{name}: its waits ran to their end", self.error is None, self.error or "yes")]
+        tis = self._tis()
+        bad = [ti for ti in tis if not (ti.state == "success" and ti.try_number == 1)]
+        checks.append(
+            Check(
+                f"{name}: {self.waits} waits succeeded in their first try",
+                len(tis) == self.waits and not bad,
+                f"{len(tis) - len(bad)} of {len(tis)}"
+                + (
+                    f"; not so: {', '.join(f'{t.name} {t.state} try {t.try_number}' for t in bad[:5])}"
+                    if bad
+                    else ""
+                ),
+            )
+        )
+        f = self.figures()
+        tokens = sum(f.tokens)
+        checks.append(
+            Check(
+                f"{name}: token requests <= {TOKEN_GOAL} (workers and triggerers)",
+                tokens <= TOKEN_GOAL,
+                f"{f.tokens[0]} from workers, {f.tokens[1]} from triggerers",
+            )
+        )
+        status = sum(f.status)
+        checks.append(
+            Check(
+                f"{name}: status requests <= rounds x ceil(waits / status_batch_size) per triggerer + {STATUS_SLACK}",
+                f.status_bound is not None and status <= f.status_bound,
+                f"{f.status[0]} from workers, {f.status[1]} from triggerers; {f.rounds} rounds of {poke:g} s "
+                f"with the triggers held {sorted(self.held.values())}: bound {f.status_bound}",
+            )
+        )
+        allowed = self.variant.worker_runs or ()
+        checks.append(
+            Check(
+                f"{name}: worker task runs per wait in {list(allowed)}",
+                any(math.isclose(f.worker_runs_per_wait, n) for n in allowed),
+                f"{f.worker_runs_per_wait:.2f} per wait",
+            )
+        )
+        limit = poke + SUCCESS_SLACK_SECONDS
+        took = f.completion_to_success
+        checks.append(
+            Check(
+                f"{name}: last import completed -> last task success <= poke interval + {SUCCESS_SLACK_SECONDS:g} s",
+                took is not None and took <= limit,
+                f"{took:.1f} s (limit {limit:g} s)" if took is not None else "not every wait succeeded",
+            )
+        )
+        return checks
