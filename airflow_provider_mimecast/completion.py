@@ -10,19 +10,19 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 from airflow_provider_mimecast.errors import (
     MimecastError,
     MimecastImportFailedError,
-    MimecastInvalidResponseError,
     MimecastRateLimitError,
 )
 from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus
+from airflow_provider_mimecast.wait_event import (  # noqa: F401 (EVENT_ERROR: re-exported, as before)
+    EVENT_ERROR,
+    EVENT_SUCCESS,
+    EVENT_TIMEOUT,
+    ImportWaitEvent,
+)
 
 #: ``logging.Logger`` on Airflow 2, a structlog logger on Airflow 3: anything with info and warning.
 Logger = Any
-
-#: Trigger event ``status`` values.
-EVENT_SUCCESS = "success"
-EVENT_ERROR = "error"
-EVENT_TIMEOUT = "timeout"
 
 
 def failure_message(error: BaseException) -> str:
@@ -103,26 +103,29 @@ def completed_result(
 def event_result(
     event: Mapping[str, Any], *, single: bool, fail_on_partial_import: bool, log: Logger
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """Turn a :class:`MimecastImportStatusTrigger` event into the XCom value, or raise.
-
-    Errors become :class:`MimecastError`; a timeout becomes ``AirflowSensorTimeout`` so that
-    ``soft_fail`` skips the task as it does in poke mode.
+    """Turn a :class:`MimecastImportStatusTrigger` event payload into the XCom value, or raise (see
+    :func:`wait_result`).
     """
-    kind = event.get("status")
-    if kind == EVENT_SUCCESS:
-        items = event.get("statuses")
-        if not isinstance(items, list) or not items or not all(isinstance(item, Mapping) for item in items):
-            raise MimecastInvalidResponseError(
-                "The Mimecast trigger's success event carries no list of import statuses "
-                f"(event keys: {sorted(map(str, event))})"
-            )
-        statuses = [ImportStatus.from_api(item) for item in items]
-        log_statuses(log, statuses)
-        return completed_result(
-            statuses, single=single, fail_on_partial_import=fail_on_partial_import, log=log
-        )
-    if kind == EVENT_TIMEOUT:
-        raise AirflowSensorTimeout(event.get("message") or "Timed out waiting for the Mimecast import")
-    raise MimecastError(
-        event.get("message") or f"The Mimecast trigger sent an unexpected event: {dict(event)}"
+    return wait_result(
+        ImportWaitEvent.from_event(event),
+        single=single,
+        fail_on_partial_import=fail_on_partial_import,
+        log=log,
     )
+
+
+def wait_result(
+    event: ImportWaitEvent, *, single: bool, fail_on_partial_import: bool, log: Logger
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """The XCom value of a wait that ended with ``event``, or raise: errors become :class:`MimecastError`;
+    a timeout becomes ``AirflowSensorTimeout`` so that ``soft_fail`` skips the task as it does in poke mode.
+    Read on the worker (``execute_complete``) and, with ``end_from_trigger``, in the triggerer.
+    """
+    if event.kind == EVENT_SUCCESS:
+        log_statuses(log, event.statuses)
+        return completed_result(
+            event.statuses, single=single, fail_on_partial_import=fail_on_partial_import, log=log
+        )
+    if event.kind == EVENT_TIMEOUT:
+        raise AirflowSensorTimeout(event.message)
+    raise MimecastError(event.message)

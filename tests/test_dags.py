@@ -674,3 +674,97 @@ def test_a_group_name_matching_none_or_several_fails_before_any_upload(connectio
     assert states(dag_run) == {"import_users": "failed", "import_and_wait": "failed"}
     assert try_number(dag_run, "import_and_wait") == 2  # Airflow's retry looked again, and uploaded nothing
     assert connections.requests_to(IMPORT_USERS_PATH) == []
+
+
+# -- issue 17: waiting that costs no worker ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
+def test_the_options_keep_the_sensors_result(connections, option):
+    dag_run = run(f"mimecast_test_sensor_{option}")
+    assert states(dag_run) == {"start": "success", "wait": "success"}
+    [import_id] = connections.import_ids()
+    result = xcom(dag_run, "wait")
+    assert (result["id"], result["status"], result["totalUsers"]) == (import_id, "completed", 2)
+    checks = {client(r) for r in connections.requests_to(GET_IMPORT_STATUS_PATH)}
+    # check_before_deferring=False: no status request (nor token) from the worker, only the triggerer's.
+    assert checks == ({"worker", "triggerer"} if option == "end_from_trigger" else {"triggerer"})
+
+
+@pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
+def test_the_options_keep_the_import_operators_result_and_clean_up_its_record(connections, option):
+    dag_run = run(f"mimecast_test_import_and_wait_{option}")
+    assert states(dag_run) == {"import_users": "success"}
+    [import_id] = connections.import_ids()
+    assert xcom(dag_run, "import_users", key="import_id") == import_id
+    final = xcom(dag_run, "import_users")
+    assert (final["id"], final["status"], final["successfulImportedUsers"]) == (import_id, "completed", 2)
+    assert started_import(dag_run) is None
+    checks = [client(r) for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
+    assert ("worker" in checks) == (option == "end_from_trigger")
+
+
+@pytest.mark.parametrize("option", ["end_from_trigger", "both"])
+@pytest.mark.parametrize(("flag", "case"), sorted(SKIP_RULES))
+def test_soft_fail_and_never_fail_mean_the_same_when_the_triggerer_ends_the_task(
+    connections, option, flag, case
+):
+    if case == "error_at_first_check":
+        import_id = "no-such-import"  # a fail entry, at the worker's check or the trigger's first
+    else:
+        import_id = connections.create_import(pending_seconds=600)
+    if case == "error_later":
+        connections.inject(
+            Fault("latency", path=GET_IMPORT_STATUS_PATH),
+            Fault("binding_expired", path=GET_IMPORT_STATUS_PATH, times=100),
+        )
+    length = "short" if case == "timeout" else "long"
+    dag_run = run(f"mimecast_test_{flag}_{length}_{option}", import_id=import_id)
+    assert states(dag_run) == {"wait": SKIP_RULES[flag, case]}
+
+
+def test_a_sensor_asked_to_start_in_the_triggerer_still_waits_where_dag_test_runs_it(connections):
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    dag_run = run("mimecast_test_start_from_trigger", import_id=import_id)
+    assert states(dag_run) == {"wait": "success"} and xcom(dag_run, "wait")["id"] == import_id
+
+
+END_FROM_TRIGGER_DAG = """
+from datetime import datetime
+from airflow.providers.common.compat.sdk import DAG
+from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
+
+with DAG(dag_id="ends_in_the_triggerer", schedule=None, start_date=datetime(2026, 1, 1)):
+    MimecastImportStatusSensor(task_id="wait", import_id="x", deferrable=True, end_from_trigger=True)
+"""
+
+
+class _Listener:
+    """A listener as OpenLineage or a plugin registers one."""
+
+    from airflow.listeners import hookimpl
+
+    @hookimpl
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any, *args: Any) -> None: ...
+
+
+def test_end_from_trigger_with_a_listener_registered_fails_the_dag_import_saying_what_to_do(tmp_path):
+    from airflow.listeners.listener import get_listener_manager
+
+    (tmp_path / "dag_ending_in_the_triggerer.py").write_text(END_FROM_TRIGGER_DAG)
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    manager = get_listener_manager()
+    listener = _Listener()
+    manager.add_listener(listener)
+    try:
+        bag = DagBag(dag_folder=str(tmp_path))
+    finally:
+        manager.pm.unregister(listener)
+    [error] = bag.import_errors.values()
+    assert "'wait' has end_from_trigger=True, but Airflow listeners are registered" in error
+    assert "Set end_from_trigger=False on this task" in error
+    # Without the listener the same file parses.
+    assert DagBag(dag_folder=str(tmp_path)).import_errors == {}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Variable, conf
 
@@ -29,6 +29,8 @@ from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, Mimecast
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
 from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
+from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
+from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
 from airflow_provider_mimecast.uploads import Upload, load_upload
 
 if TYPE_CHECKING:
@@ -80,6 +82,10 @@ class MimecastImportUsersOperator(BaseOperator):
     :param retry_ambiguous_failures: upload again even after Mimecast may have accepted an upload (in the
         hook, and on a later try of the task), accepting the risk of a duplicate import.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
+    :param end_from_trigger: with ``wait_for_completion`` and ``deferrable``, end the task in the triggerer
+        instead of resuming it on a worker (docs/waiting.rst, "Waiting without a worker").
+    :param check_before_deferring: with ``wait_for_completion`` and ``deferrable``, check the new import
+        once on the worker before deferring (default); False defers at once.
     :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
         fails the task before upload; ``drop`` uploads the other rows of a CSV and pushes what was sent and
         dropped under the XCom key ``upload_rows`` (docs/importing.rst).
@@ -112,9 +118,22 @@ class MimecastImportUsersOperator(BaseOperator):
         retry_ambiguous_failures: bool = False,
         hook_params: dict[str, Any] | None = None,
         invalid_rows: str = "fail",
+        end_from_trigger: bool = False,
+        check_before_deferring: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
+        self.end_from_trigger = bool(end_from_trigger and wait_for_completion and deferrable)
+        if end_from_trigger and not self.end_from_trigger:
+            self.log.warning(
+                "end_from_trigger=True has no effect without wait_for_completion=True and deferrable=True "
+                "(task %s)",
+                self.task_id,
+            )
+        if self.end_from_trigger:
+            refuse_end_from_trigger_with_listeners(self.task_id)
+        self.check_before_deferring = check_before_deferring
         self.invalid_rows = check_invalid_rows(invalid_rows)
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
@@ -174,7 +193,7 @@ class MimecastImportUsersOperator(BaseOperator):
         if not self.wait_for_completion:
             ledger.delete()
             return import_id
-        result = self._wait(import_id)
+        result = self._wait(import_id, context, ledger)
         ledger.delete()
         return result
 
@@ -287,8 +306,12 @@ class MimecastImportUsersOperator(BaseOperator):
             "file_type": upload.file_type,
         }
 
-    def _wait(self, import_id: str) -> dict[str, Any] | list[dict[str, Any]]:
+    def _wait(
+        self, import_id: str, context: Context, ledger: _Ledger
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         deadline = time.monotonic() + self.timeout
+        if self.deferrable and not self.check_before_deferring:
+            self._defer(import_id, context, ledger)
         while True:
             statuses, rate_limited_for = self._statuses(import_id)
             if statuses is not None:
@@ -298,14 +321,7 @@ class MimecastImportUsersOperator(BaseOperator):
                     statuses, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
                 )
             if self.deferrable:
-                defer_until_completed(
-                    self,
-                    import_ids=[import_id],
-                    mimecast_conn_id=self.mimecast_conn_id,
-                    poll_interval=self.poll_interval,
-                    timeout=self.timeout,
-                    hook_params=self.hook_params,
-                )
+                self._defer(import_id, context, ledger)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 last = statuses[0].summary() if statuses else "its status was not seen"
@@ -315,6 +331,35 @@ class MimecastImportUsersOperator(BaseOperator):
                     "waiting on it, or wait for it with MimecastImportStatusSensor"
                 )
             time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
+
+    def _defer(self, import_id: str, context: Context, ledger: _Ledger) -> NoReturn:
+        if self.end_from_trigger:
+            refuse_end_from_trigger_with_listeners(self.task_id)
+        self.log.info(
+            "Deferring %suntil Mimecast import %s completes (timeout %.0f s)%s",
+            "" if self.check_before_deferring else "without a check first (check_before_deferring=False) ",
+            import_id,
+            self.timeout,
+            "; the triggerer ends the task (end_from_trigger=True)" if self.end_from_trigger else "",
+        )
+        rules = None
+        if self.end_from_trigger:
+            rules = EndRules(
+                single=True,
+                fail_on_partial_import=self.fail_on_partial_import,
+                fail_in_trigger=not retries_left(self, context),
+            )
+        defer_until_completed(
+            self,
+            import_ids=[import_id],
+            mimecast_conn_id=self.mimecast_conn_id,
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+            hook_params=self.hook_params,
+            end_rules=rules,
+            # The trigger deletes the no-duplicate record when it ends the task successfully.
+            started_import_key=ledger.key,
+        )
 
     def _statuses(self, import_id: str) -> tuple[list[ImportStatus] | None, float]:
         """The import's status, or None and how long to wait when Mimecast should be asked again later:

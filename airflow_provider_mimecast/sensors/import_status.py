@@ -27,7 +27,18 @@ from airflow_provider_mimecast.completion import (
 from airflow_provider_mimecast.errors import MimecastError, MimecastMissingImportsError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
-from airflow_provider_mimecast.triggers.import_status import defer_until_completed
+from airflow_provider_mimecast.triggers.import_status import (
+    MimecastImportStatusTrigger,
+    defer_until_completed,
+    deferral_timeout,
+    end_kwargs,
+)
+from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
+from airflow_provider_mimecast.triggers.triggerer_options import (
+    StartTriggerArgs,
+    refuse_end_from_trigger_with_listeners,
+    why_not_start_in_triggerer,
+)
 
 if TYPE_CHECKING:
     import datetime
@@ -57,6 +68,12 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         ``[operators] default_deferrable``.
     :param hook_params: keyword arguments for :class:`MimecastHook` (``timeout``, ``max_retries``,
         ``retry_delay``), passed to the trigger as well.
+    :param end_from_trigger: with ``deferrable``, end the task in the triggerer instead of resuming it on a
+        worker; refused when Airflow listeners are registered (docs/waiting.rst, "Waiting without a worker").
+    :param check_before_deferring: with ``deferrable``, check once on the worker before deferring (default);
+        False defers at once.
+    :param start_from_trigger: with ``deferrable``, start the task in the triggerer, without a worker, where
+        this Airflow can (else it starts on a worker and logs why).
 
     Every other argument of ``BaseSensorOperator`` applies: ``poke_interval``, ``timeout``, ``mode``,
     ``soft_fail`` (skips on timeout), ``never_fail`` (skips on any error but the timeout),
@@ -77,6 +94,9 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         fail_on_partial_import: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         hook_params: dict[str, Any] | None = None,
+        end_from_trigger: bool = False,
+        check_before_deferring: bool = True,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,6 +105,66 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         self.fail_on_partial_import = fail_on_partial_import
         self.deferrable = deferrable
         self.hook_params = dict(hook_params or {})
+        self.check_before_deferring = check_before_deferring
+        # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
+        self.end_from_trigger = bool(end_from_trigger and deferrable)
+        for name, asked in (
+            ("end_from_trigger", end_from_trigger),
+            ("start_from_trigger", start_from_trigger),
+        ):
+            if asked and not deferrable:
+                self.log.warning(
+                    "%s=True has no effect without deferrable=True (task %s)", name, self.task_id
+                )
+        if self.end_from_trigger:
+            refuse_end_from_trigger_with_listeners(self.task_id)
+        #: Why start_from_trigger=True could not be honoured (logged when the task starts on a worker).
+        self._not_started_in_triggerer: str | None = None
+        if start_from_trigger and deferrable:
+            self._start_in_triggerer()
+
+    def _start_in_triggerer(self) -> None:
+        """Set Airflow's ``start_from_trigger`` and ``start_trigger_args`` where this Airflow can start this
+        task in the triggerer; else leave the task to start on a worker, saying why.
+        """
+        native = self.has_dag() and bool(getattr(self.dag, "render_template_as_native_obj", False))
+        why = why_not_start_in_triggerer(
+            {"import_id": self.import_id, "mimecast_conn_id": self.mimecast_conn_id}, native_rendering=native
+        )
+        if why is not None:
+            self._not_started_in_triggerer = why
+            self.log.warning("start_from_trigger=True, but task %s starts on a worker: %s", self.task_id, why)
+            return
+        timeout, interval = float(self.timeout), float(self.poke_interval)
+        ids = self.import_id if isinstance(self.import_id, str) else list(self.import_id)  # type: ignore[arg-type]
+        rules = self._end_rules(retries_left=bool(self.retries)) if self.end_from_trigger else None
+        self.start_from_trigger = True
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=f"{MimecastImportStatusTrigger.__module__}.{MimecastImportStatusTrigger.__qualname__}",
+            trigger_kwargs={
+                "import_ids": [],
+                "mimecast_conn_id": self.mimecast_conn_id,
+                "poll_interval": interval,
+                "end_time": None,
+                "hook_params": self.hook_params,
+                "timeout": timeout,
+                "import_id": ids,
+                **end_kwargs(rules),
+            },
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=deferral_timeout(timeout, interval),
+        )
+
+    def _end_rules(self, *, retries_left: bool) -> EndRules:
+        """What the trigger needs to end the task as :meth:`execute_complete` and the skip rules would."""
+        return EndRules(
+            single=isinstance(self.import_id, str),
+            fail_on_partial_import=self.fail_on_partial_import,
+            soft_fail=self.soft_fail,
+            never_fail=self.never_fail,
+            fail_in_trigger=not retries_left,
+        )
 
     @cached_property
     def hook(self) -> MimecastHook:
@@ -109,12 +189,27 @@ class MimecastImportStatusSensor(BaseSensorOperator):
                     f"{timeout} Mimecast's last answer left out imports {list(self._unseen_import_ids)} "
                     "(no fail entry): their status was not seen"
                 ) from timeout
+        if self.start_from_trigger or self._not_started_in_triggerer:
+            self.log.info(
+                "start_from_trigger=True, but this task started on a worker: %s",
+                self._not_started_in_triggerer
+                or "Airflow did not start it in the triggerer (mapped tasks never are)",
+            )
         with self._skip_rules():
             ids = self.import_ids
-            first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
-        self.log.info("Deferring until Mimecast imports %s complete (timeout %.0f s)", ids, self.timeout)
+            if self.check_before_deferring:
+                first = self.poke(context)
+                if first.is_done:
+                    return first.xcom_value
+        if self.end_from_trigger:
+            refuse_end_from_trigger_with_listeners(self.task_id)
+        self.log.info(
+            "Deferring %suntil Mimecast imports %s complete (timeout %.0f s)%s",
+            "" if self.check_before_deferring else "without a check first (check_before_deferring=False) ",
+            ids,
+            self.timeout,
+            "; the triggerer ends the task (end_from_trigger=True)" if self.end_from_trigger else "",
+        )
         defer_until_completed(
             self,
             import_ids=ids,
@@ -122,6 +217,9 @@ class MimecastImportStatusSensor(BaseSensorOperator):
             poll_interval=float(self.poke_interval),
             timeout=float(self.timeout),
             hook_params=self.hook_params,
+            end_rules=self._end_rules(retries_left=retries_left(self, context))
+            if self.end_from_trigger
+            else None,
         )
 
     def poke(self, context: Context) -> PokeReturnValue:

@@ -11,17 +11,20 @@ from typing import Any, NoReturn
 from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_mimecast.completion import (
-    EVENT_ERROR,
-    EVENT_SUCCESS,
-    EVENT_TIMEOUT,
-    failure_message,
-    log_statuses,
-)
+from airflow_provider_mimecast.completion import failure_message, log_statuses
 from airflow_provider_mimecast.errors import MimecastConfigurationError
 from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.poller import POLLERS, Report
+from airflow_provider_mimecast.triggers.task_end import (
+    END_RULES_KWARGS,
+    EndRules,
+    delete_started_import_record,
+    ordinary_event,
+    task_end,
+    with_payload_for_dag_test,
+)
+from airflow_provider_mimecast.wait_event import ImportWaitEvent
 
 #: How long past its deadline (or past its start, for a trigger that starts after its deadline) a wait still
 #: expects the poller's last report before giving up on it.
@@ -43,8 +46,19 @@ class MimecastImportStatusTrigger(BaseTrigger):
     :param import_ids: the import IDs to wait for.
     :param mimecast_conn_id: the ``mimecast`` connection.
     :param poll_interval: seconds between two checks.
-    :param end_time: the deadline as a Unix timestamp (seconds).
+    :param end_time: the deadline as a Unix timestamp (seconds); None with ``timeout``.
     :param hook_params: keyword arguments for :class:`MimecastHook` (``timeout``, ``retry_delay``, ...).
+    :param end_from_trigger: end the task here with Airflow's task-end events instead of resuming it on a
+        worker (docs/waiting.rst); the task's end rules come as ``single``, ``fail_on_partial_import``,
+        ``soft_fail``, ``never_fail`` and ``fail_in_trigger``
+        (:class:`~airflow_provider_mimecast.triggers.task_end.EndRules`), and ``started_import_key`` names
+        the import operator's no-duplicate record, deleted on success.
+    :param timeout: with ``start_from_trigger``: the deadline in seconds from when the trigger starts.
+    :param import_id: with ``start_from_trigger``: the task's ``import_id`` (rendered by the triggerer where
+        Airflow renders templates there), read instead of ``import_ids``.
+
+    The keyword arguments after ``hook_params`` are serialized only when used: a trigger without them
+    serializes as releases before them did.
     """
 
     def __init__(
@@ -52,8 +66,14 @@ class MimecastImportStatusTrigger(BaseTrigger):
         import_ids: list[str],
         mimecast_conn_id: str,
         poll_interval: float,
-        end_time: float,
+        end_time: float | None = None,
         hook_params: dict[str, Any] | None = None,
+        *,
+        end_from_trigger: bool = False,
+        started_import_key: str | None = None,
+        timeout: float | None = None,
+        import_id: Any = None,
+        **end_rules: Any,
     ) -> None:
         super().__init__()
         self.import_ids = list(import_ids)
@@ -61,27 +81,42 @@ class MimecastImportStatusTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.end_time = end_time
         self.hook_params = dict(hook_params or {})
+        self.end_from_trigger = end_from_trigger
+        unknown = set(end_rules) - set(END_RULES_KWARGS)
+        if unknown:
+            raise TypeError(f"MimecastImportStatusTrigger got unexpected keyword arguments {sorted(unknown)}")
+        self.end_rules = EndRules(**end_rules)
+        self.started_import_key = started_import_key
+        self.timeout = timeout
+        self.import_id = import_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "import_ids": self.import_ids,
-                "mimecast_conn_id": self.mimecast_conn_id,
-                "poll_interval": self.poll_interval,
-                "end_time": self.end_time,
-                "hook_params": self.hook_params,
-            },
-        )
+        kwargs: dict[str, Any] = {
+            "import_ids": self.import_ids,
+            "mimecast_conn_id": self.mimecast_conn_id,
+            "poll_interval": self.poll_interval,
+            "end_time": self.end_time,
+            "hook_params": self.hook_params,
+        }
+        if self.end_from_trigger:
+            kwargs["end_from_trigger"] = True
+            kwargs.update(self.end_rules.as_kwargs())
+            if self.started_import_key:
+                kwargs["started_import_key"] = self.started_import_key
+        if self.timeout is not None:
+            kwargs["timeout"] = self.timeout
+        if self.import_id is not None:
+            kwargs["import_id"] = self.import_id
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            interval, end_time = (
-                _seconds("poll_interval", self.poll_interval),
-                _seconds("end_time", self.end_time),
-            )
+            interval, end_time = _seconds("poll_interval", self.poll_interval), self._end_time()
             # An empty list would "complete" without a single answer; a repeated ID is a bug upstream.
-            self.import_ids = normalize_import_ids(self.import_ids, argument="import_ids")
+            if self.import_id is not None:
+                self.import_ids = normalize_import_ids(self.import_id)
+            else:
+                self.import_ids = normalize_import_ids(self.import_ids, argument="import_ids")
             poller = POLLERS.poller(self.mimecast_conn_id, self.hook_params, log=self.log)
             # The poller keeps time with the monotonic clock; end_time is wall-clock, as serialized. Read
             # once: a wall clock that jumps later does not move the deadline.
@@ -100,17 +135,38 @@ class MimecastImportStatusTrigger(BaseTrigger):
                             or poller.problem
                             or "no answer from Mimecast came before the deadline"
                         )
-                        yield self._timeout_event([], {i: why for i in self.import_ids})
+                        yield await self._fire(self._timeout_event([], {i: why for i in self.import_ids}))
                         return
                     event = self._event(report, final=time.monotonic() >= deadline, shown=shown)
                     if event is not None:
-                        yield event
+                        yield await self._fire(event)
                         return
         except Exception as error:
             # A trigger that crashes leaves its task deferred until the deferral timeout: report instead.
-            yield TriggerEvent({"status": EVENT_ERROR, "message": failure_message(error)})
+            yield await self._fire(ImportWaitEvent.error(failure_message(error)))
 
-    def _event(self, report: Report, *, final: bool, shown: dict[str, str]) -> TriggerEvent | None:
+    def _end_time(self) -> float:
+        """The deadline: ``end_time``, or ``timeout`` from now for a trigger the task started in."""
+        if self.end_time is None and self.timeout is not None:
+            self.end_time = time.time() + _seconds("timeout", self.timeout)
+        return _seconds("end_time", self.end_time)
+
+    async def _fire(self, wait: ImportWaitEvent) -> TriggerEvent:
+        """The event the trigger yields for how its wait ended: the ordinary one, which resumes the task
+        on a worker, or with ``end_from_trigger`` the one that ends the task here.
+        """
+        if not self.end_from_trigger:
+            return ordinary_event(wait)
+        try:
+            end = task_end(wait, self.end_rules, log=self.log)
+        except Exception as error:  # a bug here must not leave the task deferred: the worker decides
+            self.log.exception("Could not end the task in the triggerer (%s): resuming it on a worker", error)
+            return ordinary_event(wait)
+        if end.succeeded and self.started_import_key:
+            await delete_started_import_record(self.started_import_key, log=self.log)
+        return with_payload_for_dag_test(end, wait).event
+
+    def _event(self, report: Report, *, final: bool, shown: dict[str, str]) -> ImportWaitEvent | None:
         statuses: list[ImportStatus] = []
         unseen: dict[str, str] = {}
         errors: list[str] = []
@@ -125,17 +181,17 @@ class MimecastImportStatusTrigger(BaseTrigger):
             else:
                 errors.append(str(item))
         if errors:
-            return TriggerEvent({"status": EVENT_ERROR, "message": "; ".join(dict.fromkeys(errors))})
+            return ImportWaitEvent.error("; ".join(dict.fromkeys(errors)))
         # Log an import's line when it changes, not at every poll: a long wait stays readable.
         changed = [s for s in statuses if shown.get(s.id) != s.summary()]
         log_statuses(self.log, changed)
         shown.update((s.id, s.summary()) for s in changed)
         if all_completed(statuses) and not unseen:
-            return TriggerEvent({"status": EVENT_SUCCESS, "statuses": [s.as_dict() for s in statuses]})
+            return ImportWaitEvent.success(statuses)
         return self._timeout_event(statuses, unseen) if final else None
 
     @staticmethod
-    def _timeout_event(statuses: list[ImportStatus], unseen: Mapping[str, str]) -> TriggerEvent:
+    def _timeout_event(statuses: list[ImportStatus], unseen: Mapping[str, str]) -> ImportWaitEvent:
         waiting = [s.summary() for s in statuses if not s.state.is_terminal]
         by_reason: dict[str, list[str]] = {}
         for import_id, reason in unseen.items():
@@ -144,12 +200,8 @@ class MimecastImportStatusTrigger(BaseTrigger):
             f"import{'s' if len(ids) > 1 else ''} {', '.join(ids)} not seen in the last check ({reason})"
             for reason, ids in by_reason.items()
         ]
-        return TriggerEvent(
-            {
-                "status": EVENT_TIMEOUT,
-                "message": f"Timed out waiting for Mimecast imports to complete: {'; '.join(waiting)}",
-                "statuses": [s.as_dict() for s in statuses],
-            }
+        return ImportWaitEvent.timeout(
+            f"Timed out waiting for Mimecast imports to complete: {'; '.join(waiting)}", statuses
         )
 
 
@@ -162,6 +214,11 @@ def _seconds(name: str, value: Any) -> float:
     return float(value)
 
 
+def deferral_timeout(timeout: float, poll_interval: float) -> timedelta:
+    """The deferral's own Airflow timeout: a backstop only, should the trigger never fire."""
+    return timedelta(seconds=timeout + poll_interval + DEFERRAL_GRACE_SECONDS)
+
+
 def defer_until_completed(
     task: BaseOperator,
     *,
@@ -170,9 +227,12 @@ def defer_until_completed(
     poll_interval: float,
     timeout: float,
     hook_params: dict[str, Any],
+    end_rules: EndRules | None = None,
+    started_import_key: str | None = None,
 ) -> NoReturn:
     """Defer ``task`` to a :class:`MimecastImportStatusTrigger` whose deadline is ``timeout`` from now;
-    the task resumes in its ``execute_complete``.
+    the task resumes in its ``execute_complete``, or with ``end_rules`` (``end_from_trigger``) ends in the
+    triggerer.
     """
     task.defer(
         trigger=MimecastImportStatusTrigger(
@@ -181,8 +241,18 @@ def defer_until_completed(
             poll_interval=poll_interval,
             end_time=time.time() + timeout,
             hook_params=hook_params,
+            **end_kwargs(end_rules, started_import_key),
         ),
         method_name="execute_complete",
-        # A backstop only: should the trigger never fire, Airflow still ends the wait.
-        timeout=timedelta(seconds=timeout + poll_interval + DEFERRAL_GRACE_SECONDS),
+        timeout=deferral_timeout(timeout, poll_interval),
     )
+
+
+def end_kwargs(end_rules: EndRules | None, started_import_key: str | None = None) -> dict[str, Any]:
+    """The trigger kwargs of ``end_from_trigger`` (none without it)."""
+    if end_rules is None:
+        return {}
+    kwargs: dict[str, Any] = {"end_from_trigger": True, **end_rules.as_kwargs()}
+    if started_import_key:
+        kwargs["started_import_key"] = started_import_key
+    return kwargs

@@ -249,3 +249,42 @@ for mode in ("poke", "deferrable", "native", "text"):
             MimecastImportStatusSensor.partial(
                 task_id="wait_each", deferrable=True, poke_interval=0.2, timeout=60, hook_params=FAST
             ).expand(import_id=start.output)
+
+# -- issue 17: waiting that costs no worker: end_from_trigger, check_before_deferring, start_from_trigger ---
+for option in ("end_from_trigger", "no_check", "both"):
+    options = {
+        "end_from_trigger": option in ("end_from_trigger", "both"),
+        "check_before_deferring": option == "end_from_trigger",
+    }
+    with test_dag(f"mimecast_test_sensor_{option}"):
+        start = MimecastImportUsersOperator(task_id="start", source=ROWS, group_id="grp-1", hook_params=FAST)
+        start >> MimecastImportStatusSensor(
+            task_id="wait",
+            import_id=start.output,
+            deferrable=True,
+            poke_interval=0.2,
+            timeout=60,
+            hook_params=FAST,
+            **options,
+        )
+    with test_dag(f"mimecast_test_import_and_wait_{option}"):
+        MimecastImportUsersOperator(
+            task_id="import_users",
+            source=ROWS,
+            group_id="grp-1",
+            wait_for_completion=True,
+            deferrable=True,
+            poll_interval=0.2,
+            timeout=60,
+            hook_params=FAST,
+            **options,
+        )
+    # soft_fail and never_fail with the triggerer ending the task.
+    for flag in ("soft_fail", "never_fail"):
+        for length, timeout in (("short", 0.5), ("long", 600)):
+            with test_dag(f"mimecast_test_{flag}_{length}_{option}"):
+                templated_wait("deferrable", timeout=timeout, **{flag: True, **options})
+
+with test_dag("mimecast_test_start_from_trigger"):
+    # dag.test() runs every task on its worker path: the sensor must still wait and succeed there.
+    templated_wait("deferrable", start_from_trigger=True, end_from_trigger=True)
