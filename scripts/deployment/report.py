@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from statistics import mean
 
@@ -14,15 +16,41 @@ from deployment.traffic import TRIGGERER, WORKER, Traffic, status_ids
 from deployment.variant_run import STATUS_SLACK, SUCCESS_SLACK_SECONDS, TOKEN_GOAL, Figures
 from deployment.variants import BY_NAME, TODAY
 
-BLOCKED = re.compile(r"async thread was blocked for ([0-9.]+) seconds")
+BLOCKED = re.compile(r"^(\S+) .*async thread was blocked for ([0-9.]+) seconds", re.MULTILINE)
 
 
-def blocked_warnings(logs: Sequence[Path]) -> list[float]:
-    """How long each "async thread was blocked" warning in the triggerers' logs says the loop was stuck."""
-    found: list[float] = []
+@dataclass(frozen=True)
+class Blocked:
+    at: float | None  # Unix time of the warning, if its line has a readable timestamp
+    seconds: float  # how long the loop was stuck
+
+
+def blocked_warnings(logs: Sequence[Path]) -> list[Blocked]:
+    """Each "async thread was blocked" warning in the triggerers' logs: when, and how long."""
+    found: list[Blocked] = []
     for log in logs:
-        found += [float(m.group(1)) for m in BLOCKED.finditer(log.read_text(errors="replace"))]
+        for match in BLOCKED.finditer(log.read_text(errors="replace")):
+            try:
+                at: float | None = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                at = None
+            found.append(Blocked(at, float(match.group(2))))
     return found
+
+
+def blocked_by_window(scenario: Scenario, blocked: Sequence[Blocked]) -> list[str]:
+    """Where the warnings fell: today's phases, and each variant's start and completion (which overlap
+    today's phases)."""
+    windows = [(f"phase {name}", a, b) for name, a, b in scenario.outcome.windows]
+    windows += [
+        (f"{run.variant.name} {what}", a, b) for run in scenario.variants for what, a, b in run.windows
+    ]
+    lines = []
+    for label, start, end in windows:
+        inside = [b.seconds for b in blocked if b.at is not None and start <= b.at <= end]
+        if inside:
+            lines.append(f"  {label}: {len(inside)}, longest {max(inside):.2f} s, {sum(inside):.1f} s in all")
+    return lines
 
 
 def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
@@ -123,7 +151,7 @@ def _first_try_success(ti: TaskInstance) -> bool:
     return ti.state == "success" and ti.try_number == 1
 
 
-def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[float], wall_seconds: float) -> str:
+def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[Blocked], wall_seconds: float) -> str:
     outcome, metadata = scenario.outcome, scenario.metadata
     runs = metadata.worker_task_runs()
     wait_runs = runs.get((WAIT_DAG, WAIT_TASK), 0)
@@ -163,8 +191,9 @@ def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[float], wall_s
         )
     for label, value in outcome.figures.items():
         lines.append(f"{label}: {value}")
-    longest = f", longest {max(blocked):.2f} s" if blocked else ""
-    lines.append(f'triggerers\' "async thread was blocked" warnings: {len(blocked)}{longest}')
+    longest = f", longest {max(b.seconds for b in blocked):.2f} s" if blocked else ""
+    lines.append(f'triggerers\' "async thread was blocked" warnings: {len(blocked)}{longest}; during')
+    lines += blocked_by_window(scenario, blocked) or ["  -"]
     lines.append(f"phases: {', '.join(scenario.options.phases) or 'none'}; wall time {wall_seconds:.0f} s")
     times = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.phase_seconds.items())
     lines.append(f"phase times: {times or '-'}")
@@ -228,10 +257,15 @@ def comparison(scenario: Scenario, traffic: Traffic) -> str:
     lines.append("(w: from workers, t: from triggerers; today's simulator also serves the two example DAGs,")
     lines.append(" and its triggerers' figures include the disruptions)")
     for run in scenario.variants:
-        deferred = f"{run.deferred_after:.0f} s" if run.deferred_after is not None else "-"
-        finished = f"{run.finished_after:.0f} s" if run.finished_after is not None else "-"
+        quickest = run.figures().completion_to_first_success
         lines.append(
-            f"{run.variant.name}: every wait deferred {deferred} after its run was triggered, run finished "
-            f"after {finished}; triggers held {sorted(run.held.values())}"
+            f"{run.variant.name}: from its trigger, every wait deferred after {_secs(run.deferred_after)}, "
+            f"answered in the triggerer after {_secs(run.ready_after)}, run finished after "
+            f"{_secs(run.finished_after)}; triggers held {sorted(run.held.values())}; completion -> first "
+            f"success {f'{quickest:.1f} s' if quickest is not None else '-'}"
         )
     return "\n".join(lines)
+
+
+def _secs(value: float | None) -> str:
+    return f"{value:.0f} s" if value is not None else "-"

@@ -23,7 +23,7 @@ from deployment.airflow_api import ApiError
 from deployment.airflow_deployment import TRIGGERER_HEALTH_SECONDS, AirflowDeployment
 from deployment.metadata import Metadata
 from deployment.traffic import TRIGGERER, Traffic, token_secret
-from deployment.variant_run import VariantRun
+from deployment.variant_run import VariantRun, VariantRuns
 from deployment.variants import BY_NAME, TODAY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +86,8 @@ class Outcome:
     token_bound: int = 0  # tokens the triggerers may fetch: one per process plus one per renewal
     triggerer_job: dict[str, str] = field(default_factory=dict)  # process name -> job ID
     phase_seconds: dict[str, float] = field(default_factory=dict)  # phase -> how long it took
+    #: (phase, from, to) in Unix time, to place the triggerers' blocked-loop warnings.
+    windows: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 class Scenario:
@@ -110,6 +112,7 @@ class Scenario:
         self.variants: list[VariantRun] = [
             VariantRun(self, BY_NAME[name], sims[name]) for name in options.variants if name != TODAY
         ]
+        self.variant_runs = VariantRuns(self.variants)
 
     # ------------------------------------------------------------------ helpers
     def say(self, message: str) -> None:
@@ -118,12 +121,13 @@ class Scenario:
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Time a phase; its time is printed at once and in the table."""
-        began = time.monotonic()
+        began, began_unix = time.monotonic(), time.time()
         try:
             yield
         finally:
             took = time.monotonic() - began
             self.outcome.phase_seconds[name] = took
+            self.outcome.windows.append((name, began_unix, time.time()))
             self.say(f"phase {name}: {took:.0f} s")
 
     def check(self, name: str, ok: bool, detail: str) -> bool:
@@ -239,13 +243,10 @@ class Scenario:
         return self.outcome
 
     def start_variants(self) -> None:
-        for run in self.variants:
-            run.start()
+        self.variant_runs.start()
 
     def join_variants(self) -> None:
-        deadline = time.monotonic() + 600
-        for run in self.variants:
-            run.join(max(deadline - time.monotonic(), 0))
+        self.variant_runs.join(600)
 
     def start_components(self) -> None:
         d = self.deployment

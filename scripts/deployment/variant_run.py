@@ -32,14 +32,15 @@ class Figures:
     tokens: tuple[int, int]  # requests from workers, from triggerers
     status: tuple[int, int]
     worker_runs_per_wait: float
-    completion_to_success: float | None  # seconds
+    completion_to_success: float | None  # seconds, to the last task's success
+    completion_to_first_success: float | None = None
     rounds: int | None = None
     status_bound: int | None = None
     notes: list[str] = field(default_factory=list)
 
 
 class VariantRun:
-    """The run of one variant; :meth:`start` returns at once, :meth:`join` waits for its end."""
+    """The run of one variant, driven by :class:`VariantRuns`."""
 
     def __init__(self, scenario: Scenario, variant: Variant, simulator: MimecastSimulator) -> None:
         self.scenario = scenario
@@ -49,49 +50,35 @@ class VariantRun:
         self.wait_ids: list[str] = []
         self.error: str | None = None
         self.triggered_at = 0.0  # time.monotonic()
+        self._triggered_unix = 0.0
         self.deferred_after: float | None = None
+        self.ready_after: float | None = None
         self.finished_after: float | None = None
         self.first_poll_at: float | None = None  # Unix time the first triggerer status request was seen
         self.completed_at: float | None = None  # Unix time its imports completed
         self.held: dict[str, int] = {}  # triggerer job -> triggers, once all were deferred
-        self._thread: threading.Thread | None = None
+        #: (what, from, to) in Unix time: its trigger start and its completion, to place blocked-loop warnings.
+        self.windows: list[tuple[str, float, float]] = []
 
     def say(self, message: str) -> None:
         self.scenario.say(f"{self.variant.name}: {message}")
 
-    def start(self) -> None:
+    def fail(self, error: Exception | str) -> None:
+        self.error = str(error)
+        self.say(f"FAILED: {error}")
+
+    def trigger(self) -> None:
         self.wait_ids = [
             self.sim.create_import(total_users=3, pending_seconds=0, processing_seconds=3600)
             for _ in range(self.waits)
         ]
         self.triggered_at = time.monotonic()
+        self._triggered_unix = time.time()
         self.scenario.deployment.api.post(
             f"/api/v2/dags/{self.variant.dag_id}/dagRuns",
             {"logical_date": None, "conf": {"import_ids": self.wait_ids}},
         )
         self.say(f"triggered {self.variant.dag_id} ({self.waits} waits, {dict(self.variant.sensor_kwargs)})")
-        self._thread = threading.Thread(target=self._run, name=f"variant {self.variant.name}", daemon=True)
-        self._thread.start()
-
-    def join(self, timeout: float) -> None:
-        if self._thread is None:
-            return
-        self._thread.join(timeout)
-        if self._thread.is_alive() and self.error is None:
-            self.error = f"not finished {timeout:.0f} s after the other phases ended"
-
-    @property
-    def done(self) -> bool:
-        return self._thread is None or not self._thread.is_alive()
-
-    # ------------------------------------------------------------------ the thread
-    def _run(self) -> None:
-        try:
-            self._wait_deferred()
-            self._complete()
-        except Exception as error:  # reported as a failed check; the main thread goes on
-            self.error = str(error)
-            self.say(f"FAILED: {error}")
 
     def _note_first_poll(self) -> None:
         if self.first_poll_at is None and Traffic(self.sim.requests).status_requests(TRIGGERER):
@@ -104,42 +91,48 @@ class VariantRun:
             if self.variant.wait_task(ti.task_id)
         ]
 
-    def _wait_deferred(self) -> None:
-        metadata, dag_id = self.scenario.metadata, self.variant.dag_id
-
-        def ready() -> bool:
-            self._note_first_poll()
-            ended = [
-                ti for ti in self._tis() if ti.state not in ("", "scheduled", "queued", "running", "deferred")
-            ]
-            if ended:
-                raise RuntimeError(
-                    f"{len(ended)} waits ended before their imports completed, e.g. {ended[0].name} "
-                    f"({ended[0].state}): see its task log"
-                )
-            holders = [h for (task_id, _), h in metadata.deferred_holders(dag_id).items() if h]
-            if len(holders) == self.waits:
-                self.held = dict(Counter(holders))
-                return True
+    def ready(self) -> bool:
+        """Whether every wait is deferred to a triggerer and has had an answer there: a wait in its steady
+        rounds, as when an import completes in the middle of a long wait. Raises if a wait ended early."""
+        if self.ready_after is not None:
+            return True
+        self._note_first_poll()
+        ended = [
+            ti for ti in self._tis() if ti.state not in ("", "scheduled", "queued", "running", "deferred")
+        ]
+        if ended:
+            raise RuntimeError(
+                f"{len(ended)} waits ended before their imports completed, e.g. {ended[0].name} "
+                f"({ended[0].state}): see its task log"
+            )
+        if self.deferred_after is None:
+            holders = [h for h in self.scenario.metadata.deferred_holders(self.variant.dag_id).values() if h]
+            if len(holders) < self.waits:
+                return False
+            self.held = dict(Counter(holders))
+            self.deferred_after = time.monotonic() - self.triggered_at
+            self.say(f"all {self.waits} waits deferred after {self.deferred_after:.0f} s: {self.held}")
+        if not set(self.wait_ids) <= Traffic(self.sim.requests).answered_ids(TRIGGERER):
             return False
+        self.ready_after = time.monotonic() - self.triggered_at
+        self.windows.append(("start", self._triggered_unix, time.time()))
+        return True
 
-        self.scenario.wait_for(f"{self.variant.name}: every wait deferred", ready, timeout=600, interval=1)
-        self.deferred_after = time.monotonic() - self.triggered_at
-        self.say(f"all {self.waits} waits deferred after {self.deferred_after:.0f} s: {self.held}")
-
-    def _complete(self) -> None:
+    def complete(self) -> None:
+        """Complete its imports and wait until its run ends."""
         poke = self.scenario.poke
+        began = time.time()
         self.sim.complete_imports(self.wait_ids, after_seconds=poke)
         self.completed_at = time.time() + poke
 
         def finished() -> bool:
-            self._note_first_poll()
             states = [
                 s for (dag, _), s in self.scenario.metadata.dag_runs().items() if dag == self.variant.dag_id
             ]
             return bool(states) and all(s in ("success", "failed") for s in states)
 
         self.scenario.wait_for(f"{self.variant.name}: its run finished", finished, timeout=300, interval=0.5)
+        self.windows.append(("completion", began, time.time()))
         self.finished_after = time.monotonic() - self.triggered_at
         self.say(f"run finished {self.finished_after:.0f} s after its start")
 
@@ -161,6 +154,8 @@ class VariantRun:
             worker_runs_per_wait=wait_runs / max(len(tis), 1),
             completion_to_success=last - self.completed_at if succeeded and self.completed_at else None,
         )
+        if succeeded and self.completed_at:
+            figures.completion_to_first_success = min(ti.end_date or 0.0 for ti in tis) - self.completed_at
         if self.first_poll_at is not None and succeeded:
             poke = self.scenario.poke
             figures.rounds = math.ceil((last - self.first_poll_at) / poke) + 1
@@ -225,3 +220,53 @@ class VariantRun:
             )
         )
         return checks
+
+
+class VariantRuns:
+    """Every variant, in one thread beside today's disruptions: all are triggered at once; once every one
+    is ready (deferred, answered), their imports complete one variant at a time, so that each one's
+    completion is measured with no other variant's workers or task ends competing for the two cores."""
+
+    def __init__(self, runs: list[VariantRun]) -> None:
+        self.runs = runs
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.runs:
+            return
+        for run in self.runs:
+            run.trigger()
+        self._thread = threading.Thread(target=self._drive, name="variants", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self._thread is None:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            for run in self.runs:
+                if run.error is None and run.finished_after is None:
+                    run.error = f"not finished {timeout:.0f} s after today's disruptions ended"
+
+    def _drive(self) -> None:
+        scenario = self.runs[0].scenario
+        waiting = list(self.runs)
+        deadline = time.monotonic() + 600
+        while waiting and time.monotonic() < deadline:
+            for run in list(waiting):
+                try:
+                    if run.ready():
+                        waiting.remove(run)
+                except Exception as error:  # reported as a failed check; the others go on
+                    run.fail(error)
+                    waiting.remove(run)
+            time.sleep(1)
+        for run in waiting:
+            run.fail("not every wait was deferred and answered within 600 s")
+        scenario.say("variants: every wait deferred and answered; completing one variant at a time")
+        for run in self.runs:
+            if run.error is None:
+                try:
+                    run.complete()
+                except Exception as error:
+                    run.fail(error)
