@@ -236,8 +236,9 @@ class Scenario:
         if "outage" in phases:
             with self.phase("outage"):
                 self.take_mimecast_away()
-        with self.phase("variants (what was left of them)"):
-            self.join_variants()
+        if self.variants:
+            with self.phase("variants (what was left of them)"):
+                self.join_variants()
         with self.phase("completion"):
             self.complete_imports()
         return self.outcome
