@@ -323,9 +323,9 @@ class _FailingVariable:
 
 
 def test_an_upload_that_cannot_be_recorded_first_is_not_sent(connections, monkeypatch):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
-    monkeypatch.setattr(import_users, "Variable", _FailingVariable(import_users.Variable, "set"))
+    monkeypatch.setattr(retry_record, "Variable", _FailingVariable(retry_record.Variable, "set"))
     dag_run = run("mimecast_test_import_and_wait_poke")
     assert states(dag_run) == {"import_users": "failed"}
     assert connections.requests_to(IMPORT_USERS_PATH) == [] and connections.import_ids() == []
@@ -334,12 +334,12 @@ def test_an_upload_that_cannot_be_recorded_first_is_not_sent(connections, monkey
 def test_an_import_id_that_cannot_be_recorded_loses_neither_the_import_nor_its_id(
     connections, capfd, monkeypatch
 ):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
     with_an_id = _FailingVariable(
-        import_users.Variable, "set", set_when=lambda value: '"import_id": ""' not in value
+        retry_record.Variable, "set", set_when=lambda value: '"import_id": ""' not in value
     )
-    monkeypatch.setattr(import_users, "Variable", with_an_id)
+    monkeypatch.setattr(retry_record, "Variable", with_an_id)
     dag_run = run("mimecast_test_import_and_wait_poke")
     assert states(dag_run) == {"import_users": "success"}
     [import_id] = connections.import_ids()
@@ -352,9 +352,9 @@ def test_an_import_id_that_cannot_be_recorded_loses_neither_the_import_nor_its_i
 def test_a_retry_that_cannot_read_the_variable_fails_rather_than_upload_again(
     connections, tmp_path, capfd, monkeypatch
 ):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
-    monkeypatch.setattr(import_users, "Variable", _FailingVariable(import_users.Variable, "get"))
+    monkeypatch.setattr(retry_record, "Variable", _FailingVariable(retry_record.Variable, "get"))
     connections.inject(Fault(**HANGING_STATUS_CHECK))
     dag_run = run("mimecast_test_import_retry_read_timeout", path=str(source := users_file(tmp_path, "Ada")))
     assert states(dag_run) == {"import_users": "failed"}
@@ -369,9 +369,9 @@ def test_a_retry_that_cannot_read_the_variable_fails_rather_than_upload_again(
 
 
 def test_a_variable_that_cannot_be_deleted_does_not_fail_the_finished_task(connections, capfd, monkeypatch):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
-    monkeypatch.setattr(import_users, "Variable", _FailingVariable(import_users.Variable, "delete"))
+    monkeypatch.setattr(retry_record, "Variable", _FailingVariable(retry_record.Variable, "delete"))
     dag_run = run("mimecast_test_import_and_wait_poke")
     assert states(dag_run) == {"import_users": "success"}
     [import_id] = connections.import_ids()

@@ -241,9 +241,9 @@ def test_the_started_import_key_is_unique_per_task_instance_and_fits_a_variable_
 def started(import_id: str = "imp-1", content: bytes = b"a,b\n1,2\n", **arguments):
     import hashlib
 
-    from airflow_provider_mimecast.operators.import_users import _StartedImport
+    from airflow_provider_mimecast.operators.retry_record import StartedImport
 
-    return _StartedImport(
+    return StartedImport(
         import_id=import_id,
         sha256=hashlib.sha256(content).hexdigest(),
         size=len(content),
@@ -312,12 +312,12 @@ def waiting_operator(source=ROWS, **arguments):
 
 
 def test_a_variable_that_does_not_hold_a_started_import_is_ignored(connections, monkeypatch, capfd):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
     ti = TaskInstance(try_number=2)
-    key = import_users.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+    key = retry_record.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
     store = InMemoryVariables(**{key: '{"import_id": ""}'})
-    monkeypatch.setattr(import_users, "Variable", store)
+    monkeypatch.setattr(retry_record, "Variable", store)
     result = waiting_operator().execute({"ti": ti})
     [import_id] = connections.import_ids()
     assert result["id"] == ti.pushed["import_id"] == import_id
@@ -327,14 +327,14 @@ def test_a_variable_that_does_not_hold_a_started_import_is_ignored(connections, 
 
 
 def test_without_a_task_instance_identity_no_variable_is_touched(connections, monkeypatch, capfd):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
     class Bare:
         def xcom_push(self, key, value):
             pass
 
     store = InMemoryVariables()
-    monkeypatch.setattr(import_users, "Variable", store)
+    monkeypatch.setattr(retry_record, "Variable", store)
     assert waiting_operator().execute({"ti": Bare()})["status"] == "completed"
     assert store.calls == []
     assert "a retry could not resume this import" in capfd.readouterr().out
@@ -366,7 +366,7 @@ def recorded_intent(ti: TaskInstance, content_of: Any, **changes: Any) -> dict[s
     """A Variable store holding what a try interrupted mid-upload leaves: the upload without an ID."""
     from dataclasses import asdict, replace
 
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
     from airflow_provider_mimecast.uploads import load_upload
 
     intent = replace(
@@ -374,17 +374,17 @@ def recorded_intent(ti: TaskInstance, content_of: Any, **changes: Any) -> dict[s
         started_at="2026-01-01T00:00:00+00:00",
         try_number=1,
     )
-    key = import_users.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+    key = retry_record.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
     return {key: json.dumps(asdict(intent))}
 
 
 def test_a_try_after_an_interrupted_upload_refuses_to_upload_again(connections, monkeypatch):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
     ti = TaskInstance(try_number=2)
     operator = waiting_operator()
     store = InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
-    monkeypatch.setattr(import_users, "Variable", store)
+    monkeypatch.setattr(retry_record, "Variable", store)
     with pytest.raises(
         MimecastUploadNotRetriedError, match=r"Try 1 .* at 2026-01-01T00:00:00\+00:00"
     ) as caught:
@@ -394,24 +394,24 @@ def test_a_try_after_an_interrupted_upload_refuses_to_upload_again(connections, 
 
 
 def test_retry_ambiguous_failures_uploads_again_after_an_interrupted_upload(connections, monkeypatch):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
     ti = TaskInstance(try_number=2)
     operator = waiting_operator()
     operator.retry_ambiguous_failures = True
     monkeypatch.setattr(
-        import_users, "Variable", InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
+        retry_record, "Variable", InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
     )
     assert operator.execute({"ti": ti})["id"] == ti.pushed["import_id"]
     assert len(connections.import_ids()) == 1
 
 
 def test_an_interrupted_upload_of_other_content_does_not_stop_a_new_one(connections, monkeypatch):
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
     ti = TaskInstance(try_number=2)
     store = InMemoryVariables(**recorded_intent(ti, ROWS[:1], **operator_arguments()))
-    monkeypatch.setattr(import_users, "Variable", store)
+    monkeypatch.setattr(retry_record, "Variable", store)
     assert waiting_operator().execute({"ti": ti})["totalUsers"] == 3
     assert len(connections.import_ids()) == 1 and store.values == {}
 
@@ -423,10 +423,10 @@ def operator_arguments() -> dict[str, Any]:
 def test_dropped_rows_are_pushed_and_the_retry_record_digests_the_bytes_sent(connections, monkeypatch, capfd):
     import hashlib
 
-    from airflow_provider_mimecast.operators import import_users
+    from airflow_provider_mimecast.operators import retry_record
 
     store = InMemoryVariables()
-    monkeypatch.setattr(import_users, "Variable", store)
+    monkeypatch.setattr(retry_record, "Variable", store)
     ti = TaskInstance()
     result = waiting_operator(ROWS_WITH_A_BAD_ADDRESS, invalid_rows="drop").execute({"ti": ti})
     [request] = connections.requests_to(IMPORT_USERS_PATH)

@@ -141,6 +141,23 @@ async def test_the_trigger_ends_a_completed_wait_with_a_success_and_deletes_the_
     assert deleted == [("mimecast_import_users.k", False)]  # off the event loop's thread
 
 
+async def test_a_record_that_cannot_be_deleted_does_not_fail_the_finished_task(
+    connections, monkeypatch, capfd
+):
+    from airflow.providers.common.compat import sdk
+
+    def refuse(key: str) -> None:
+        raise RuntimeError("the metadata database is away")
+
+    monkeypatch.setattr(sdk.Variable, "delete", staticmethod(refuse))
+    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
+    event = await first_event(trigger([import_id], end_from_trigger=True, started_import_key="k"))
+    assert type(event) is TaskSuccessEvent
+    assert "Could not delete Variable k (RuntimeError: the metadata database is away)" in "".join(
+        capfd.readouterr()
+    )
+
+
 async def test_the_trigger_keeps_the_record_when_the_wait_fails(connections, monkeypatch):
     from airflow.providers.common.compat import sdk
 
@@ -308,3 +325,23 @@ def test_without_deferrable_the_options_do_nothing():
         task_id="wait", import_id="imp-1", start_from_trigger=True, end_from_trigger=True, deferrable=False
     )
     assert sensor.start_from_trigger is False and sensor.end_from_trigger is False
+
+
+def test_the_scheduler_reads_start_from_trigger_from_the_serialized_dag():
+    from airflow.providers.common.compat.sdk import DAG
+
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization as Serializer
+    except ImportError:  # Airflow 2.11 to 3.2
+        from airflow.serialization.serialized_objects import SerializedDAG as Serializer  # type: ignore[no-redef]
+
+    with DAG(dag_id="starts_in_the_triggerer", schedule=None) as dag:
+        MimecastImportStatusSensor(
+            task_id="wait", import_id=["a", "b"], deferrable=True, start_from_trigger=True
+        )
+    task = Serializer.from_dict(Serializer.to_dict(dag)).get_task("wait")
+    kwargs = task.start_trigger_args.trigger_kwargs
+    kwargs = kwargs.get("__var", kwargs)  # BaseSerialization-encoded on 3.3
+    assert (
+        task.start_from_trigger is True and kwargs["import_id"] == ["a", "b"] and kwargs["end_time"] is None
+    )

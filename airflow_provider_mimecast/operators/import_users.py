@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, Variable, conf
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, conf
 
 from airflow_provider_mimecast.completion import (
     check_again_in,
@@ -27,6 +26,9 @@ from airflow_provider_mimecast.errors import (
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
+from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
+from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
+from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
 from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
@@ -36,6 +38,9 @@ from airflow_provider_mimecast.uploads import Upload, load_upload
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+# VARIABLE_PREFIX and started_import_key were public here before the retry record had its own module, and
+# stay importable from here (re-exported above).
+
 
 class MimecastImportUsersOperator(BaseOperator):
     """Uploads a user file to Mimecast's import-users and returns the new import's ID.
@@ -44,23 +49,9 @@ class MimecastImportUsersOperator(BaseOperator):
     ``wait_for_completion=True`` the operator then waits exactly as :class:`MimecastImportStatusSensor`
     does (same trigger when deferrable, same fail-fast rules) and returns the final status dict instead.
 
-    A retry never uploads twice. Before sending, the operator records the upload it is about to make (the
-    SHA-256 of the bytes, the arguments, the time and the try number) in an Airflow Variable named
-    ``mimecast_import_users.<hash>``, one per DAG, task, run and map index (XComs are cleared between
-    tries; the Variable's description names the task instance, the log its key), and adds the import's ID
-    once Mimecast answers. A later try of the same task instance (a retry, or the task cleared by hand)
-    with the same content and arguments then resumes that import instead of uploading again (returning
-    and pushing its ID, and waiting on it with ``wait_for_completion=True``). Finding the upload recorded
-    without an ID (the try was interrupted mid-upload: an ``execution_timeout``, a lost worker), it fails
-    with :class:`~airflow_provider_mimecast.errors.MimecastUploadNotRetriedError`, without Airflow's
-    retry, unless ``retry_ambiguous_failures=True`` lets it upload again. An upload that certainly never
-    reached Mimecast (a refused connection, a 429, a refusal) clears the record, so Airflow's retry uploads
-    as usual. If the file changed, it is uploaded as a new import and the log says why. The Variable is
-    deleted when the task succeeds and kept when it fails for good, so clearing a failed task resumes (or
-    refuses) too: delete the Variable to force a new upload. If it cannot be written before the upload,
-    nothing is sent and the task fails; if the import's ID cannot be added, the import goes on, its ID is
-    still returned, and an error in the log gives the value to set by hand. If it cannot be read on a
-    retry, the task fails rather than risk a duplicate import. It holds no secret.
+    A retry never uploads twice: the operator keeps a record of its upload in an Airflow Variable
+    (:mod:`~airflow_provider_mimecast.operators.retry_record`), so a later try of the task instance resumes
+    the import or refuses to upload again; docs/importing.rst ("No duplicate imports") says how.
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
     :param source: a file path (templated), ``pathlib.Path``, ``ObjectStoragePath``, bytes, or a list of
@@ -125,12 +116,17 @@ class MimecastImportUsersOperator(BaseOperator):
         super().__init__(**kwargs)
         # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
         self.end_from_trigger = bool(end_from_trigger and wait_for_completion and deferrable)
-        if end_from_trigger and not self.end_from_trigger:
-            self.log.warning(
-                "end_from_trigger=True has no effect without wait_for_completion=True and deferrable=True "
-                "(task %s)",
-                self.task_id,
-            )
+        waits_deferred = wait_for_completion and deferrable
+        for option, asked in (
+            ("end_from_trigger=True", end_from_trigger),
+            ("check_before_deferring=False", not check_before_deferring),
+        ):
+            if asked and not waits_deferred:
+                self.log.warning(
+                    "%s has no effect without wait_for_completion=True and deferrable=True (task %s)",
+                    option,
+                    self.task_id,
+                )
         if self.end_from_trigger:
             refuse_end_from_trigger_with_listeners(self.task_id)
         self.check_before_deferring = check_before_deferring
@@ -177,8 +173,8 @@ class MimecastImportUsersOperator(BaseOperator):
         # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
         # tries is a different destination, and the ledger records the ID that was used.
         group_id = self._group_id()
-        ledger = _Ledger.for_task(context, self.log)
-        wanted = _StartedImport(
+        ledger = RetryRecord.for_task(context, self.log)
+        wanted = StartedImport(
             import_id="",
             sha256=hashlib.sha256(upload.content).hexdigest(),
             size=len(upload.content),
@@ -199,7 +195,7 @@ class MimecastImportUsersOperator(BaseOperator):
 
     # -- one import per task instance, however Airflow retries ---------------------------------------
 
-    def _resumed_import(self, ledger: _Ledger, wanted: _StartedImport) -> str | None:
+    def _resumed_import(self, ledger: RetryRecord, wanted: StartedImport) -> str | None:
         """The import an earlier try of this task instance started with the same upload, or None to upload.
 
         Raises when an earlier try may have reached Mimecast with the same upload but never learned the
@@ -245,7 +241,7 @@ class MimecastImportUsersOperator(BaseOperator):
             "MimecastImportStatusSensor. Or pass retry_ambiguous_failures=True to upload again regardless"
         )
 
-    def _upload(self, upload: Upload, group_id: str, ledger: _Ledger, wanted: _StartedImport) -> str:
+    def _upload(self, upload: Upload, group_id: str, ledger: RetryRecord, wanted: StartedImport) -> str:
         """Upload after recording the intent, so that a try interrupted mid-upload is known to a retry."""
         ledger.record_intent(wanted)
         if self.clear_group:
@@ -307,7 +303,7 @@ class MimecastImportUsersOperator(BaseOperator):
         }
 
     def _wait(
-        self, import_id: str, context: Context, ledger: _Ledger
+        self, import_id: str, context: Context, ledger: RetryRecord
     ) -> dict[str, Any] | list[dict[str, Any]]:
         deadline = time.monotonic() + self.timeout
         if self.deferrable and not self.check_before_deferring:
@@ -332,7 +328,7 @@ class MimecastImportUsersOperator(BaseOperator):
                 )
             time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
 
-    def _defer(self, import_id: str, context: Context, ledger: _Ledger) -> NoReturn:
+    def _defer(self, import_id: str, context: Context, ledger: RetryRecord) -> NoReturn:
         if self.end_from_trigger:
             refuse_end_from_trigger_with_listeners(self.task_id)
         self.log.info(
@@ -381,193 +377,5 @@ class MimecastImportUsersOperator(BaseOperator):
         result = event_result(
             event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
         )
-        _Ledger.for_task(context, self.log).delete()
+        RetryRecord.for_task(context, self.log).delete()
         return result
-
-
-#: Prefix of the Variables that remember started imports across tries. No "/": Airflow 3.0's Execution API
-#: answers 404 for a Variable key holding one (its routes take the key as one path segment).
-VARIABLE_PREFIX = "mimecast_import_users."
-
-
-def started_import_key(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> str:
-    """The Variable key under which a task instance keeps the import it started, until it succeeds.
-
-    A hash of the exact identity: it cannot collide across DAGs, tasks, runs or map indexes, whatever
-    characters they hold, and stays within Variable's 250-character key limit.
-
-    :param dag_id: the DAG's ID.
-    :param task_id: the task's ID.
-    :param run_id: the DAG run's ID.
-    :param map_index: the mapped task's index (-1 or None when not mapped).
-    """
-    identity = [dag_id, task_id, run_id, -1 if map_index is None else map_index]
-    return VARIABLE_PREFIX + hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class _StartedImport:
-    """An upload a try of the task made, as kept in its Variable (JSON): recorded before it is sent,
-    with ``import_id`` empty until Mimecast's answer gives it.
-    """
-
-    import_id: str
-    sha256: str
-    size: int
-    arguments: dict[str, Any]
-    #: When the upload was about to be sent (ISO 8601, UTC), and by which try; absent from older records.
-    started_at: str = ""
-    try_number: int = 0
-
-    def same_upload(self, other: _StartedImport) -> bool:
-        return self.sha256 == other.sha256 and self.arguments == other.arguments
-
-    def difference(self, now: _StartedImport) -> str:
-        if self.sha256 != now.sha256:
-            return (
-                f"the content differs (then sha256 {self.sha256}, {self.size} bytes; now sha256 "
-                f"{now.sha256}, {now.size} bytes)"
-            )
-        changed = sorted(
-            k for k in {*self.arguments, *now.arguments} if self.arguments.get(k) != now.arguments.get(k)
-        )
-        return (
-            "the arguments differ ("
-            + ", ".join(f"{k}: then {self.arguments.get(k)!r}, now {now.arguments.get(k)!r}" for k in changed)
-            + ")"
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> _StartedImport:
-        value = json.loads(text)
-        started = cls(
-            import_id=value["import_id"],
-            sha256=value["sha256"],
-            size=value["size"],
-            arguments=value["arguments"],
-            started_at=value.get("started_at", ""),
-            try_number=value.get("try_number", 0),
-        )
-        if not (
-            isinstance(started.import_id, str)
-            and isinstance(started.sha256, str)
-            and started.sha256
-            and isinstance(started.arguments, dict)
-            and isinstance(started.started_at, str)
-            and isinstance(started.try_number, int)
-        ):
-            raise ValueError("import_id must be a string, sha256 a non-empty one, and arguments an object")
-        return started
-
-
-class _Ledger:
-    """The Variable that remembers the upload one task instance made, so a retry can resume or refuse.
-
-    Airflow clears XComs between tries, but not Variables. The key is :func:`started_import_key`; the
-    Variable's description says which task instance it belongs to.
-    Every Variable error is handled here: none escapes as anything but a :class:`MimecastError`.
-    """
-
-    def __init__(
-        self, *, key: str | None = None, description: str = "", try_number: int = 1, log: Any
-    ) -> None:
-        self.key = key
-        self.description = description
-        self.try_number = try_number
-        self.log = log
-
-    @classmethod
-    def for_task(cls, context: Context, log: Any) -> _Ledger:
-        ti = context["ti"]
-        dag_id, task_id, run_id = (getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id"))
-        map_index = getattr(ti, "map_index", -1)
-        if not (
-            isinstance(dag_id, str) and isinstance(task_id, str) and isinstance(run_id, str)
-        ) or not isinstance(map_index, int | None):
-            # execute() called by hand with a stand-in context (a DAG's unit test): there is no retry.
-            log.warning("The context names no task instance: a retry could not resume this import")
-            return cls(key=None, log=log)
-        mapped = f" map index {map_index}" if map_index is not None and map_index >= 0 else ""
-        return cls(
-            key=started_import_key(dag_id, task_id, run_id, map_index),
-            description=(
-                f"Mimecast upload by {dag_id}.{task_id}{mapped} in run {run_id}; a retry resumes its import "
-                "(or refuses to upload again if its ID is missing). Deleted when the task succeeds."
-            ),
-            try_number=getattr(ti, "try_number", None) or 1,
-            log=log,
-        )
-
-    def read(self) -> _StartedImport | None:
-        if self.key is None:
-            return None
-        try:
-            text = Variable.get(self.key, None)
-        except Exception as error:
-            if self.try_number <= 1:
-                # The first try of a task instance cannot find an import of its own: nothing is lost.
-                self.log.warning("Could not read Variable %s (%s); first try, so uploading", self.key, error)
-                return None
-            raise MimecastError(
-                f"Could not read Variable {self.key} to check whether an earlier try of this task already "
-                f"started a Mimecast import ({type(error).__name__}: {error}). Not uploading, to avoid a "
-                "duplicate import; a retry checks again"
-            ) from error
-        if text is None:
-            return None
-        try:
-            return _StartedImport.from_json(text)
-        except (ValueError, KeyError, TypeError) as error:
-            self.log.warning(
-                "Variable %s does not hold a started import (%s): ignoring it and uploading", self.key, error
-            )
-            return None
-
-    def record_intent(self, wanted: _StartedImport) -> None:
-        """Record the upload about to be sent; raise, before anything is sent, if that fails."""
-        if self.key is None:
-            return
-        try:
-            Variable.set(self.key, json.dumps(asdict(wanted), sort_keys=True), description=self.description)
-        except Exception as error:
-            raise MimecastError(
-                f"Could not record the upload in Variable {self.key} before sending it "
-                f"({type(error).__name__}: {error}). Not uploading: without the record, a retry after an "
-                "interrupted upload could start a duplicate import; nothing was sent, and a retry tries again"
-            ) from error
-
-    def write(self, started: _StartedImport) -> None:
-        """Add the import's ID to the record; the import goes on (and is returned) if that fails."""
-        if self.key is None:
-            return
-        value = json.dumps(asdict(started), sort_keys=True)
-        try:
-            Variable.set(self.key, value, description=self.description)
-        except Exception as error:
-            # The import runs in Mimecast whatever happens here; the record still says an upload was in
-            # flight, so a retry refuses to upload again rather than resume it.
-            self.log.error(
-                "MIMECAST IMPORT %s STARTED, but recording its ID in Variable %s failed (%s: %s). The task "
-                "goes on with this import; if it is retried, it will refuse to upload again instead of "
-                "resuming the import. To let a retry resume it, set Variable %s to the value %s",
-                started.import_id,
-                self.key,
-                type(error).__name__,
-                error,
-                self.key,
-                value,
-            )
-
-    def delete(self) -> None:
-        if self.key is None:
-            return
-        try:
-            Variable.delete(self.key)
-        except Exception as error:
-            self.log.warning(
-                "Could not delete Variable %s (%s: %s): delete it by hand, or clearing this task will resume "
-                "the finished import (or refuse to upload) rather than upload again",
-                self.key,
-                type(error).__name__,
-                error,
-            )

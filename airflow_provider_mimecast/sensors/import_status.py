@@ -108,14 +108,13 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         self.check_before_deferring = check_before_deferring
         # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
         self.end_from_trigger = bool(end_from_trigger and deferrable)
-        for name, asked in (
-            ("end_from_trigger", end_from_trigger),
-            ("start_from_trigger", start_from_trigger),
+        for option, asked in (
+            ("end_from_trigger=True", end_from_trigger),
+            ("start_from_trigger=True", start_from_trigger),
+            ("check_before_deferring=False", not check_before_deferring),
         ):
             if asked and not deferrable:
-                self.log.warning(
-                    "%s=True has no effect without deferrable=True (task %s)", name, self.task_id
-                )
+                self.log.warning("%s has no effect without deferrable=True (task %s)", option, self.task_id)
         if self.end_from_trigger:
             refuse_end_from_trigger_with_listeners(self.task_id)
         #: Why start_from_trigger=True could not be honoured (logged when the task starts on a worker).

@@ -117,21 +117,14 @@ def with_payload_for_dag_test(end: TaskEnd, wait: ImportWaitEvent) -> TaskEnd:
 
 
 async def delete_started_import_record(key: str, *, log: Logger) -> None:
-    """Delete the import operator's no-duplicate record (its Variable) as its ``execute_complete`` does
-    when the task succeeds, off the event loop. Variable access in the triggerer: 2.11 reads the metadata
-    database; 3.x asks the triggerer's supervisor (``DeleteVariable``, on 3.0 to 3.3), a blocking call too.
-    A failure only warns, as on the worker: the task has succeeded.
+    """Delete the import operator's no-duplicate record as its ``execute_complete`` does when the task
+    succeeds (:meth:`RetryRecord.delete <airflow_provider_mimecast.operators.retry_record.RetryRecord.delete>`:
+    a failure only warns, the task has succeeded), off the event loop: 2.11 reads the metadata database, 3.x
+    asks the triggerer's supervisor (``DeleteVariable``, handled on 3.0 to 3.3), both blocking calls.
     """
-    from airflow.providers.common.compat.sdk import Variable
     from asgiref.sync import sync_to_async
 
-    try:
-        await sync_to_async(Variable.delete)(key)
-    except Exception as error:
-        log.warning(
-            "Could not delete Variable %s (%s: %s): delete it by hand, or clearing this task will resume "
-            "the finished import (or refuse to upload) rather than upload again",
-            key,
-            type(error).__name__,
-            error,
-        )
+    # The record's own module (no Airflow operator in it): one rule for deleting it, wherever the task ends.
+    from airflow_provider_mimecast.operators.retry_record import RetryRecord
+
+    await sync_to_async(RetryRecord(key=key, log=log).delete)()
