@@ -198,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One each: every variant's requests are counted apart, and today's disruptions do not touch them.
     variant_simulators = {name: MimecastSimulator(max_recorded_requests=None) for name in variants}
     deployment: AirflowDeployment | None = None
+    scenario: Scenario | None = None
     passed = False
     try:
         simulator.start()
@@ -248,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ncheck_deployment: interrupted; stopping everything", file=sys.stderr)
     finally:
+        if scenario is not None:
+            scenario.variant_runs.stop()
         if deployment is not None:
             deployment.stop()
         cluster.stop()

@@ -57,6 +57,8 @@ class VariantRun:
         self.first_poll_at: float | None = None  # Unix time the first triggerer status request was seen
         self.completed_at: float | None = None  # Unix time its imports completed
         self.held: dict[str, int] = {}  # triggerer job -> triggers, once all were deferred
+        #: Set when the lane stops: what fails from then on is the components going away.
+        self.stopping = threading.Event()
         #: (what, from, to) in Unix time: its trigger start and its completion, to place blocked-loop warnings.
         self.windows: list[tuple[str, float, float]] = []
 
@@ -65,7 +67,8 @@ class VariantRun:
 
     def fail(self, error: Exception | str) -> None:
         self.error = str(error)
-        self.say(f"FAILED: {error}")
+        if not self.stopping.is_set():  # once the lane stops, its components going away is no news
+            self.say(f"FAILED: {error}")
 
     def trigger(self) -> None:
         self.wait_ids = [
@@ -169,7 +172,14 @@ class VariantRun:
         from deployment.scenario import Check
 
         name, poke = self.variant.name, self.scenario.poke
-        checks = [Check(f"{name}: its waits ran to their end", self.error is None, self.error or "yes")]
+        ended = self.error is None and self.finished_after is not None
+        checks = [
+            Check(
+                f"{name}: its waits ran to their end",
+                ended,
+                self.error or ("yes" if ended else "not finished"),
+            )
+        ]
         tis = self._tis()
         bad = [ti for ti in tis if not (ti.state == "success" and ti.try_number == 1)]
         checks.append(
@@ -231,6 +241,11 @@ class VariantRuns:
         self.runs = runs
         self._thread: threading.Thread | None = None
 
+    def stop(self) -> None:
+        """The lane is stopping (a failure, Ctrl-C): say nothing more and start nothing new."""
+        for run in self.runs:
+            run.stopping.set()
+
     def start(self) -> None:
         if not self.runs:
             return
@@ -265,7 +280,7 @@ class VariantRuns:
             run.fail("not every wait was deferred and answered within 600 s")
         scenario.say("variants: every wait deferred and answered; completing one variant at a time")
         for run in self.runs:
-            if run.error is None:
+            if run.error is None and not run.stopping.is_set():
                 try:
                     run.complete()
                 except Exception as error:
