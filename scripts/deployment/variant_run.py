@@ -278,6 +278,8 @@ class VariantRuns:
             time.sleep(1)
         for run in waiting:
             run.fail("not every wait was deferred and answered within 600 s")
+        if any(run.stopping.is_set() for run in self.runs):
+            return
         scenario.say("variants: every wait deferred and answered; completing one variant at a time")
         for run in self.runs:
             if run.error is None and not run.stopping.is_set():
