@@ -1,7 +1,8 @@
 """The provider in a real Airflow deployment, as users run it, with the failures a deployment meets.
 
-    python3 scripts/check_deployment.py                 # everything (5 to 7 minutes on 2 cores)
+    python3 scripts/check_deployment.py                 # everything (6 to 8 minutes on 2 cores)
     python3 scripts/check_deployment.py --phases kill   # only some of the disruptions
+    python3 scripts/check_deployment.py --variants ''   # today's waits only
 
 It builds what it needs: a virtualenv (``.venv-deployment``) with ``apache-airflow==3.3.*``, its
 ``postgres`` extra (the PostgreSQL drivers) and this checkout; Debian's ``postgresql`` package if no
@@ -12,6 +13,11 @@ DAG of 100 mapped deferrable waits (``scripts/deployment/dags/``), and while the
 SIGKILLs the triggerer holding most of them, restarts the simulator (tokens forgotten), rotates the client
 secret (simulator and connection) and takes the simulator away for 45 s. Every wait must still succeed in
 its first try, with no duplicate upload; the checks read the simulator's counts and the metadata database.
+
+After the kill, the other ways of waiting (``--variants``: no worker check and the end in the triggerer;
+the start in the triggerer, mapped and unmapped) each wait for 100 imports of a simulator of their own,
+beside today's waits; the table puts what each costs side by side, and the lane fails unless every one
+meets issue 17's goal (tokens, status requests per round, worker runs per wait, completion to success).
 
 It stops everything it started on success, failure and Ctrl-C. On failure it keeps the components' logs
 (and the task logs) and names their folder; it exits 1 if any check failed.
@@ -39,7 +45,7 @@ from deployment import postgres  # noqa: E402
 from deployment.airflow_deployment import AirflowDeployment, free_port  # noqa: E402
 from deployment.metadata import Metadata  # noqa: E402
 from deployment.profile import blocks  # noqa: E402
-from deployment.report import blocked_warnings, final_checks, table  # noqa: E402
+from deployment.report import blocked_warnings, comparison, final_checks, table  # noqa: E402
 from deployment.scenario import (  # noqa: E402
     EXAMPLE_POLL_SECONDS,
     PHASES,
@@ -48,6 +54,7 @@ from deployment.scenario import (  # noqa: E402
     Scenario,
 )
 from deployment.traffic import Traffic  # noqa: E402
+from deployment.variants import BY_NAME, ENV_VAR, TODAY, VARIANTS, dag_specs  # noqa: E402
 
 from airflow_provider_mimecast.testing.simulator import MimecastSimulator  # noqa: E402
 
@@ -90,6 +97,31 @@ def status_batch_size(venv: Path, connection: str) -> int:
     return int(out.strip().splitlines()[-1])
 
 
+def missing_sensor_options(venv: Path, names: Sequence[str]) -> dict[str, list[str]]:
+    """Variant -> the sensor arguments it needs that the installed sensor does not take."""
+    wanted = {name: sorted(BY_NAME[name].sensor_kwargs) for name in names}
+    code = (
+        "import inspect, json, sys; "
+        "from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor as S; "
+        "p = inspect.signature(S.__init__).parameters; "
+        "print(json.dumps({v: [a for a in args if a not in p] for v, args in json.loads(sys.argv[1]).items()}))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="mimecast-deployment-probe-")
+    try:
+        out = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", code, json.dumps(wanted)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout
+    finally:
+        shutil.rmtree(env["AIRFLOW_HOME"], ignore_errors=True)
+    missing: dict[str, list[str]] = json.loads(out.strip().splitlines()[-1])
+    return {name: args for name, args in missing.items() if args}
+
+
 def print_blocks(logs: Path) -> None:
     for recording in sorted(logs.glob("*.speedscope.json")):
         found = blocks(recording, min_seconds=0.1)
@@ -111,6 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--poke", type=float, default=5.0, help="the waits' poke_interval in seconds (default 5)"
     )
+    others = [v.name for v in VARIANTS if v.name != TODAY]
+    parser.add_argument(
+        "--variants",
+        default=",".join(others),
+        help=f"ways of waiting to measure beside today's, from {','.join(others)} (default all; '' for none)",
+    )
     parser.add_argument("--outage", type=float, default=45.0, help="seconds Mimecast is away (default 45)")
     parser.add_argument("--parallelism", type=int, default=8, help="the LocalExecutor's task processes")
     parser.add_argument("--no-install", action="store_true", help="reuse .venv-deployment as it is")
@@ -125,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}; choose from {','.join(PHASES)}")
+    variants = tuple(v for v in args.variants.split(",") if v)
+    unknown = set(variants) - set(others)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {','.join(others)}")
 
     began = time.monotonic()
     # Both, explicitly: a shell starts background jobs with SIGINT ignored, and CI may stop us with SIGTERM.
@@ -135,6 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         subprocess.run(
             [str(venv / "bin" / "pip"), "install", "-q", "py-spy"], check=True, stderr=subprocess.DEVNULL
         )
+    missing = missing_sensor_options(venv, variants)
+    if missing:
+        for name, arguments in missing.items():
+            print(
+                f"check_deployment: variant {name} needs MimecastImportStatusSensor({', '.join(arguments)}=...), "
+                "which this checkout's sensor does not take; measure today's waits only with --variants ''",
+                file=sys.stderr,
+            )
+        print("check_deployment: FAILED before starting anything", file=sys.stderr)
+        return 1
     bindir = postgres.install_server()
     work = Path(tempfile.mkdtemp(prefix="mimecast-deployment-"))
     logs = Path(tempfile.mkdtemp(prefix="mimecast-deployment-logs-"))
@@ -143,16 +195,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     pg_dir = Path(tempfile.mkdtemp(prefix="mimecast-deployment-postgres-"))
     cluster = postgres.Cluster(bindir, pg_dir, free_port(), logs / "postgres.log")
     simulator = MimecastSimulator(max_recorded_requests=None, pending_seconds=1.0, processing_seconds=2.0)
+    # One each: every variant's requests are counted apart, and today's disruptions do not touch them.
+    variant_simulators = {name: MimecastSimulator(max_recorded_requests=None) for name in variants}
     deployment: AirflowDeployment | None = None
+    scenario: Scenario | None = None
     passed = False
     try:
         simulator.start()
+        for variant_simulator in variant_simulators.values():
+            variant_simulator.start()
         options = Options(
             waits=args.waits,
             poke_seconds=args.poke,
             outage_seconds=args.outage,
             phases=phases,
             parallelism=args.parallelism,
+            variants=variants,
             status_batch_size=status_batch_size(venv, simulator.airflow_connection("oauth2")),
         )
         print(f"PostgreSQL from {bindir}, simulator at {simulator.url}, logs in {logs}", flush=True)
@@ -166,10 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra_env={
                 "MIMECAST_EXAMPLE_POLL_SECONDS": str(EXAMPLE_POLL_SECONDS),
                 "MIMECAST_DEPLOYMENT_POKE_SECONDS": str(options.poke_seconds),
+                ENV_VAR: dag_specs((BY_NAME[name] for name in variants), options.waits),
             },
             profile=args.profile,
         )
-        scenario = Scenario(deployment, Metadata(cluster), simulator, options)
+        scenario = Scenario(
+            deployment, Metadata(cluster), simulator, options, variant_simulators=variant_simulators
+        )
         try:
             scenario.run()
         except PhaseError as error:
@@ -178,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         checks = scenario.outcome.checks + final_checks(scenario, traffic)
         blocked = blocked_warnings(sorted(logs.glob("triggerer-*.log")))
         print("\n" + table(scenario, traffic, blocked, time.monotonic() - began) + "\n")
+        print(comparison(scenario, traffic) + "\n")
         for check in checks:
             print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
         passed = all(check.ok for check in checks)
@@ -187,10 +249,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ncheck_deployment: interrupted; stopping everything", file=sys.stderr)
     finally:
+        if scenario is not None:
+            scenario.variant_runs.stop()
         if deployment is not None:
             deployment.stop()
         cluster.stop()
         simulator.stop()
+        for variant_simulator in variant_simulators.values():
+            variant_simulator.stop()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(pg_dir, ignore_errors=True)
         if passed and not args.keep_logs:

@@ -54,6 +54,15 @@ class Metadata:
         )
         return {int(m): holder for m, holder in rows}
 
+    def deferred_holders(self, dag_id: str) -> dict[tuple[str, int], str]:
+        """(task_id, map_index) -> the triggerer job ID holding that deferred task's trigger ('' while
+        unassigned), for every deferred task of ``dag_id``."""
+        rows = self.cluster.query(
+            "SELECT ti.task_id, ti.map_index, coalesce(t.triggerer_id::text, '') FROM task_instance ti "
+            f"JOIN trigger t ON ti.trigger_id = t.id WHERE ti.dag_id = '{dag_id}' AND ti.state = 'deferred'"
+        )
+        return {(t, int(m)): holder for t, m, holder in rows}
+
     def triggerer_jobs(self) -> list[str]:
         """IDs of the triggerer jobs that ever ran, oldest first."""
         rows = self.cluster.query("SELECT id FROM job WHERE job_type = 'TriggererJob' ORDER BY id")

@@ -5,22 +5,52 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from statistics import mean
 
 from deployment.metadata import TaskInstance
-from deployment.scenario import WAIT_DAG, WAIT_TASK, Check, Scenario
+from deployment.scenario import DAG_IDS, WAIT_DAG, WAIT_TASK, Check, Scenario
 from deployment.traffic import TRIGGERER, WORKER, Traffic, status_ids
+from deployment.variant_run import STATUS_SLACK, SUCCESS_SLACK_SECONDS, TOKEN_GOAL, Figures
+from deployment.variants import BY_NAME, TODAY
 
-BLOCKED = re.compile(r"async thread was blocked for ([0-9.]+) seconds")
+BLOCKED = re.compile(r"^(\S+) .*async thread was blocked for ([0-9.]+) seconds", re.MULTILINE)
 
 
-def blocked_warnings(logs: Sequence[Path]) -> list[float]:
-    """How long each "async thread was blocked" warning in the triggerers' logs says the loop was stuck."""
-    found: list[float] = []
+@dataclass(frozen=True)
+class Blocked:
+    at: float | None  # Unix time of the warning, if its line has a readable timestamp
+    seconds: float  # how long the loop was stuck
+
+
+def blocked_warnings(logs: Sequence[Path]) -> list[Blocked]:
+    """Each "async thread was blocked" warning in the triggerers' logs: when, and how long."""
+    found: list[Blocked] = []
     for log in logs:
-        found += [float(m.group(1)) for m in BLOCKED.finditer(log.read_text(errors="replace"))]
+        for match in BLOCKED.finditer(log.read_text(errors="replace")):
+            try:
+                at: float | None = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                at = None
+            found.append(Blocked(at, float(match.group(2))))
     return found
+
+
+def blocked_by_window(scenario: Scenario, blocked: Sequence[Blocked]) -> list[str]:
+    """Where the warnings fell: today's phases, and each variant's start and completion (which overlap
+    today's phases)."""
+    windows = [(f"phase {name}", a, b) for name, a, b in scenario.outcome.windows]
+    windows += [
+        (f"{run.variant.name} {what}", a, b) for run in scenario.variants for what, a, b in run.windows
+    ]
+    lines = []
+    for label, start, end in windows:
+        inside = [b.seconds for b in blocked if b.at is not None and start <= b.at <= end]
+        if inside:
+            lines.append(f"  {label}: {len(inside)}, longest {max(inside):.2f} s, {sum(inside):.1f} s in all")
+    return lines
 
 
 def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
@@ -30,7 +60,8 @@ def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
     checks.append(
         Check(
             "every DAG run succeeded",
-            len(runs) == 3 and all(state == "success" for state in runs.values()),
+            len(runs) == len(DAG_IDS) + len(scenario.variants)
+            and all(state == "success" for state in runs.values()),
             ", ".join(f"{dag}: {state}" for (dag, _), state in sorted(runs.items())),
         )
     )
@@ -67,7 +98,8 @@ def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
             f"{len(uploaded_imports)} imports created by uploads, {len(traffic.uploads())} upload requests",
         )
     )
-    runs_started = sum(metadata.worker_task_runs().values())
+    # Today's simulator serves only today's DAGs: the other variants have simulators of their own.
+    runs_started = sum(n for (dag, _), n in metadata.worker_task_runs().items() if dag in DAG_IDS)
     worker_tokens = len(traffic.tokens(WORKER, 200))
     checks.append(
         Check(
@@ -108,6 +140,8 @@ def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
             f"{options.poke_seconds:g} s, {len(options.phases)} disruptions)",
         )
     )
+    for run in scenario.variants:
+        checks += run.checks()
     return checks
 
 
@@ -117,7 +151,7 @@ def _first_try_success(ti: TaskInstance) -> bool:
     return ti.state == "success" and ti.try_number == 1
 
 
-def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[float], wall_seconds: float) -> str:
+def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[Blocked], wall_seconds: float) -> str:
     outcome, metadata = scenario.outcome, scenario.metadata
     runs = metadata.worker_task_runs()
     wait_runs = runs.get((WAIT_DAG, WAIT_TASK), 0)
@@ -157,7 +191,81 @@ def table(scenario: Scenario, traffic: Traffic, blocked: Sequence[float], wall_s
         )
     for label, value in outcome.figures.items():
         lines.append(f"{label}: {value}")
-    longest = f", longest {max(blocked):.2f} s" if blocked else ""
-    lines.append(f'triggerers\' "async thread was blocked" warnings: {len(blocked)}{longest}')
+    longest = f", longest {max(b.seconds for b in blocked):.2f} s" if blocked else ""
+    lines.append(f'triggerers\' "async thread was blocked" warnings: {len(blocked)}{longest}; during')
+    lines += blocked_by_window(scenario, blocked) or ["  -"]
     lines.append(f"phases: {', '.join(scenario.options.phases) or 'none'}; wall time {wall_seconds:.0f} s")
+    times = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.phase_seconds.items())
+    lines.append(f"phase times: {times or '-'}")
     return "\n".join(lines)
+
+
+def today_figures(scenario: Scenario, traffic: Traffic) -> Figures:
+    """Today's column: the waits of ``mimecast_deployment_waits`` (their simulator also serves the examples,
+    one token and one status request each, and its triggerers' figures include the disruptions)."""
+    outcome, metadata = scenario.outcome, scenario.metadata
+    waits = [ti for ti in metadata.task_instances(WAIT_DAG) if ti.task_id == WAIT_TASK]
+    runs = metadata.worker_task_runs().get((WAIT_DAG, WAIT_TASK), 0)
+    succeeded = bool(waits) and all(ti.state == "success" and ti.end_date for ti in waits)
+    last = max((ti.end_date or 0.0 for ti in waits), default=0.0)
+    return Figures(
+        tokens=(len(traffic.tokens(WORKER)), len(traffic.tokens(TRIGGERER))),
+        status=(len(traffic.status_requests(WORKER)), len(traffic.status_requests(TRIGGERER))),
+        worker_runs_per_wait=runs / max(len(waits), 1),
+        completion_to_success=last - outcome.completed_at if succeeded and outcome.completed_at else None,
+    )
+
+
+def comparison(scenario: Scenario, traffic: Traffic) -> str:
+    """The issue's table, one column per way of waiting, and the goal."""
+    poke, batch, n = scenario.options.poke_seconds, scenario.options.status_batch_size, scenario.options.waits
+    columns = [(BY_NAME[TODAY].label, today_figures(scenario, traffic))]
+    columns += [(run.variant.label, run.figures()) for run in scenario.variants]
+    goal = (
+        f"<= {TOKEN_GOAL}",
+        f"<= rounds x {math.ceil(n / batch)} + {STATUS_SLACK}",
+        "1; 0 from the triggerer",
+        f"<= {poke + SUCCESS_SLACK_SECONDS:g} s",
+    )
+
+    def cells(f: Figures) -> tuple[str, ...]:
+        took = f"{f.completion_to_success:.1f} s" if f.completion_to_success is not None else "-"
+        bound = f" (bound {f.status_bound}, {f.rounds} rounds)" if f.status_bound is not None else ""
+        return (
+            f"{sum(f.tokens)} ({f.tokens[0]} w + {f.tokens[1]} t)",
+            f"{sum(f.status)} ({f.status[0]} w + {f.status[1]} t){bound}",
+            f"{f.worker_runs_per_wait:.2f}",
+            took,
+        )
+
+    labels = (
+        "token requests",
+        "status requests",
+        "worker task runs per wait",
+        "last import completed -> last success",
+    )
+    table_columns = [(label, cells(f)) for label, f in columns] + [("goal", goal)]
+    first = max(len(label) for label in labels) + 2
+    widths = [max(len(heading), *(len(c) for c in col)) + 2 for heading, col in table_columns]
+    lines = ["".ljust(first) + "".join(h.ljust(w) for (h, _), w in zip(table_columns, widths, strict=True))]
+    lines.append("-" * (first + sum(widths)))
+    for i, label in enumerate(labels):
+        lines.append(
+            label.ljust(first)
+            + "".join(col[i].ljust(w) for (_, col), w in zip(table_columns, widths, strict=True))
+        )
+    lines.append("(w: from workers, t: from triggerers; today's simulator also serves the two example DAGs,")
+    lines.append(" and its triggerers' figures include the disruptions)")
+    for run in scenario.variants:
+        quickest = run.figures().completion_to_first_success
+        lines.append(
+            f"{run.variant.name}: from its trigger, every wait deferred after {_secs(run.deferred_after)}, "
+            f"answered in the triggerer after {_secs(run.ready_after)}, run finished after "
+            f"{_secs(run.finished_after)}; triggers held {sorted(run.held.values())}; completion -> first "
+            f"success {f'{quickest:.1f} s' if quickest is not None else '-'}"
+        )
+    return "\n".join(lines)
+
+
+def _secs(value: float | None) -> str:
+    return f"{value:.0f} s" if value is not None else "-"

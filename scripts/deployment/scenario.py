@@ -1,8 +1,10 @@
 """The scenario: both example DAGs and 100 mapped deferrable waits, with a triggerer killed, Mimecast
-restarted, the client secret rotated and Mimecast away for longer than the hook's retry budget."""
+restarted, the client secret rotated and Mimecast away for longer than the hook's retry budget; meanwhile
+the other ways of waiting (``variants``), each over 100 imports of its own simulator."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -11,7 +13,7 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,10 +23,13 @@ from deployment.airflow_api import ApiError
 from deployment.airflow_deployment import TRIGGERER_HEALTH_SECONDS, AirflowDeployment
 from deployment.metadata import Metadata
 from deployment.traffic import TRIGGERER, Traffic, token_secret
+from deployment.variant_run import VariantRun, VariantRuns
+from deployment.variants import BY_NAME, TODAY
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT_DAG_FILE = Path(__file__).resolve().parent / "dags" / "mimecast_deployment_waits.py"
-WAIT_DAG, WAIT_TASK = "mimecast_deployment_waits", "wait_for_import"
+VARIANTS_DAG_FILE = Path(__file__).resolve().parent / "dags" / "mimecast_deployment_variants.py"
+WAIT_DAG, WAIT_TASK = BY_NAME[TODAY].dag_id, "wait_for_import"
 SYNC_DAG, WAIT_EXAMPLE_DAG = "example_mimecast_directory_sync", "example_mimecast_wait_for_import"
 DAG_IDS = (SYNC_DAG, WAIT_EXAMPLE_DAG, WAIT_DAG)
 OAUTH_CONN, HMAC_CONN = "mimecast_default", "mimecast_hmac"
@@ -64,6 +69,8 @@ class Options:
     phases: tuple[str, ...] = PHASES
     parallelism: int = 8
     status_batch_size: int = 10
+    #: The ways of waiting besides today's (names from ``deployment.variants``).
+    variants: tuple[str, ...] = ()
 
 
 @dataclass
@@ -78,6 +85,9 @@ class Outcome:
     completed_at: float | None = None  # Unix time the waited-for imports completed
     token_bound: int = 0  # tokens the triggerers may fetch: one per process plus one per renewal
     triggerer_job: dict[str, str] = field(default_factory=dict)  # process name -> job ID
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # phase -> how long it took
+    #: (phase, from, to) in Unix time, to place the triggerers' blocked-loop warnings.
+    windows: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 class Scenario:
@@ -88,6 +98,7 @@ class Scenario:
         simulator: MimecastSimulator,
         options: Options,
         *,
+        variant_simulators: dict[str, MimecastSimulator] | None = None,
         echo: Callable[[str], None] = print,
     ) -> None:
         self.deployment = deployment
@@ -97,10 +108,27 @@ class Scenario:
         self.echo = echo
         self.outcome = Outcome()
         self.started = time.monotonic()
+        sims = variant_simulators or {}
+        self.variants: list[VariantRun] = [
+            VariantRun(self, BY_NAME[name], sims[name]) for name in options.variants if name != TODAY
+        ]
+        self.variant_runs = VariantRuns(self.variants)
 
     # ------------------------------------------------------------------ helpers
     def say(self, message: str) -> None:
         self.echo(f"[{time.monotonic() - self.started:6.1f} s] {message}")
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a phase; its time is printed at once and in the table."""
+        began, began_unix = time.monotonic(), time.time()
+        try:
+            yield
+        finally:
+            took = time.monotonic() - began
+            self.outcome.phase_seconds[name] = took
+            self.outcome.windows.append((name, began_unix, time.time()))
+            self.say(f"phase {name}: {took:.0f} s")
 
     def check(self, name: str, ok: bool, detail: str) -> bool:
         self.outcome.checks.append(Check(name, ok, detail))
@@ -184,27 +212,49 @@ class Scenario:
 
     # ------------------------------------------------------------------ phases
     def run(self) -> Outcome:
-        self.start_components()
-        self.add_connections()
-        self.start_runs()
-        self.wait_deferred()
-        self.measure_rounds("two triggerers")
+        with self.phase("start"):
+            self.start_components()
+            self.add_connections()
+        with self.phase("deferral"):
+            self.start_runs()
+            self.wait_deferred()
+        with self.phase("rounds"):
+            self.measure_rounds("two triggerers")
         phases = self.options.phases
         if "kill" in phases:
-            self.kill_triggerer()
+            with self.phase("kill"):
+                self.kill_triggerer()
+        # From here on no triggerer is killed: the other variants wait beside today's, each on a simulator
+        # and connection of its own, which the disruptions below do not touch.
+        self.start_variants()
         if "restart" in phases:
-            self.restart_simulator()
+            with self.phase("restart"):
+                self.restart_simulator()
         if "rotate" in phases:
-            self.rotate_secret()
+            with self.phase("rotate"):
+                self.rotate_secret()
         if "outage" in phases:
-            self.take_mimecast_away()
-        self.complete_imports()
+            with self.phase("outage"):
+                self.take_mimecast_away()
+        if self.variants:
+            with self.phase("variants (what was left of them)"):
+                self.join_variants()
+        with self.phase("completion"):
+            self.complete_imports()
         return self.outcome
+
+    def start_variants(self) -> None:
+        self.variant_runs.start()
+
+    def join_variants(self) -> None:
+        self.variant_runs.join(600)
 
     def start_components(self) -> None:
         d = self.deployment
         shutil.copytree(ROOT / "example_dags", d.dags_folder, dirs_exist_ok=True)
         shutil.copy(DEPLOYMENT_DAG_FILE, d.dags_folder)
+        if self.variants:
+            shutil.copy(VARIANTS_DAG_FILE, d.dags_folder)
         self.say("airflow db migrate")
         d.airflow("db", "migrate", log_name="db-migrate.log")
         self.say("starting api-server, scheduler, dag-processor and two triggerers")
@@ -237,8 +287,10 @@ class Scenario:
 
     def add_connections(self) -> None:
         # In the metadata database, not in environment variables: a rotated secret reaches running components.
-        for conn_id, auth_type in ((OAUTH_CONN, "oauth2"), (HMAC_CONN, "hmac")):
-            conn = json.loads(self.sim.airflow_connection(auth_type))
+        connections = [(OAUTH_CONN, self.sim, "oauth2"), (HMAC_CONN, self.sim, "hmac")]
+        connections += [(run.variant.conn_id, run.sim, "oauth2") for run in self.variants]
+        for conn_id, sim, auth_type in connections:
+            conn = json.loads(sim.airflow_connection(auth_type))
             self.deployment.api.post(
                 "/api/v2/connections",
                 {
@@ -259,7 +311,7 @@ class Scenario:
 
     def start_runs(self) -> None:
         api = self.deployment.api
-        for dag_id in DAG_IDS:
+        for dag_id in (*DAG_IDS, *(run.variant.dag_id for run in self.variants)):
             self.wait_for(f"{dag_id} parsed", functools.partial(self.parsed, dag_id), 180)
         example_id = self.sim.create_import(total_users=5)
         # Processing for an hour: complete_imports() ends them once the last disruption is over.
@@ -290,7 +342,9 @@ class Scenario:
             if failed:
                 raise PhaseError(f"{len(failed)} waits failed before deferring, e.g. {failed[0]}")
             held = sum(count for holder, count in self.holders().items() if holder)
-            examples = [s for (dag, _), s in self.metadata.dag_runs().items() if dag != WAIT_DAG]
+            examples = [
+                s for (dag, _), s in self.metadata.dag_runs().items() if dag in (SYNC_DAG, WAIT_EXAMPLE_DAG)
+            ]
             return held == n and all(s in ("success", "failed") for s in examples)
 
         self.wait_for(f"{n} waits deferred to the triggerers, examples done", ready, timeout=900, interval=2)
