@@ -74,19 +74,15 @@ def build_venv(install: bool) -> Path:
     return VENV
 
 
-def status_batch_size(venv: Path, connection: str) -> int:
-    """The batch size the provider uses for ``connection``: its extra if set, else the provider's default."""
-    conn = json.loads(connection)
-    code = (
-        "import json, sys; from airflow_provider_mimecast.settings import MimecastSettings; "
-        "c = json.loads(sys.argv[1]); print(MimecastSettings.from_connection_fields(host=c['host'], "
-        "login=c['login'], password=c['password'], extra=c['extra']).status_batch_size)"
-    )
+def probe(venv: Path, code: str, argument: str) -> str:
+    """The last line ``code`` prints, run by the deployment's Python with ``argument`` (no Airflow settings
+    of this process's, a throw-away AIRFLOW_HOME).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="mimecast-deployment-probe-")
     try:
         out = subprocess.run(
-            [str(venv / "bin" / "python"), "-c", code, json.dumps(conn)],
+            [str(venv / "bin" / "python"), "-c", code, argument],
             check=True,
             capture_output=True,
             text=True,
@@ -94,7 +90,17 @@ def status_batch_size(venv: Path, connection: str) -> int:
         ).stdout
     finally:
         shutil.rmtree(env["AIRFLOW_HOME"], ignore_errors=True)
-    return int(out.strip().splitlines()[-1])
+    return out.strip().splitlines()[-1]
+
+
+def status_batch_size(venv: Path, connection: str) -> int:
+    """The batch size the provider uses for ``connection``: its extra if set, else the provider's default."""
+    code = (
+        "import json, sys; from airflow_provider_mimecast.settings import MimecastSettings; "
+        "c = json.loads(sys.argv[1]); print(MimecastSettings.from_connection_fields(host=c['host'], "
+        "login=c['login'], password=c['password'], extra=c['extra']).status_batch_size)"
+    )
+    return int(probe(venv, code, json.dumps(json.loads(connection))))
 
 
 def missing_sensor_options(venv: Path, names: Sequence[str]) -> dict[str, list[str]]:
@@ -106,19 +112,7 @@ def missing_sensor_options(venv: Path, names: Sequence[str]) -> dict[str, list[s
         "p = inspect.signature(S.__init__).parameters; "
         "print(json.dumps({v: [a for a in args if a not in p] for v, args in json.loads(sys.argv[1]).items()}))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="mimecast-deployment-probe-")
-    try:
-        out = subprocess.run(
-            [str(venv / "bin" / "python"), "-c", code, json.dumps(wanted)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        ).stdout
-    finally:
-        shutil.rmtree(env["AIRFLOW_HOME"], ignore_errors=True)
-    missing: dict[str, list[str]] = json.loads(out.strip().splitlines()[-1])
+    missing: dict[str, list[str]] = json.loads(probe(venv, code, json.dumps(wanted)))
     return {name: args for name, args in missing.items() if args}
 
 
