@@ -9,16 +9,26 @@ lines, raises when another trigger's async message is in flight), so async code 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from airflow.providers.common.compat.sdk import mask_secret
 
-_sdk_amask_secret: Callable[[Any], Awaitable[None]] | None
-try:
-    from airflow.sdk.log import amask_secret as _sdk_amask_secret
-except ImportError:  # Airflow 2, and 3 lines before amask_secret
-    _sdk_amask_secret = None
+
+def _find_amask_secret() -> Callable[[Any], Awaitable[None]] | None:
+    """Airflow's ``amask_secret``, or None on Airflow 2 and the 3 lines before it (looked up by name, so
+    that mypy passes on every line, whichever it checks against).
+    """
+    try:
+        module = importlib.import_module("airflow.sdk.log")
+    except ImportError:
+        return None
+    found: Callable[[Any], Awaitable[None]] | None = getattr(module, "amask_secret", None)
+    return found
+
+
+_sdk_amask_secret = _find_amask_secret()
 
 
 def mask_secrets(secrets: Iterable[str]) -> None:
