@@ -35,18 +35,23 @@ for mode in ("poke", "reschedule", "deferrable"):
             hook_params=FAST,
         )
 
+
+def import_and_wait(**settings: Any) -> MimecastImportUsersOperator:
+    """The import operator uploading ROWS and waiting for the import (poll 0.2 s, timeout 60 s)."""
+    return MimecastImportUsersOperator(
+        task_id="import_users",
+        source=ROWS,
+        group_id="grp-1",
+        wait_for_completion=True,
+        poll_interval=0.2,
+        timeout=60,
+        **{"hook_params": FAST, **settings},
+    )
+
+
 for mode in ("poke", "deferrable"):
     with test_dag(f"mimecast_test_import_and_wait_{mode}"):
-        MimecastImportUsersOperator(
-            task_id="import_users",
-            source=ROWS,
-            group_id="grp-1",
-            wait_for_completion=True,
-            deferrable=mode == "deferrable",
-            poll_interval=0.2,
-            timeout=60,
-            hook_params=FAST,
-        )
+        import_and_wait(deferrable=mode == "deferrable")
 
 with DAG(
     dag_id="mimecast_test_import_templated_path",
@@ -206,16 +211,7 @@ for mode in ("poke", "reschedule", "deferrable"):
                 templated_wait(mode, timeout=timeout, **{flag: True})
 
 with test_dag("mimecast_test_import_and_wait_deferrable_one_retry"):
-    MimecastImportUsersOperator(
-        task_id="import_users",
-        source=ROWS,
-        group_id="grp-1",
-        wait_for_completion=True,
-        deferrable=True,
-        poll_interval=0.2,
-        timeout=60,
-        hook_params=ONE_RETRY,
-    )
+    import_and_wait(deferrable=True, hook_params=ONE_RETRY)
 
 # Mapped uploads, one sensor and one status read on all their IDs: the XComArg, a template rendered as a
 # native object, or (refused, with the fix) one rendered as text.
@@ -269,17 +265,7 @@ for option in ("end_from_trigger", "no_check", "both"):
             **options,
         )
     with test_dag(f"mimecast_test_import_and_wait_{option}"):
-        MimecastImportUsersOperator(
-            task_id="import_users",
-            source=ROWS,
-            group_id="grp-1",
-            wait_for_completion=True,
-            deferrable=True,
-            poll_interval=0.2,
-            timeout=60,
-            hook_params=FAST,
-            **options,
-        )
+        import_and_wait(deferrable=True, **options)
     # soft_fail and never_fail with the triggerer ending the task.
     for flag in ("soft_fail", "never_fail"):
         for length, timeout in (("short", 0.5), ("long", 600)):
