@@ -17,7 +17,7 @@ or from a shell: ``python -m airflow_provider_mimecast.testing.simulator --port 
 It deliberately imports nothing from Airflow, so that it starts fast and runs standalone. The modules:
 ``credentials`` (what it accepts, and the Airflow connection carrying it), ``responses`` (Mimecast's
 envelope and errors), ``imports`` (each import's timeline and the store), ``directory`` (profile groups
-and find-groups' pages), ``auth`` (tokens, bearer and HMAC checks), ``rate_limits``, ``faults``,
+and find-groups' pages), ``auth`` (tokens, bearer and HMAC checks), ``rate_limits`` (one refilling bucket per API user), ``faults``,
 ``endpoints`` (the API's routes), ``recording`` (what the server saw), ``http_server`` (HTTP/1.1 and
 connections), ``mimecast_simulator`` (the object tests drive) and ``cli`` (the ``mimecast-simulator``
 command).
@@ -38,16 +38,20 @@ from .endpoints import (
 from .faults import FAULT_KINDS, Fault
 from .files import valid_email_row
 from .mimecast_simulator import MimecastSimulator
+from .rate_limits import FAST_BUCKET, RECORDED_BUCKET, Bucket
 from .recording import RecordedRequest
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
+    "FAST_BUCKET",
     "FAULT_KINDS",
     "FIND_GROUPS_PATH",
     "GET_ACCOUNT_PATH",
     "GET_IMPORT_STATUS_PATH",
     "IMPORT_USERS_PATH",
+    "RECORDED_BUCKET",
     "TOKEN_PATH",
+    "Bucket",
     "Fault",
     "MimecastSimulator",
     "RecordedRequest",
