@@ -28,6 +28,9 @@ DEFAULT_MAX_RATE_LIMIT_WAIT = 300.0
 #: IDs per get-import-status request: Mimecast's API 2.0 reference allows "up to 10 user import requests
 #: in a single API call". A higher value is for accounts that Mimecast told otherwise.
 DEFAULT_STATUS_BATCH_SIZE = 10
+#: The fraction of an API user's rate-limit bucket left for the customer's other integrations (SIEM
+#: collectors, scripts) that spend from the same bucket.
+DEFAULT_RATE_LIMIT_RESERVE = 0.2
 MAX_STATUS_BATCH_SIZE = 1000
 
 
@@ -168,6 +171,26 @@ def _seconds(extra: Mapping[str, Any], name: str, default: float) -> float:
     return number
 
 
+def _fraction(extra: Mapping[str, Any], name: str, default: float) -> float:
+    """A fraction from 0 to below 1: "0.2" from a URI connection or the 2.11 form is fine, 20 (a percentage)
+    or 1 (nothing left to spend) is not."""
+    value = extra.get(name)
+    if value is None or value == "":
+        return default
+    requirement = (
+        "a fraction of the rate limit from 0 to below 1, e.g. 0.2 to leave a fifth for other integrations"
+    )
+    if isinstance(value, bool):
+        raise _refuse(name, value, requirement)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _refuse(name, value, requirement) from None
+    if not (math.isfinite(number) and 0 <= number < 1):
+        raise _refuse(name, value, requirement)
+    return number
+
+
 def _whole_number(extra: Mapping[str, Any], name: str, default: int, *, minimum: int, maximum: int) -> int:
     """A whole number in ``minimum..maximum``; "3" from a URI connection is fine, 2.7 is not rounded."""
     value = extra.get(name)
@@ -235,6 +258,10 @@ class MimecastSettings:
     :param status_batch_size: the most import IDs sent in one get-import-status request (extra
         ``status_batch_size``, 1 to 1000). The default, 10, is the most Mimecast's API 2.0 reference
         allows in one call; raise it only if Mimecast confirmed a higher limit for your account.
+    :param rate_limit_reserve: the fraction of the API user's rate-limit bucket (``X-RateLimit-Limit``) that
+        calls leave for the customer's other integrations: a call waits while sending it would take
+        ``X-RateLimit-Remaining`` below it (extra ``rate_limit_reserve``, 0 to below 1, default 0.2; 0 uses
+        the whole bucket).
     :param scheme_assumed: the host had no scheme and https was assumed (e.g. ``127.0.0.1:8025``); the hook
         quotes :meth:`tls_hint` when TLS then fails.
     """
@@ -250,6 +277,7 @@ class MimecastSettings:
     verify: bool | str = True
     max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
     status_batch_size: int = DEFAULT_STATUS_BATCH_SIZE
+    rate_limit_reserve: float = DEFAULT_RATE_LIMIT_RESERVE
     scheme_assumed: bool = False
 
     @classmethod
@@ -319,6 +347,7 @@ class MimecastSettings:
                 minimum=1,
                 maximum=MAX_STATUS_BATCH_SIZE,
             ),
+            rate_limit_reserve=_fraction(extra, "rate_limit_reserve", DEFAULT_RATE_LIMIT_RESERVE),
             scheme_assumed=scheme_assumed,
         )
 

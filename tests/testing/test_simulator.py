@@ -622,7 +622,8 @@ def test_rate_limit_fault(sim: MimecastSimulator, client: httpx.Client) -> None:
     response = client.post(ACCOUNT, headers=headers)
     assert response.status_code == 429
     assert response.headers["X-RateLimit-Reset"] == "250"
-    assert response.headers["X-RateLimit-Remaining"] == "0"
+    # Another limit than the bucket's: Remaining is what the API user's bucket holds, untouched.
+    assert response.headers["X-RateLimit-Remaining"] == str(sim.rate_remaining()) == "1000"
     assert response.json()["fail"][0]["errors"][0] == {
         "code": "err_rate_limit_exceeded",
         "message": "Rate limit exceeded",

@@ -379,7 +379,11 @@ class MimecastSimulator:
         if fault is not None and fault.kind == "echo":
             return echo_page(fault, method, path, headers, body)
         if fault is not None and fault.kind == "rate_limit":
-            return fault_response(fault, None, self._rates.limit)  # a 429 spends nothing
+            # Another limit than the bucket's (an endpoint's own): the bucket's level, nothing spent. The token
+            # endpoint spends from no bucket: its Remaining is the whole limit.
+            api_user = self._auth.api_user(headers)
+            remaining = self._rates.remaining(api_user) if is_api else self._rates.limit
+            return rate_limited(self._rates.limit, fault.reset_ms, remaining)
         rate = self._rates.take(self._auth.api_user(headers)) if is_api else None
         if fault is not None and fault.kind in ANSWER_EDITS:
             response = self._api.answer(method, path, headers, body, rate)
