@@ -37,9 +37,10 @@ W = TypeVar("W", bound=Pending)
 
 
 def fair_order(waits: Sequence[W], now: float) -> list[W]:
-    """``waits`` in the order they get requests: at their deadline, then unchecked longest (a wait whose
-    last request failed after those that did not)."""
-    return sorted(waits, key=lambda w: (w.deadline > now, w.failed_at, w.checked_at))
+    """``waits`` in the order they get requests: at their deadline, then unchecked longest. A request that
+    failed counts as a check for this order: its waits go after those unchecked since before it failed (one
+    failing batch does not hold up the others), and before those checked since (they are not starved)."""
+    return sorted(waits, key=lambda w: (w.deadline > now, max(w.checked_at, w.failed_at)))
 
 
 def choose(

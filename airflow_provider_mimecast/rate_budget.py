@@ -78,6 +78,8 @@ class RateBudget:
         self._refills: deque[float] = deque(maxlen=REFILL_SAMPLES)
         #: Calls of this process sent (or about to be) and not finished: not yet in any Remaining seen.
         self.in_flight = 0
+        #: Calls of this process finished: once one has and no answer carried the headers, nothing is metered.
+        self.finished = 0
         #: The lowest Remaining any answer carried, for reports.
         self.lowest_remaining: int | None = None
 
@@ -139,6 +141,9 @@ class RateBudget:
         self.interval = max(self.interval, seen.reset_seconds)
 
     def _refills_by(self, when: float) -> int:
+        """Refills counted on by ``when``: each a margin after it is due, as the server's tick and ours are
+        not the same clock."""
+        when -= REFILL_MARGIN_SECONDS
         if when < self._next_refill or self.interval <= 0:
             return 0
         return 1 + math.floor((when - self._next_refill) / self.interval)
@@ -163,19 +168,18 @@ class RateBudget:
         :param reserve: the fraction of the limit kept for the customer's other integrations, 0 to 1.
         """
         if self.limit is None:
-            return FIRST_ANSWER_WAIT_SECONDS if self.in_flight else 0.0
+            return FIRST_ANSWER_WAIT_SECONDS if self.in_flight and not self.finished else 0.0
         missing = self.reserve_of(reserve) + 1 - self.remaining(now)
         if missing <= 0:
             return 0.0
         refills = max(1, math.ceil(missing / self.refill))
         interval = self.interval or 1.0
-        first = (
-            self._next_refill
-            if now < self._next_refill
-            else (self._next_refill + self._refills_by(now) * interval)
-        )
-        return max(0.0, first + (refills - 1) * interval - now) + REFILL_MARGIN_SECONDS
+        first = self._next_refill + self._refills_by(now) * interval  # the next refill not counted yet
+        return max(0.0, first + (refills - 1) * interval + REFILL_MARGIN_SECONDS - now)
 
     def spare(self, now: float, reserve: float) -> float:
-        """Requests that can go now without taking Remaining below the reserve (may be below 0)."""
+        """Requests that can go now without taking Remaining below the reserve (may be below 0): before the
+        first answer one, to learn the bucket; ``inf`` if answers carry no rate-limit headers."""
+        if self.limit is None:
+            return math.inf if self.finished else 1.0 - self.in_flight
         return self.remaining(now) - self.reserve_of(reserve)

@@ -80,8 +80,9 @@ class RateBudgets:
         """The call that :meth:`acquire` let through has ended (answered or failed)."""
         with self._lock:
             budget = self._budgets.get(key)
-            if budget is not None and budget.in_flight > 0:
-                budget.in_flight -= 1
+            if budget is not None:
+                budget.in_flight = max(0, budget.in_flight - 1)
+                budget.finished += 1
 
     def observe(self, key: BudgetKey, status: int, headers: Mapping[str, str]) -> None:
         """Learn from one answer; one without usable rate-limit headers teaches nothing.

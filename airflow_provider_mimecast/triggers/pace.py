@@ -6,7 +6,6 @@ configures them), tagged with the connection ID only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -14,6 +13,7 @@ from airflow.providers.common.compat.sdk import Stats
 
 from airflow_provider_mimecast.hooks.rate_budgets import RATE_BUDGETS, budget_key
 from airflow_provider_mimecast.pacing import Cadence, Pending, cadence, choose
+from airflow_provider_mimecast.rate_budget import RateBudget
 from airflow_provider_mimecast.settings import MimecastSettings
 
 W = TypeVar("W", bound=Pending)
@@ -51,9 +51,8 @@ class Pace:
         """
         key, reserve = budget_key(settings), settings.rate_limit_reserve
         with RATE_BUDGETS.locked():
-            budget = RATE_BUDGETS.peek(key)
-            spare = math.inf if budget is None else budget.spare(now, reserve)
-            delay = 0.0 if budget is None else budget.delay(now, reserve)
+            budget = RATE_BUDGETS.peek(key) or RateBudget()
+            spare, delay = budget.spare(now, reserve), budget.delay(now, reserve)
         chosen, last_requests = choose(
             due, now, batch_size=settings.status_batch_size, spare=spare, joining=joining
         )
