@@ -70,7 +70,7 @@ def test_refills_are_learned_from_remaining_over_time_and_reset():
     assert budget.refill_rate == pytest.approx(3.0)
     # Predicted between answers: 51 now, 54 after the next refill, never above the limit.
     assert budget.remaining(1.5) == 51
-    assert budget.remaining(2.05) == 54
+    assert budget.remaining(2.1) == 54
     assert budget.remaining(100.0) == 100
 
 
