@@ -52,6 +52,9 @@ MAX_PROBE_BACKOFF_SECONDS = 5.0
 #: How often, at most, a poller reads its connection again, so that a rotated secret or a changed host takes
 #: effect in a long-lived triggerer. It is also read again before waits fail on refused credentials.
 CONNECTION_REFRESH_SECONDS = 60.0
+#: A wait that registers with a poller whose copy of the connection is older than this has it read again
+#: (once, however many register together) before its first check: it sees the connection as it is now.
+NEW_WAIT_CONNECTION_AGE_SECONDS = 5.0
 #: Waits handed their report per event-loop iteration.
 DELIVERY_SLICE = 50
 #: Batch requests of one round that may be in flight at once.
@@ -170,6 +173,8 @@ class StatusPoller:
         self._hook: MimecastHook | None = None
         self._session_cm: contextlib.AbstractAsyncContextManager[MimecastHook] | None = None
         self._connection_read_at = -math.inf
+        #: A wait registered while the connection read was stale: read it before the next round.
+        self._read_before_next_round = False
         self._reading = asyncio.Lock()
         #: Clients of connection settings that changed, closed once the round using them is over.
         self._retired: list[contextlib.AbstractAsyncContextManager[MimecastHook]] = []
@@ -211,6 +216,8 @@ class StatusPoller:
         wait = Wait(tuple(import_ids), interval, deadline, next_due=min(first, deadline), checked_at=now)
         self._waits.add(wait)
         self._pace.defer_to(deadline)
+        if now - self._connection_read_at > NEW_WAIT_CONNECTION_AGE_SECONDS:
+            self._read_before_next_round = True
         if wait.next_due < self._next_round:  # only then must the sleeping loop wake earlier
             self._next_round = wait.next_due
             self._changed.set()
@@ -447,9 +454,11 @@ class StatusPoller:
         return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "max_retries": 0})
 
     async def _current_hook(self) -> MimecastHook:
+        stale = self._read_before_next_round
+        self._read_before_next_round = False
         if self._hook is None:
             await self._open(self._new_hook())
-        elif time.monotonic() - self._connection_read_at >= CONNECTION_REFRESH_SECONDS:
+        elif stale or time.monotonic() - self._connection_read_at >= CONNECTION_REFRESH_SECONDS:
             await self._read_connection()
         assert self._hook is not None
         return self._hook

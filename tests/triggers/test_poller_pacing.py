@@ -128,3 +128,44 @@ def test_two_pollers_in_two_processes_and_a_third_client_share_one_bucket():
     assert status_answers.count(429) <= 2, Counter(status_answers)
     assert min(r["lowest_remaining"] for r in results) >= 6
     assert spent.count(429) == 0
+
+
+class RecordingStats:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, float, dict[str, str]]] = []
+
+    def incr(self, stat: str, count: int = 1, rate: float = 1, *, tags: dict[str, str]) -> None:
+        self.calls.append(("incr", stat, count, tags))
+
+    def gauge(
+        self, stat: str, value: float, rate: float = 1, delta: bool = False, *, tags: dict[str, str]
+    ) -> None:
+        self.calls.append(("gauge", stat, value, tags))
+
+    def total(self, stat: str) -> float:
+        return sum(value for kind, name, value, _ in self.calls if kind == "incr" and name == stat)
+
+    def last(self, stat: str) -> float:
+        return [value for kind, name, value, _ in self.calls if kind == "gauge" and name == stat][-1]
+
+
+async def test_the_poller_reports_through_airflows_stats_tagged_by_connection_only(monkeypatch, trigger):
+    from airflow_provider_mimecast.testing.simulator import Fault
+    from airflow_provider_mimecast.triggers import pace
+
+    stats = RecordingStats()
+    monkeypatch.setattr(pace, "Stats", stats)
+    with MimecastSimulator(rate_limit=30, rate_refill=2, rate_reset_ms=100) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        ids = [sim.create_import(pending_seconds=0.5, processing_seconds=0) for _ in range(25)]
+        sim.inject(Fault("rate_limit", path=GET_IMPORT_STATUS_PATH, reset_ms=50))
+        events = await asyncio.gather(*(first_event(trigger([i], poll=0.05, deadline=30)) for i in ids))
+    assert {e["status"] for e in events} == {"success"}
+    answered = statuses(sim)
+    assert stats.total(pace.METRIC_REQUESTS) == len(answered)
+    assert stats.total(pace.METRIC_RATE_LIMITED) == answered.count(429) == 1
+    assert 0 <= stats.last(pace.METRIC_REMAINING) <= 30
+    assert stats.last(pace.METRIC_WAITS) >= 1
+    assert stats.last(pace.METRIC_CHECK_INTERVAL) >= 0.05
+    # One tag, the connection: never an import ID (a metric series per import would swamp statsd).
+    assert {tuple(sorted(tags.items())) for *_, tags in stats.calls} == {(("conn_id", "mimecast_default"),)}
