@@ -10,13 +10,13 @@ below the reserve.
 :class:`RateBudget` learns from the headers of every answer (its own and, through Remaining, everyone
 else's spending): the limit, what was left, when the next refill comes, how far apart refills are (the
 largest Reset seen, since Reset counts down from one refill to the next) and how many requests each brings
-back (the smallest count a refill was seen to bring is not used: others' spending hides part of it; the
-largest is, and at least one, as Mimecast documents). Every time is a ``time.monotonic()`` value passed in.
+back (the median of what the latest refills were seen to bring, and at least one, as Mimecast documents). Every time is a ``time.monotonic()`` value passed in.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,8 +94,9 @@ class RateBudget:
 
     @property
     def refill(self) -> float:
-        """Requests one refill brings back, as far as seen: at least one."""
-        return max([1.0, *self._refills])
+        """Requests one refill brings back, as far as seen (the median of the latest refills: others' spending
+        hides some, answers that overtook each other add some): at least one, as Mimecast documents."""
+        return max(1.0, statistics.median(self._refills)) if self._refills else 1.0
 
     @property
     def refill_rate(self) -> float | None:
@@ -122,6 +123,10 @@ class RateBudget:
             if now >= self._next_refill:
                 self._next_refill = now + min(seen.reset_seconds, self.interval or seen.reset_seconds)
             return
+        if self.limit is not None and now < self._next_refill and seen.remaining > self._remaining:
+            # No refill since the previous answer, yet more is left: this answer left the server before the
+            # previous one (concurrent requests). The lower count is the newer.
+            seen = RateHeaders(seen.limit, self._remaining, seen.reset_seconds)
         if (
             self.limit is not None
             and now >= self._next_refill

@@ -334,6 +334,10 @@ class StatusPoller:
             if isinstance(outcome, BaseException):
                 raise outcome
         self._after_round(answers)
+        if answers.refused is not None:
+            # Every wait of the connection, not only this round's: its requests would be refused too.
+            polled = set(due)
+            due = [*due, *(w for w in self._waits if w not in polled)]
         answered_at = time.monotonic()
         for count, wait in enumerate(due, start=1):
             if wait in self._waits:
