@@ -32,6 +32,7 @@ from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff, is_transient
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus
+from airflow_provider_mimecast.triggers.loop_health import freeze_startup_objects
 from airflow_provider_mimecast.triggers.pace import Pace
 
 #: How far ahead of its own schedule a wait may be polled to join a batch that goes now: a quarter of
@@ -222,6 +223,7 @@ class StatusPoller:
             self._next_round = wait.next_due
             self._changed.set()
         if self._task is None:
+            freeze_startup_objects()  # full garbage collections were the loop's longest stall (loop_health.py)
             # In a context of its own, not a copy of the trigger's that happens to start it: Airflow 3's
             # triggerer files log lines by context variables, so the poller's warnings would otherwise
             # land in that one task's log and, once it left, in the triggerer's log tagged with its ID.
@@ -249,10 +251,10 @@ class StatusPoller:
                 now = time.monotonic()
                 due = [w for w in self._waits if w.next_due <= now]
                 joining = [w for w in self._waits if now < w.next_due <= now + w.join_ahead()]
-                if not due and not joining:
-                    continue
-                due = due or joining  # woken early for a joiner: it goes as it always did
-                joining = [w for w in joining if w not in due]
+                if not due:
+                    if not joining:
+                        continue
+                    due, joining = joining, []  # woken early for a joiner: it goes as it always did
                 # The round counts from when it was due, so waking a little late does not drift the
                 # cadence; after a stall (a pause, an outage) it restarts from now rather than bursting.
                 round_at = due_at if now - due_at < min(w.interval for w in due) else now
