@@ -6,7 +6,7 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -154,41 +154,36 @@ def _refuse(name: str, value: Any, requirement: str) -> MimecastConfigurationErr
     return MimecastConfigurationError(f"extra field {name!r} is {value!r}; it must be {requirement}")
 
 
-def _seconds(extra: Mapping[str, Any], name: str, default: float) -> float:
-    """A positive, finite number of seconds: ``nan``, ``inf`` or 0 would make a call unbounded or instant."""
+def _number(
+    extra: Mapping[str, Any], name: str, default: float, requirement: str, accept: Callable[[float], bool]
+) -> float:
+    """A finite number that ``accept`` allows ("30" from a URI connection or the 2.11 form is fine), or
+    ``default`` when the field is empty; anything else is refused with ``requirement``."""
     value = extra.get(name)
     if value is None or value == "":
         return default
-    requirement = "a positive number of seconds, e.g. 30"
     if isinstance(value, bool):
         raise _refuse(name, value, requirement)
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         raise _refuse(name, value, requirement) from None
-    if not math.isfinite(number) or number <= 0:
+    if not (math.isfinite(number) and accept(number)):
         raise _refuse(name, value, requirement)
     return number
+
+
+def _seconds(extra: Mapping[str, Any], name: str, default: float) -> float:
+    """A positive, finite number of seconds: ``nan``, ``inf`` or 0 would make a call unbounded or instant."""
+    return _number(extra, name, default, "a positive number of seconds, e.g. 30", lambda n: n > 0)
 
 
 def _fraction(extra: Mapping[str, Any], name: str, default: float) -> float:
-    """A fraction from 0 to below 1: "0.2" from a URI connection or the 2.11 form is fine, 20 (a percentage)
-    or 1 (nothing left to spend) is not."""
-    value = extra.get(name)
-    if value is None or value == "":
-        return default
+    """A fraction from 0 to below 1: 20 (a percentage) or 1 (nothing left to spend) is refused."""
     requirement = (
         "a fraction of the rate limit from 0 to below 1, e.g. 0.2 to leave a fifth for other integrations"
     )
-    if isinstance(value, bool):
-        raise _refuse(name, value, requirement)
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise _refuse(name, value, requirement) from None
-    if not (math.isfinite(number) and 0 <= number < 1):
-        raise _refuse(name, value, requirement)
-    return number
+    return _number(extra, name, default, requirement, lambda n: 0 <= n < 1)
 
 
 def _whole_number(extra: Mapping[str, Any], name: str, default: int, *, minimum: int, maximum: int) -> int:

@@ -10,9 +10,7 @@ import time
 import httpx
 import pytest
 
-from airflow_provider_mimecast.signing import hmac_headers
 from airflow_provider_mimecast.testing.simulator import (
-    DEFAULT_CREDENTIALS,
     RECORDED_BUCKET,
     Bucket,
     Fault,
@@ -20,9 +18,9 @@ from airflow_provider_mimecast.testing.simulator import (
     main,
 )
 from airflow_provider_mimecast.testing.simulator.rate_limits import RateLimiter
+from tests.testing.test_simulator import bearer, signed
 
 ACCOUNT = "/api/account/get-account"
-CREDS = DEFAULT_CREDENTIALS
 
 
 class FakeClock:
@@ -60,31 +58,12 @@ def test_a_bucket_that_cannot_meter_is_refused(bucket: Bucket) -> None:
         RateLimiter(bucket)
 
 
-def _bearer(client: httpx.Client) -> dict[str, str]:
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": CREDS.client_id,
-        "client_secret": CREDS.client_secret,
-    }
-    return {"Authorization": f"Bearer {client.post('/oauth/token', data=form).json()['access_token']}"}
-
-
-def _signed(path: str) -> dict[str, str]:
-    return hmac_headers(
-        access_key=CREDS.access_key,
-        secret_key=CREDS.secret_key,
-        app_id=CREDS.app_id,
-        app_key=CREDS.app_key,
-        uri=path,
-    )
-
-
 def test_every_answer_carries_the_headers_and_an_empty_bucket_executes_nothing() -> None:
     with (
         MimecastSimulator(rate_limit=2, rate_refill=1, rate_reset_ms=60_000) as sim,
         httpx.Client(base_url=sim.url, verify=False) as client,
     ):
-        headers = _bearer(client)
+        headers = bearer(client)
         first = client.post(ACCOUNT, headers=headers)
         assert first.status_code == 200
         assert (first.headers["x-ratelimit-limit"], first.headers["x-ratelimit-remaining"]) == ("2", "1")
@@ -111,11 +90,11 @@ def test_every_token_of_one_client_id_shares_one_bucket_and_an_hmac_key_has_its_
         MimecastSimulator(rate_limit=3, rate_refill=1, rate_reset_ms=60_000) as sim,
         httpx.Client(base_url=sim.url, verify=False) as client,
     ):
-        one, two = _bearer(client), _bearer(client)
+        one, two = bearer(client), bearer(client)
         assert one != two
         assert client.post(ACCOUNT, headers=one).headers["x-ratelimit-remaining"] == "2"
         assert client.post(ACCOUNT, headers=two).headers["x-ratelimit-remaining"] == "1"
-        assert client.post(ACCOUNT, headers=_signed(ACCOUNT)).headers["x-ratelimit-remaining"] == "2"
+        assert client.post(ACCOUNT, headers=signed(ACCOUNT)).headers["x-ratelimit-remaining"] == "2"
         assert (sim.rate_remaining("oauth2"), sim.rate_remaining("hmac")) == (1, 2)
 
 
@@ -124,7 +103,7 @@ def test_the_bucket_refills_and_can_be_changed_while_serving() -> None:
         MimecastSimulator(rate_limit=1, rate_refill=1, rate_reset_ms=100) as sim,
         httpx.Client(base_url=sim.url, verify=False) as client,
     ):
-        headers = _bearer(client)
+        headers = bearer(client)
         assert client.post(ACCOUNT, headers=headers).status_code == 200
         limited = client.post(ACCOUNT, headers=headers)
         assert limited.status_code == 429
@@ -144,7 +123,7 @@ def test_the_bucket_refills_and_can_be_changed_while_serving() -> None:
 
 def test_a_rate_limit_fault_spends_nothing() -> None:
     with MimecastSimulator(rate_limit=5) as sim, httpx.Client(base_url=sim.url, verify=False) as client:
-        headers = _bearer(client)
+        headers = bearer(client)
         sim.inject(Fault("rate_limit", path=ACCOUNT))
         assert client.post(ACCOUNT, headers=headers).status_code == 429
         assert client.post(ACCOUNT, headers=headers).headers["x-ratelimit-remaining"] == "4"
@@ -162,7 +141,7 @@ def test_cli_meters_with_the_recorded_preset_and_overrides() -> None:
             process.stdout.readline() == "Rate limit per API user: 50 requests, 1 added back every 5000 ms\n"
         )
         with httpx.Client(base_url=url.group(1), verify=False) as client:
-            answer = client.post(ACCOUNT, headers=_bearer(client))
+            answer = client.post(ACCOUNT, headers=bearer(client))
             assert answer.headers["x-ratelimit-remaining"] == "49"
     finally:
         process.terminate()
