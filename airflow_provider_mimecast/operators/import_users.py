@@ -173,7 +173,7 @@ class MimecastImportUsersOperator(BaseOperator):
         # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
         # tries is a different destination, and the ledger records the ID that was used.
         group_id = self._group_id()
-        ledger = RetryRecord.for_task(context, self.log)
+        ledger = RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger)
         wanted = StartedImport(
             import_id="",
             sha256=hashlib.sha256(upload.content).hexdigest(),
@@ -215,10 +215,10 @@ class MimecastImportUsersOperator(BaseOperator):
         if earlier.import_id:
             self.log.info(
                 "Mimecast import %s was started by an earlier try of this task with the same content "
-                "(sha256 %s): resuming it instead of uploading again (Variable %s)",
+                "(sha256 %s): resuming it instead of uploading again (%s)",
                 earlier.import_id,
                 earlier.sha256,
-                ledger.key,
+                ledger.where,
             )
             return earlier.import_id
         interrupted = (
@@ -236,8 +236,8 @@ class MimecastImportUsersOperator(BaseOperator):
             return None
         raise MimecastUploadNotRetriedError(
             f"{interrupted}. Not uploading again, to avoid a duplicate import: check the Mimecast console's "
-            f"directory import list for an import started then. If there is none, delete Variable "
-            f"{ledger.key} and clear the task to upload again; if there is one, wait for it with "
+            f"directory import list for an import started then. If there is none, {ledger.how_to_delete} "
+            "and clear the task to upload again; if there is one, wait for it with "
             "MimecastImportStatusSensor. Or pass retry_ambiguous_failures=True to upload again regardless"
         )
 
@@ -369,5 +369,5 @@ class MimecastImportUsersOperator(BaseOperator):
         result = event_result(
             event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
         )
-        RetryRecord.for_task(context, self.log).delete()
+        RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger).delete()
         return result
