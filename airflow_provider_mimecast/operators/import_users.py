@@ -26,9 +26,11 @@ from airflow_provider_mimecast.errors import (
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
+from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
 from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
 from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
+from airflow_provider_mimecast.outlets import report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 # stay importable from here (re-exported above).
 
 
-class MimecastImportUsersOperator(BaseOperator):
+class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     """Uploads a user file to Mimecast's import-users and returns the new import's ID.
 
     The ID is the return value and is also pushed under the XCom key ``import_id``. With
@@ -188,9 +190,11 @@ class MimecastImportUsersOperator(BaseOperator):
             context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
         if not self.wait_for_completion:
             ledger.delete()
+            report_result(self, context, import_id, group_id=group_id, with_group=True)
             return import_id
         result = self._wait(import_id, context, ledger)
         ledger.delete()
+        report_result(self, context, result, group_id=group_id, with_group=True)
         return result
 
     # -- one import per task instance, however Airflow retries ---------------------------------------
@@ -369,5 +373,8 @@ class MimecastImportUsersOperator(BaseOperator):
         result = event_result(
             event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
         )
-        RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger).delete()
+        ledger = RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger)
+        group_id = ledger.recorded_group_id() or self.group_id  # resolved from group_name before deferring
+        ledger.delete()
+        report_result(self, context, result, group_id=group_id, with_group=True)
         return result

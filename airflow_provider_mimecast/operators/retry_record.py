@@ -199,6 +199,15 @@ class RetryRecord:
             )
         return started
 
+    def recorded_group_id(self) -> str | None:
+        """The destination group of the recorded upload, or None (no record, or an unreadable one)."""
+        try:
+            started = self.read()
+        except MimecastError:
+            return None
+        group_id = started.arguments.get("group_id") if started else None
+        return group_id if isinstance(group_id, str) else None
+
     def _read(self, store: RecordStore) -> StartedImport | None:
         try:
             value = store.get()
