@@ -207,8 +207,9 @@ def test_provider_info_matches_airflows_schema():
 
 
 def test_the_package_metadata_says_what_a_registry_filters_by():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert "Typing :: Typed" in project["classifiers"]
