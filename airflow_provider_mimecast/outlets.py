@@ -12,7 +12,14 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import Asset
 
-__all__ = ["RESULT_ATTRIBUTE", "RESULT_FIELDS", "import_result_extra", "report_result", "report_to_outlets"]
+__all__ = [
+    "RESULT_ATTRIBUTE",
+    "RESULT_FIELDS",
+    "import_result_extra",
+    "note_started",
+    "report_result",
+    "report_to_outlets",
+]
 
 #: The fields of a final status that an asset event carries, under Mimecast's names (as in the XCom).
 RESULT_FIELDS = ("id", "status", "totalUsers", "successfulImportedUsers")
@@ -58,6 +65,15 @@ def report_to_outlets(task: Any, context: Any, extra: dict[str, Any]) -> None:
     for outlet in outlets:
         event = events[outlet]
         event.extra = {**extra, **(event.extra or {})}
+
+
+def note_started(task: Any, import_id: str, *, group_id: str) -> None:
+    """Keep the import the import operator started (or resumed) on the task, for OpenLineage to report
+    should the task fail later in the same process (its wait), without asking anything of Airflow then."""
+    extra = import_result_extra(
+        import_id, group_id=group_id, group_name=getattr(task, "group_name", None), with_group=True
+    )
+    setattr(task, RESULT_ATTRIBUTE, extra)
 
 
 def report_result(

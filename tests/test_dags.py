@@ -900,7 +900,10 @@ def test_end_from_trigger_with_a_listener_registered_fails_the_dag_import_saying
     finally:
         manager.pm.unregister(listener)
     [error] = bag.import_errors.values()
-    assert "'wait' has end_from_trigger=True, but Airflow listeners are registered" in error
+    assert (
+        "'wait' has end_from_trigger=True, but Airflow listeners are registered (tests.test_dags._Listener)"
+        in error
+    )
     assert "Set end_from_trigger=False on this task" in error
     # Without the listener the same file parses.
     assert DagBag(dag_folder=str(tmp_path)).import_errors == {}

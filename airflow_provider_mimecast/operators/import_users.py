@@ -30,7 +30,7 @@ from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
 from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
 from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
-from airflow_provider_mimecast.outlets import report_result
+from airflow_provider_mimecast.outlets import note_started, report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
@@ -185,6 +185,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             try_number=ledger.try_number,
         )
         import_id = self._resumed_import(ledger, wanted) or self._upload(upload, group_id, ledger, wanted)
+        note_started(self, import_id, group_id=group_id)
         context["ti"].xcom_push(key="import_id", value=import_id)
         if self.invalid_rows == "drop":
             context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
