@@ -40,14 +40,18 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
     return ti.xcom_pull(task_ids=task_id, key=key)
 
 
-def run(dag_id: str, **run_conf: Any) -> Any:
+def dag_bag_of_tests() -> Any:
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 2
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     bag = DagBag(dag_folder=str(Path(__file__).parent / "dags"))
     assert bag.import_errors == {}
-    return bag.get_dag(dag_id).test(run_conf=run_conf)
+    return bag
+
+
+def run(dag_id: str, **run_conf: Any) -> Any:
+    return dag_bag_of_tests().get_dag(dag_id).test(run_conf=run_conf)
 
 
 @pytest.fixture
@@ -486,6 +490,40 @@ def test_an_upload_mimecast_may_have_accepted_fails_without_airflow_retrying_it(
     kept = kept_record(dag_run)  # kept for a later try, which refuses to upload again
     assert kept is not None and (kept["import_id"], kept["try_number"]) == ("", 1)
     assert variables_written == ([] if TASK_STATE else ["set"])
+
+
+def test_clearing_a_failed_task_keeps_its_record_so_its_next_try_refuses(connections, capfd):
+    """Airflow's clear (what the UI's Clear does) leaves the record: Variables never were cleared, and on
+    3.3 task state is not either (clear_task_instances does not touch it; only deleting the DAG run does)."""
+    from airflow import settings
+    from airflow.models.taskinstance import clear_task_instances
+
+    connections.inject(AMBIGUOUS_UPLOADS["server_error"])
+    dag_run = run(retry_dag(False))
+    assert states(dag_run) == {"import_users": "failed"} and kept_record(dag_run) is not None
+    with settings.Session() as session:
+        tis = [ti for ti in dag_run.get_task_instances(session=session) if ti.task_id == "import_users"]
+        clear_task_instances(tis, session)
+        session.commit()
+    assert states(dag_run) == {"import_users": "None"}
+    kept = kept_record(dag_run)  # on 3.3 in task state, and still no Variable
+    assert kept is not None and kept["import_id"] == ""
+    if AIRFLOW_2:
+        return  # 2.11's dag.test() has no way to run the cleared task instance of an existing run
+    # Run the cleared task instance as dag.test() runs a scheduled one: its next try refuses to upload.
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.state import TaskInstanceState
+
+    with settings.Session() as session:
+        [ti] = [ti for ti in dag_run.get_task_instances(session=session) if ti.task_id == "import_users"]
+        ti.try_number += 1
+        ti.state = TaskInstanceState.SCHEDULED
+        session.commit()
+        dag = dag_bag_of_tests().get_dag(retry_dag(False))
+        _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+    assert states(dag_run) == {"import_users": "failed"}
+    assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1
+    assert "Not uploading again, to avoid a duplicate import" in capfd.readouterr().out
 
 
 @NO_WAIT_AND_WAIT
