@@ -87,18 +87,10 @@ def test_a_failed_wait_reports_the_import_it_started_and_the_error(connections, 
     assert "errorMessage" in facets  # the listener's own, from the exception
 
 
-END_FROM_TRIGGER_DAG = """
-from datetime import datetime
-from airflow.providers.common.compat.sdk import DAG
-from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
-
-with DAG(dag_id="ends_in_the_triggerer", schedule=None, start_date=datetime(2026, 1, 1)):
-    MimecastImportStatusSensor(task_id="wait", import_id="x", deferrable=True, end_from_trigger=True)
-"""
-
-
 def test_end_from_trigger_is_refused_naming_the_openlineage_listener_and_its_switch(tmp_path):
     from airflow.dag_processing.dagbag import DagBag
+
+    from tests.test_dags import END_FROM_TRIGGER_DAG
 
     (tmp_path / "dag_ending_in_the_triggerer.py").write_text(END_FROM_TRIGGER_DAG)
     [error] = DagBag(dag_folder=str(tmp_path)).import_errors.values()
