@@ -51,8 +51,9 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     ``wait_for_completion=True`` the operator then waits exactly as :class:`MimecastImportStatusSensor`
     does (same trigger when deferrable, same fail-fast rules) and returns the final status dict instead.
 
-    A retry never uploads twice: the operator keeps a record of its upload in an Airflow Variable
-    (:mod:`~airflow_provider_mimecast.operators.retry_record`), so a later try of the task instance resumes
+    A retry never uploads twice: the operator keeps a record of its upload (in the task instance's task
+    state on Airflow 3.3, else in an Airflow Variable: :mod:`~airflow_provider_mimecast.operators.retry_record`),
+    so a later try of the task instance resumes
     the import or refuses to upload again; docs/importing.rst ("No duplicate imports") says how.
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
