@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import subprocess
 import sys
@@ -25,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LANES = ROOT / "ci" / "lanes"
 CONSTRAINTS = ROOT / "ci" / "constraints"
 VENVS = ROOT / ".venv-unpinned"
+# The venv's own copies; their pins bound only pip's isolated build environments.
+SEEDED_BY_VENV = {"pip", "setuptools"}
 PIN = re.compile(r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^\s#;]+)")
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)(?: - (.*))?$")
 
@@ -69,13 +72,14 @@ def run_line(lane: str, pytest_args: list[str]) -> dict[str, object]:
     differ = {
         name: (pinned[name], installed[name])
         for name in sorted(pinned.keys() & installed.keys())
-        if pinned[name] != installed[name]
+        if pinned[name] != installed[name] and name not in SEEDED_BY_VENV
     }
     tests = subprocess.run(
         [str(venv / "bin" / "pytest"), "-q", "-rfE", "-p", "no:cacheprovider", *pytest_args],
         cwd=ROOT,
         capture_output=True,
         text=True,
+        env={**os.environ, "COLUMNS": "1000"},  # pytest cuts each summary line to the terminal's width
     )
     lines = tests.stdout.splitlines()
     errors: collections.Counter[str] = collections.Counter()

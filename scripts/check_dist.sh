@@ -73,7 +73,9 @@ info = provider.load()()
 assert info["package-name"] == "airflow-provider-mimecast", info["package-name"]
 assert info["versions"][0] == dist.version, (info["versions"], dist.version)
 assert files("airflow_provider_mimecast").joinpath("py.typed").is_file(), "py.typed is not installed"
-print(f"installed {dist.name} {dist.version}: provider entry point loads, py.typed present")
+assert "Typing :: Typed" in (dist.metadata.get_all("Classifier") or []), "no Typing :: Typed classifier"
+assert "airflow-provider" in (dist.metadata.get("Keywords") or ""), dist.metadata.get("Keywords")
+print(f"installed {dist.name} {dist.version}: provider entry point loads, py.typed present, typed and keyword")
 PY
 
 # Captured first: grep -q would close the pipe early and fail the pipeline under pipefail.

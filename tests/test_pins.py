@@ -75,6 +75,27 @@ def test_the_lane_installed_exactly_its_pins() -> None:
     assert not differ, f"installed versions differ from {constraints} (pinned, installed): {differ}"
 
 
+def test_the_lane_installed_every_requirement_it_names() -> None:
+    # A lane whose extra package is missing would skip the tests it exists for, and still pass.
+    constraints = os.environ.get("MIMECAST_LANE_CONSTRAINTS")
+    if not constraints:
+        pytest.skip("not a CI lane: .ci/run sets MIMECAST_LANE_CONSTRAINTS to the lane's constraints file")
+    lane = ROOT / "ci" / "lanes" / f"{Path(constraints).stem}.in"
+    names = [
+        _normalize(m[1])
+        for m in (re.match(r"^([A-Za-z0-9._-]+)", line.strip()) for line in lane.read_text().splitlines())
+        if m
+    ]
+    assert names, f"{lane} names no requirement"
+    missing = []
+    for name in names:
+        try:
+            version(name)
+        except PackageNotFoundError:
+            missing.append(name)
+    assert not missing, f"{lane} names {missing}, which this lane did not install"
+
+
 @pytest.mark.parametrize("lane", sorted(p.stem for p in (ROOT / "ci" / "lanes").glob("*.in")))
 def test_each_lane_has_pins_that_honour_its_requirements(lane: str) -> None:
     constraints = ROOT / "ci" / "constraints" / f"{lane}.txt"

@@ -26,9 +26,11 @@ from airflow_provider_mimecast.errors import (
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
+from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
 from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
 from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
+from airflow_provider_mimecast.outlets import note_started, report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
@@ -42,15 +44,16 @@ if TYPE_CHECKING:
 # stay importable from here (re-exported above).
 
 
-class MimecastImportUsersOperator(BaseOperator):
+class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     """Uploads a user file to Mimecast's import-users and returns the new import's ID.
 
     The ID is the return value and is also pushed under the XCom key ``import_id``. With
     ``wait_for_completion=True`` the operator then waits exactly as :class:`MimecastImportStatusSensor`
     does (same trigger when deferrable, same fail-fast rules) and returns the final status dict instead.
 
-    A retry never uploads twice: the operator keeps a record of its upload in an Airflow Variable
-    (:mod:`~airflow_provider_mimecast.operators.retry_record`), so a later try of the task instance resumes
+    A retry never uploads twice: the operator keeps a record of its upload (in the task instance's task
+    state on Airflow 3.3, else in an Airflow Variable: :mod:`~airflow_provider_mimecast.operators.retry_record`),
+    so a later try of the task instance resumes
     the import or refuses to upload again; docs/importing.rst ("No duplicate imports") says how.
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
@@ -173,7 +176,7 @@ class MimecastImportUsersOperator(BaseOperator):
         # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
         # tries is a different destination, and the ledger records the ID that was used.
         group_id = self._group_id()
-        ledger = RetryRecord.for_task(context, self.log)
+        ledger = RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger)
         wanted = StartedImport(
             import_id="",
             sha256=hashlib.sha256(upload.content).hexdigest(),
@@ -183,14 +186,17 @@ class MimecastImportUsersOperator(BaseOperator):
             try_number=ledger.try_number,
         )
         import_id = self._resumed_import(ledger, wanted) or self._upload(upload, group_id, ledger, wanted)
+        note_started(self, import_id, group_id=group_id)
         context["ti"].xcom_push(key="import_id", value=import_id)
         if self.invalid_rows == "drop":
             context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
         if not self.wait_for_completion:
             ledger.delete()
+            report_result(self, context, import_id, group_id=group_id, with_group=True)
             return import_id
         result = self._wait(import_id, context, ledger)
         ledger.delete()
+        report_result(self, context, result, group_id=group_id, with_group=True)
         return result
 
     # -- one import per task instance, however Airflow retries ---------------------------------------
@@ -215,10 +221,10 @@ class MimecastImportUsersOperator(BaseOperator):
         if earlier.import_id:
             self.log.info(
                 "Mimecast import %s was started by an earlier try of this task with the same content "
-                "(sha256 %s): resuming it instead of uploading again (Variable %s)",
+                "(sha256 %s): resuming it instead of uploading again (%s)",
                 earlier.import_id,
                 earlier.sha256,
-                ledger.key,
+                ledger.where,
             )
             return earlier.import_id
         interrupted = (
@@ -236,8 +242,8 @@ class MimecastImportUsersOperator(BaseOperator):
             return None
         raise MimecastUploadNotRetriedError(
             f"{interrupted}. Not uploading again, to avoid a duplicate import: check the Mimecast console's "
-            f"directory import list for an import started then. If there is none, delete Variable "
-            f"{ledger.key} and clear the task to upload again; if there is one, wait for it with "
+            f"directory import list for an import started then. If there is none, {ledger.how_to_delete} "
+            "and clear the task to upload again; if there is one, wait for it with "
             "MimecastImportStatusSensor. Or pass retry_ambiguous_failures=True to upload again regardless"
         )
 
@@ -369,5 +375,8 @@ class MimecastImportUsersOperator(BaseOperator):
         result = event_result(
             event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
         )
-        RetryRecord.for_task(context, self.log).delete()
+        ledger = RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger)
+        group_id = ledger.recorded_group_id() or self.group_id  # resolved from group_name before deferring
+        ledger.delete()
+        report_result(self, context, result, group_id=group_id, with_group=True)
         return result
