@@ -707,7 +707,7 @@ def test_the_options_keep_the_sensors_result(unfinished_at_first_check, option):
     assert checks == ({"worker", "triggerer"} if option == "end_from_trigger" else {"triggerer"})
 
 
-@pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
+@pytest.mark.parametrize("option", ["no_check"])
 def test_the_options_keep_the_import_operators_result_and_clean_up_its_record(
     unfinished_at_first_check, option
 ):

@@ -135,7 +135,7 @@ def test_max_removals_refuses_anything_else_naming_the_forms(given):
 
 
 def test_a_rendered_none_says_how_to_give_the_template_a_fallback():
-    with pytest.raises(MimecastConfigurationError, match="dag_run.conf.get\\('max_removals', 'default'\\)"):
+    with pytest.raises(MimecastConfigurationError, match=r"dag_run.conf.get\('max_removals', 'default'\)"):
         parse_max_removals("None")
 
 

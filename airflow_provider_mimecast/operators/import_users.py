@@ -26,10 +26,12 @@ from airflow_provider_mimecast.errors import (
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
+from airflow_provider_mimecast.operators.group_sync import GroupSync, after_resumed_import, check_sync_options
 from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
 from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
 from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
 from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
@@ -80,6 +82,19 @@ class MimecastImportUsersOperator(BaseOperator):
     :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
         fails the task before upload; ``drop`` uploads the other rows of a CSV and pushes what was sent and
         dropped under the XCom key ``upload_rows`` (docs/importing.rst).
+    :param max_removals: the deletion guard of an import that removes members (``clear_group`` or
+        ``remove_missing``): the most members it may remove, a count (``200``) or a fraction of the group
+        (``0.2``), templated (text such as ``"200"`` or ``"0.2"`` is read as a number); ``"default"`` refuses
+        more than 10 members and more than 10% of the group; None turns the guard off (logged as a warning).
+        A refusal is :class:`~airflow_provider_mimecast.errors.MimecastSyncGuardError`, before anything is sent.
+    :param dry_run: plan only: push XCom ``import_plan``, log it, upload nothing, succeed.
+    :param skip_if_unchanged: upload nothing when the plan adds, removes and renames no one (only ``email``
+        and ``name`` are compared).
+    :param remove_missing: with ``wait_for_completion``, import without emptying the group, then remove the
+        members the file lacks (exclusive with ``clear_group``; under the same guard).
+
+    The import is planned against the group first (XCom ``import_plan``), and after a completed import the
+    file's users the group lacks are pushed as XCom ``not_in_group`` (docs/importing.rst, "Syncing a group").
     """
 
     template_fields: Sequence[str] = (
@@ -88,6 +103,7 @@ class MimecastImportUsersOperator(BaseOperator):
         "group_name",
         "notify_email_address",
         "mimecast_conn_id",
+        "max_removals",
     )
 
     def __init__(
@@ -111,9 +127,25 @@ class MimecastImportUsersOperator(BaseOperator):
         invalid_rows: str = "fail",
         end_from_trigger: bool = False,
         check_before_deferring: bool = True,
+        max_removals: int | float | str | None = DEFAULT_MAX_REMOVALS,
+        dry_run: bool = False,
+        skip_if_unchanged: bool = False,
+        remove_missing: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_sync_options(
+            task_id=self.task_id,
+            clear_group=clear_group,
+            remove_missing=remove_missing,
+            wait_for_completion=wait_for_completion,
+            ends_in_trigger=bool(end_from_trigger and wait_for_completion and deferrable),
+        )
+        self.max_removals = max_removals
+        # Not self.dry_run: BaseOperator.dry_run() is Airflow's own method.
+        self.plan_only = dry_run
+        self.skip_if_unchanged = skip_if_unchanged
+        self.remove_missing = remove_missing
         # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
         self.end_from_trigger = bool(end_from_trigger and wait_for_completion and deferrable)
         waits_deferred = wait_for_completion and deferrable
@@ -182,16 +214,37 @@ class MimecastImportUsersOperator(BaseOperator):
             started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             try_number=ledger.try_number,
         )
-        import_id = self._resumed_import(ledger, wanted) or self._upload(upload, group_id, ledger, wanted)
+        sync = self._sync(upload, group_id)
+        import_id = self._resumed_import(ledger, wanted)
+        if import_id is None:
+            # The plan and its deletion guard come right before an upload, not before a resumed import.
+            planned = sync.before_upload(
+                context, dry_run=self.plan_only, skip_if_unchanged=self.skip_if_unchanged
+            )
+            if planned is not None:
+                return planned
+            import_id = self._upload(upload, group_id, ledger, wanted)
         context["ti"].xcom_push(key="import_id", value=import_id)
         if self.invalid_rows == "drop":
             context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
         if not self.wait_for_completion:
             ledger.delete()
             return import_id
-        result = self._wait(import_id, context, ledger)
+        result = sync.after_import(context, lambda: self._wait(import_id, context, ledger))
         ledger.delete()
         return result
+
+    def _sync(self, upload: Upload, group_id: str) -> GroupSync:
+        return GroupSync(
+            self.hook,
+            group_id=group_id,
+            group_name=self.group_name,
+            upload=upload,
+            removes=self.clear_group or self.remove_missing,
+            remove_missing=self.remove_missing,
+            max_removals=self.max_removals,
+            log=self.log,
+        )
 
     # -- one import per task instance, however Airflow retries ---------------------------------------
 
@@ -366,8 +419,14 @@ class MimecastImportUsersOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""
-        result = event_result(
-            event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
+        ledger = RetryRecord.for_task(context, self.log)
+        result = after_resumed_import(
+            self,
+            context,
+            ledger,
+            lambda: event_result(
+                event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
+            ),
         )
-        RetryRecord.for_task(context, self.log).delete()
+        ledger.delete()
         return result

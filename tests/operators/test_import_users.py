@@ -474,7 +474,8 @@ def test_import_operator_warns_before_clearing_a_group(connections, capfd):
         hook_params={"retry_delay": 0.01},
     )
     import_id = operator.execute({"ti": ti})
-    assert ti.pushed == {"import_id": import_id}
+    assert ti.pushed["import_id"] == import_id
+    assert ti.pushed["import_plan"]["add"] == 1 and ti.pushed["import_plan"]["remove"] == 0
     assert "clear_group=True: Mimecast empties group grp-sales before importing" in capfd.readouterr().out
     [request] = connections.requests_to("/api/user/import-users")
     assert json.loads(request.headers["x-mc-arg"])["data"][0]["clearGroup"] is True
