@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -495,3 +496,31 @@ def test_import_operator_takes_exactly_one_of_group_id_and_group_name(groups):
 
     with pytest.raises(MimecastConfigurationError, match=r"exactly one of group_id .* and group_name"):
         MimecastImportUsersOperator(task_id="start", source=b"email,name\na@example.com,A\n", **groups)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"remove_missing": True, "clear_group": True, "wait_for_completion": True}, "exclude each other"),
+        ({"remove_missing": True}, "remove_missing=True needs wait_for_completion=True"),
+        (
+            {"wait_for_completion": True, "deferrable": True, "end_from_trigger": True},
+            "end_from_trigger=True cannot go with wait_for_completion=True: after a completed import the operator "
+            "reads the group on a worker",
+        ),
+    ],
+)
+def test_sync_options_that_cannot_go_together_are_refused_when_the_dag_is_parsed(options, message):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    with pytest.raises(MimecastConfigurationError, match=re.escape(message)):
+        MimecastImportUsersOperator(
+            task_id="sync", source=b"email,name\na@example.com,A\n", group_id="g", **options
+        )
+
+
+def test_dry_run_does_not_replace_airflows_own_dry_run_method():
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    operator = MimecastImportUsersOperator(task_id="sync", source=b"x", group_id="g", dry_run=True)
+    assert operator.plan_only is True and callable(operator.dry_run)
