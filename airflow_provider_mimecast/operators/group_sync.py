@@ -43,7 +43,13 @@ SHOWN_IN_ERROR = 10
 
 
 def check_sync_options(
-    *, task_id: str, clear_group: bool, remove_missing: bool, wait_for_completion: bool, ends_in_trigger: bool
+    *,
+    task_id: str,
+    clear_group: bool,
+    remove_missing: bool,
+    wait_for_completion: bool,
+    ends_in_trigger: bool,
+    dry_run: bool = False,
 ) -> None:
     """Refuse, when the DAG is parsed, options that cannot go together.
 
@@ -55,10 +61,10 @@ def check_sync_options(
             f"{where}: remove_missing=True and clear_group=True exclude each other: remove_missing imports "
             "without emptying the group and then removes the members the file lacks; pass one of them"
         )
-    if remove_missing and not wait_for_completion:
+    if remove_missing and not wait_for_completion and not dry_run:
         raise MimecastConfigurationError(
             f"{where}: remove_missing=True needs wait_for_completion=True: the members the file lacks are "
-            "removed once the import completed"
+            "removed once the import completed (a dry_run plans them without it)"
         )
     if ends_in_trigger:
         raise MimecastConfigurationError(

@@ -140,6 +140,7 @@ class MimecastImportUsersOperator(BaseOperator):
             remove_missing=remove_missing,
             wait_for_completion=wait_for_completion,
             ends_in_trigger=bool(end_from_trigger and wait_for_completion and deferrable),
+            dry_run=dry_run,
         )
         self.max_removals = max_removals
         # Not self.dry_run: BaseOperator.dry_run() is Airflow's own method.
