@@ -75,8 +75,9 @@ class MimecastImportUsersOperator(BaseOperator):
     :param retry_ambiguous_failures: upload again even after Mimecast may have accepted an upload (in the
         hook, and on a later try of the task), accepting the risk of a duplicate import.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
-    :param end_from_trigger: with ``wait_for_completion`` and ``deferrable``, end the task in the triggerer
-        instead of resuming it on a worker (docs/waiting.rst, "Waiting without a worker").
+    :param end_from_trigger: refused with ``wait_for_completion=True`` when the DAG is parsed: after a
+        completed import the task resumes on a worker to read the group (``not_in_group``, ``remove_missing``).
+        Wait with :class:`MimecastImportStatusSensor` (``end_from_trigger=True``) to end in the triggerer.
     :param check_before_deferring: with ``wait_for_completion`` and ``deferrable``, check the new import
         once on the worker before deferring (default); False defers at once.
     :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
