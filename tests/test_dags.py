@@ -145,7 +145,9 @@ def test_directory_sync_example_refuses_a_truncated_export_until_the_run_is_appr
     refused = dag.test(run_conf={"hr_export": str(truncated)})
     assert states(refused)["start_import"] == "failed"
     assert "would remove 5 of the 7 members" in xcom(refused, "plan_sync")["refused"]
-    assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1 and len(connections.group_members(group.id)) == 7
+    assert (
+        len(connections.requests_to(IMPORT_USERS_PATH)) == 1 and len(connections.group_members(group.id)) == 7
+    )
     approved = dag.test(run_conf={"hr_export": str(truncated), "max_removals": 5})
     assert states(approved)["start_import"] == "success"
     assert len(connections.group_members(group.id)) == 2

@@ -113,6 +113,7 @@ class GroupMembersMixin:
         remove_missing: bool = False,
         file_type: str | None = None,
         invalid_rows: str = "fail",
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> ImportPlan:
         """What importing ``source`` into a group would change: an
         :class:`~airflow_provider_mimecast.sync_plan.ImportPlan` of the users it adds, renames, leaves
@@ -125,6 +126,7 @@ class GroupMembersMixin:
             members (``clear_group``, or the import operator's ``remove_missing``).
         :param file_type: ``csv`` or ``xlsx`` (an xls file's rows cannot be read); by default the suffix.
         :param invalid_rows: as for :meth:`import_users`.
+        :param page_size: members asked for per get-group-members request.
         """
         if (group_id is None) == (group_name is None):
             raise MimecastConfigurationError("Pass exactly one of group_id and group_name to plan_import")
@@ -135,7 +137,12 @@ class GroupMembersMixin:
             else load_upload(source, file_type=file_type, invalid_rows=invalid_rows)
         )
         users = file_users(upload)
-        return plan_import(resolved, users, self.get_group_members(resolved), remove_missing=remove_missing)
+        return plan_import(
+            resolved,
+            users,
+            self.get_group_members(resolved, page_size=page_size),
+            remove_missing=remove_missing,
+        )
 
     def remove_group_member(self: _Hook, group_id: str, address: str) -> tuple[FailureDetail, ...]:
         """Remove one address from a group (remove-group-member; Directories | Groups | Edit).
