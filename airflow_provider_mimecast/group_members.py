@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_mimecast.endpoints import GET_GROUP_MEMBERS
-from airflow_provider_mimecast.envelope import envelope_data
 from airflow_provider_mimecast.errors import MimecastInvalidResponseError
+from airflow_provider_mimecast.groups import read_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +59,8 @@ def read_members_page(document: Mapping[str, Any]) -> tuple[list[GroupMember], s
 
     :param document: the checked envelope.
     """
-    data = envelope_data(document, path=GET_GROUP_MEMBERS.path)
-    members = data[0].get("groupMembers", []) if data else []
-    if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
-        raise MimecastInvalidResponseError("get-group-members: data[0].groupMembers is not a list of objects")
-    meta = document.get("meta")
-    pagination = meta.get("pagination") if isinstance(meta, dict) else None
-    next_token = pagination.get("next") if isinstance(pagination, dict) else None
-    if next_token is not None and not isinstance(next_token, str):
-        raise MimecastInvalidResponseError(
-            f"get-group-members: meta.pagination.next is {type(next_token).__name__}, not a page token"
-        )
-    return [GroupMember.from_api(m) for m in members], next_token or None
+    members, next_token = read_page(document, path=GET_GROUP_MEMBERS.path, items="groupMembers")
+    return [GroupMember.from_api(m) for m in members], next_token
 
 
 class PageTokens:

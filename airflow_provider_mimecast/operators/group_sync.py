@@ -193,12 +193,7 @@ class GroupSync:
         XCom ``not_in_group`` and, with ``remove_missing``, remove the members the file lacks. A partial
         import that ``finish`` refuses (``fail_on_partial_import``) fails naming the users not in the group.
         """
-        failed: MimecastImportFailedError | None = None
-        result: Any = None
-        try:
-            result = finish()
-        except MimecastImportFailedError as error:
-            failed = error
+        outcome = _Outcome(finish)
         members = self._members_after(required=self.remove_missing)
         missing: list[str] = []
         if members is not None:
@@ -214,10 +209,10 @@ class GroupSync:
                 )
             if self.remove_missing:
                 self._remove_leavers(context, members)
-        if failed is not None:
+        if outcome.failed is not None:
             named = f"; not in group {self.group}: {_listed(missing)}" if missing else ""
-            raise MimecastImportFailedError(f"{failed}{named}") from failed
-        return result
+            raise MimecastImportFailedError(f"{outcome.failed}{named}") from outcome.failed
+        return outcome.result
 
     def _members_after(self, *, required: bool) -> list[GroupMember] | None:
         try:
@@ -276,18 +271,7 @@ def after_resumed_import(operator: Any, context: Context, ledger: RetryRecord, f
     :param ledger: the task's retry record, which holds the upload's digest and group.
     :param finish: turns the wait's event into the task's result.
     """
-    failed: MimecastImportFailedError | None = None
-    result: Any = None
-    try:
-        result = finish()
-    except MimecastImportFailedError as error:
-        failed = error
-
-    def outcome() -> Any:
-        if failed is not None:
-            raise failed
-        return result
-
+    outcome = _Outcome(finish)
     why = None
     try:
         record = ledger.read()
@@ -302,7 +286,7 @@ def after_resumed_import(operator: Any, context: Context, ledger: RetryRecord, f
         why = f"it changed since the upload (then sha256 {record.sha256}, now {upload_digest(upload)})"
     if why is None and record is not None:
         sync: GroupSync = operator._sync(upload, str(record.arguments.get("group_id", "")))
-        return sync.after_import(context, outcome)
+        return sync.after_import(context, outcome.replay)
     if operator.remove_missing:
         raise MimecastSyncGuardError(
             "The import completed, but remove_missing removed no one: the file is no longer the one uploaded, "
@@ -311,7 +295,26 @@ def after_resumed_import(operator: Any, context: Context, ledger: RetryRecord, f
     operator.log.warning(
         "The group is not read after the import (no not_in_group): the import's file %s", why
     )
-    return outcome()  # type: ignore[no-any-return]
+    return outcome.replay()
+
+
+class _Outcome:
+    """What turning a completed wait into the task's result gave: the result, or the partial import that
+    ``fail_on_partial_import`` refuses (read the group first, then raise it). Any other error raises at once.
+    """
+
+    def __init__(self, finish: Callable[[], Any]) -> None:
+        self.result: Any = None
+        self.failed: MimecastImportFailedError | None = None
+        try:
+            self.result = finish()
+        except MimecastImportFailedError as error:
+            self.failed = error
+
+    def replay(self) -> Any:
+        if self.failed is not None:
+            raise self.failed
+        return self.result
 
 
 def upload_digest(upload: Upload) -> str:
