@@ -95,6 +95,21 @@ def test_get_group_members_pages_with_next_and_previous(sim: MimecastSimulator, 
     assert len(members_page(client, gid).json()["data"][0]["groupMembers"]) == 5
 
 
+def test_find_groups_counts_the_members(sim: MimecastSimulator, client: httpx.Client) -> None:
+    gid = sim.add_group("Counted", user_count=7)
+    body = {"data": [{"query": "Counted"}]}
+
+    def user_count() -> int:
+        answer = client.post("/api/directory/find-groups", json=body, headers=bearer(client)).json()
+        return int(answer["data"][0]["folders"][0]["userCount"])
+
+    assert user_count() == 7  # as seeded, until the simulator holds the members
+    sim.add_group_members(gid, ["a@example.com", "b@example.com"])
+    assert user_count() == 2
+    change(client, REMOVE_GROUP_MEMBER_PATH, gid, "a@example.com")
+    assert user_count() == 1
+
+
 def test_get_group_members_refuses_what_is_not_a_page(sim: MimecastSimulator, client: httpx.Client) -> None:
     gid, other = group(sim), group(sim, "EMEA")
     sim.add_group_members(gid, [f"u{n}@example.com" for n in range(3)])

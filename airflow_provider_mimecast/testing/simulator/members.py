@@ -108,6 +108,13 @@ class GroupMembers:
             self._settle()
             return [m.to_json() for m in self._groups.get(group_id, {}).values()]
 
+    def count(self, group_id: str) -> int | None:
+        """How many members the group has, or None when the simulator never held its members."""
+        with self._lock:
+            self._settle()
+            group = self._groups.get(group_id)
+            return None if group is None else len(group)
+
     def track_import(
         self, import_id: str, group_id: str, users: list[tuple[str, str | None]], *, clear_group: bool
     ) -> None:

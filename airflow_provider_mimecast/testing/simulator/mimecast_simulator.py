@@ -96,6 +96,7 @@ class MimecastSimulator:
             max_status_ids=max_status_ids,
             directory=self._directory,
         )
+        self._directory.count_members = self._api.members.count
         self._rates = RateLimiter(rate_limit, rate_limit_window_seconds)
         self._faults = FaultQueue()
         self._unavailable = (-math.inf, 503)  # (until, status) of an unavailable_for() outage
