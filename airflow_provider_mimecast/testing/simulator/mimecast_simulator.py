@@ -216,7 +216,7 @@ class MimecastSimulator:
         :param name: the group's name (find-groups' ``description``).
         :param parent_id: the ID of the folder that holds it; None for the top of the directory.
         :param source: ``cloud`` or ``ldap``.
-        :param user_count: reported as ``userCount``.
+        :param user_count: reported as ``userCount`` until the simulator holds the group's members.
         """
         return self._directory.add(name, parent_id=parent_id, source=source, user_count=user_count)
 
