@@ -4,6 +4,8 @@ the group's members in it. The DAGs are in tests/dags/mimecast_sync_test_dags.py
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -320,3 +322,33 @@ def test_remove_missing_is_guarded_too(connections, tmp_path, capfd):
     assert IMPORT_USERS_PATH not in connections.request_counts()
     assert REMOVE_GROUP_MEMBER_PATH not in connections.request_counts()
     assert "would remove 47 of the 50 members" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("dag_id", ["wait_deferrable", "remove_missing_deferrable"])
+def test_a_file_changed_during_a_deferred_wait_is_not_trusted(monkeypatch, tmp_path, capfd, dag_id):
+    # The file a resumed task reads again is no longer the one uploaded: no not_in_group from it, and
+    # remove_missing removes no one.
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0, pending_checks=3) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", oauth_connection(sim.url))
+        group_id = sync_group(sim, STAYERS + LEAVERS)
+        path = write(tmp_path, STAYERS)
+
+        def change_the_file_once_uploaded() -> None:
+            deadline = time.monotonic() + 30
+            while not sim.requests_to(IMPORT_USERS_PATH) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            write(tmp_path, STAYERS + JOINERS)
+
+        changer = threading.Thread(target=change_the_file_once_uploaded)
+        changer.start()
+        dag_run = sync(dag_id, path, group_id)
+        changer.join()
+        assert xcom(dag_run, "sync", key="not_in_group") is None
+        assert REMOVE_GROUP_MEMBER_PATH not in sim.request_counts()
+        out = capfd.readouterr().out
+        assert "it changed since the upload (then sha256" in out
+        if dag_id == "wait_deferrable":
+            assert states(dag_run) == {"sync": "success"}
+        else:
+            assert states(dag_run) == {"sync": "failed"}
+            assert "MimecastSyncGuardError: The import completed, but remove_missing removed no one" in out
