@@ -22,14 +22,15 @@ class GroupMember:
     """One member of a profile group, as get-group-members reports it (about 200 bytes each, strings
     included: 100,000 members take about 20 MB).
 
-    :param address: the member's email address (``emailAddress``), as Mimecast spells it.
+    :param address: the member's email address (``emailAddress``), as Mimecast spells it; None for a whole
+        domain in the group (add-group-member takes a ``domain`` too), which a file of users never lists.
     :param name: the user's name, if Mimecast gave one.
     :param domain: the address's domain.
     :param internal: whether the domain is one of the account's internal domains.
     :param type: how the member was added, e.g. ``created_manually``.
     """
 
-    address: str
+    address: str | None
     name: str | None = None
     domain: str | None = None
     internal: bool | None = None
@@ -39,11 +40,14 @@ class GroupMember:
     def from_api(cls, item: Mapping[str, Any]) -> GroupMember:
         """Build from one ``groupMembers`` item."""
         address = item.get("emailAddress")
-        if not isinstance(address, str) or not address:
-            raise MimecastInvalidResponseError(
-                f"A get-group-members member has no string 'emailAddress' (keys: {sorted(item)[:10]})"
-            )
         name, domain, kind, internal = (item.get(k) for k in ("name", "domain", "type", "internal"))
+        if not isinstance(address, str) or not address:
+            if not isinstance(domain, str) or not domain:
+                raise MimecastInvalidResponseError(
+                    "A get-group-members member has neither a string 'emailAddress' nor a 'domain' "
+                    f"(keys: {sorted(item)[:10]})"
+                )
+            address = None  # a whole domain
         return cls(
             address=address,
             name=name if isinstance(name, str) else None,

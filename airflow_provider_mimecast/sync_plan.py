@@ -147,7 +147,7 @@ def plan_import(
 
     :param group_id: the group's secure ID.
     :param users: the file's users (:func:`file_users`).
-    :param members: the group's members.
+    :param members: the group's members; whole domains in it are left alone (not counted, never removed).
     :param remove_missing: also list the members the file lacks (the import removes them).
     """
     rename: list[Rename] = []
@@ -157,6 +157,8 @@ def plan_import(
     sample: list[str] = []
     count = 0
     for member in members:
+        if member.address is None:
+            continue
         count += 1
         key = address_key(member.address)
         in_group.add(key)
@@ -185,7 +187,7 @@ def plan_import(
 
 def not_in_group(users: FileUsers, members: Iterable[GroupMember]) -> list[str]:
     """The file's addresses (as the file spells them) that the group lacks, in the file's order."""
-    present = {address_key(m.address) for m in members}
+    present = {address_key(m.address) for m in members if m.address is not None}
     return [address for key, (address, _) in users.items() if key not in present]
 
 

@@ -352,3 +352,17 @@ def test_a_file_changed_during_a_deferred_wait_is_not_trusted(monkeypatch, tmp_p
         else:
             assert states(dag_run) == {"sync": "failed"}
             assert "MimecastSyncGuardError: The import completed, but remove_missing removed no one" in out
+
+
+def test_remove_missing_leaves_a_whole_domain_in_the_group(connections, tmp_path):
+    group_id = sync_group(connections, STAYERS + LEAVERS)
+    connections.add_group_members(group_id, [{"domain": "partner.example"}])
+    dag_run = sync("remove_missing", write(tmp_path, STAYERS), group_id)
+    assert states(dag_run) == {"sync": "success"}
+    assert xcom(dag_run, "sync", key="import_plan")["group_members"] == len(STAYERS + LEAVERS)
+    assert {
+        "domain": "partner.example",
+        "internal": True,
+        "type": "created_manually",
+    } in connections.group_members(group_id)
+    assert len(connections.requests_to(REMOVE_GROUP_MEMBER_PATH)) == len(LEAVERS)

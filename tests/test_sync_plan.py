@@ -68,6 +68,16 @@ def test_the_plan_adds_renames_keeps_and_removes_only_when_asked():
     assert plan_import("grp", users(FILE), GROUP, remove_missing=True).remove == ("leaver@example.com",)
 
 
+def test_a_whole_domain_in_the_group_is_neither_counted_nor_removed():
+    group = [*GROUP, GroupMember(None, domain="partner.example")]
+    plan = plan_import("grp", users(FILE), group, remove_missing=True)
+    assert (plan.group_members, plan.remove) == (3, ("leaver@example.com",))
+    assert not_in_group(users(FILE), group) == ["new@example.com"]
+    assert read_members_page(page([{"domain": "partner.example", "type": "created_manually"}]))[0] == [
+        GroupMember(None, domain="partner.example", type="created_manually")
+    ]
+
+
 def test_an_unchanged_file_plans_no_change():
     plan = plan_import(
         "grp", users("email,name\nA@x.com,A\n"), members(("a@X.com", "A")), remove_missing=True
@@ -211,7 +221,7 @@ def test_a_members_page_reads_typed_records_and_the_next_token():
     assert read == [GroupMember("a@x.com", "A", "x.com", True, "created_manually"), GroupMember("b@x.com")]
     assert token == "t2"
     assert read_members_page(page([]))[1] is None
-    with pytest.raises(MimecastInvalidResponseError, match="no string 'emailAddress'"):
+    with pytest.raises(MimecastInvalidResponseError, match="neither a string 'emailAddress' nor a 'domain'"):
         read_members_page(page([{"name": "x"}]))
     with pytest.raises(MimecastInvalidResponseError, match="not a page token"):
         read_members_page(page([], next=7))  # type: ignore[arg-type]

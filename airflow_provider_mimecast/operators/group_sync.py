@@ -239,9 +239,10 @@ class GroupSync:
         only what is still extra, so no removal is repeated or skipped wherever a try stopped.
         """
         users = self.users
-        leavers = tuple(m.address for m in members if address_key(m.address) not in users)
+        addresses = [m.address for m in members if m.address is not None]  # whole domains stay
+        leavers = tuple(a for a in addresses if address_key(a) not in users)
         plan = ImportPlan(
-            self.group_id, len(members), len(users), add=(), rename=(), unchanged=0, remove=leavers
+            self.group_id, len(addresses), len(users), add=(), rename=(), unchanged=0, remove=leavers
         )
         message = refusal(plan, self.limit, group=self.group)
         if message:
@@ -258,7 +259,9 @@ class GroupSync:
                 )
         if unresolved:
             # Mimecast does not document what removing a non-member answers: the group says who is gone.
-            present = {address_key(m.address) for m in self.hook.get_group_members(self.group_id)}
+            present = {
+                address_key(m.address) for m in self.hook.get_group_members(self.group_id) if m.address
+            }
             still = [a for a in unresolved if address_key(a) in present]
             if still:
                 raise MimecastError(

@@ -153,6 +153,20 @@ def test_add_and_remove_group_member_answer_as_documented(
     assert error_code(gone) == "err_folder_group_member_not_found"
 
 
+def test_a_group_can_hold_a_whole_domain(sim: MimecastSimulator, client: httpx.Client) -> None:
+    gid = group(sim)
+    body = {"data": [{"id": gid, "domain": "partner.example"}]}
+    added = client.post(ADD_GROUP_MEMBER_PATH, json=body, headers=bearer(client)).json()
+    assert added["data"] == [{"id": gid, "folderId": gid, "domain": "partner.example", "internal": True}]
+    assert members_page(client, gid).json()["data"][0]["groupMembers"] == [
+        {"domain": "partner.example", "internal": True, "type": "created_manually"}
+    ]
+    refused = client.post(
+        ADD_GROUP_MEMBER_PATH, json={"data": [{"id": gid, "domain": "a@b.c"}]}, headers=bearer(client)
+    )
+    assert refused.status_code == 400 and error_code(refused) == "err_validation_invalid"
+
+
 @pytest.mark.parametrize(
     ("path", "permission"),
     [

@@ -32,7 +32,10 @@ ALREADY_A_MEMBER = "err_folder_group_member_already_exists"
 
 @dataclass(slots=True)
 class Member:
-    """One member of a group, as get-group-members reports it."""
+    """One member of a group, as get-group-members reports it: an address, or a whole domain (``email``
+    without ``@``; add-group-member takes a ``domain`` too, and such an entry has no ``emailAddress``: the
+    simulator's reading, since Mimecast's example shows only addresses).
+    """
 
     email: str
     name: str | None = None
@@ -40,6 +43,8 @@ class Member:
     type: str = MEMBER_TYPE
 
     def to_json(self) -> dict[str, Any]:
+        if "@" not in self.email:
+            return {"domain": self.email, "internal": self.internal, "type": self.type}
         item: dict[str, Any] = {
             "emailAddress": self.email,
             "domain": self.email.rpartition("@")[2],
@@ -90,13 +95,13 @@ class GroupMembers:
                 if isinstance(member, str):
                     email, name, internal = member, None, True
                 elif isinstance(member, dict):
-                    email, name = member["emailAddress"], member.get("name")
+                    email, name = member.get("emailAddress") or member["domain"], member.get("name")
                     internal = member.get("internal", True) is not False
                 else:
                     email, name = member
                     internal = True
-                if not isinstance(email, str) or "@" not in email:
-                    raise ValueError(f"A member needs an email address, not {email!r}")
+                if not isinstance(email, str) or ("@" not in email and "." not in email):
+                    raise ValueError(f"A member needs an email address (or a domain), not {email!r}")
                 key = email.lower()
                 added += key not in group
                 group[key] = Member(email, name, internal)
@@ -203,12 +208,17 @@ class GroupMembers:
         with self._lock:
             self._settle()
             for item in items:
-                group_id, email = item.get("id"), item.get("emailAddress")
+                group_id, email = item.get("id"), item.get("emailAddress", item.get("domain"))
                 if not isinstance(group_id, str) or not group_id:
                     return v1_error(400, "err_validation_blank", "id must not be blank", field="id")
-                if not isinstance(email, str) or "@" not in email:
-                    message = "emailAddress must be an email address"
-                    return v1_error(400, "err_validation_invalid", message, field="emailAddress")
+                field = "emailAddress" if "emailAddress" in item else "domain"
+                if (
+                    not isinstance(email, str)
+                    or ("@" in email) != (field == "emailAddress")
+                    or "." not in email
+                ):
+                    message = "emailAddress must be an email address, or domain a domain"
+                    return v1_error(400, "err_validation_invalid", message, field=field)
                 group = self._groups.get(group_id)
                 if group is None and not self._known_group(group_id):
                     fail.append(_failure(item, NO_SUCH_GROUP, f"Group {group_id} not found"))
@@ -221,12 +231,10 @@ class GroupMembers:
                     fail.append(_failure(item, NOT_A_MEMBER, f"{email} is not a member of {group_id}"))
                 elif add:
                     group[key] = Member(email)
-                    data.append(
-                        {"id": group_id, "folderId": group_id, "emailAddress": email, "internal": True}
-                    )
+                    data.append({"id": group_id, "folderId": group_id, field: email, "internal": True})
                 else:
                     del group[key]
-                    data.append({"id": group_id, "emailAddress": email})
+                    data.append({"id": group_id, field: email})
         return envelope(200, data=data, fail=fail)
 
 
