@@ -7,6 +7,7 @@ Prints numbers rather than asserting them: the machines that run this are shared
     python scripts/benchmark.py waits --docs    # and rewrite the performance page's table, data and chart
     python scripts/benchmark.py calls           # sync/async status calls per second, one batched request
     python scripts/benchmark.py upload          # time and peak memory of checking a CSV upload, every row
+    python scripts/benchmark.py sync            # planning against a 100,000-member group; 1,000 removals
 
 ``waits`` runs N deferrable waits in one asyncio event loop, as Airflow's triggerer runs them, with an
 empty token cache (a triggerer that has just started), twice: through the shared poller that
@@ -38,6 +39,7 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 import psutil
 from benchmark_chart import write_chart
+from benchmark_sync import sync
 
 from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
@@ -356,7 +358,7 @@ def upload_file_memory(megabytes: int = 100) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=["waits", "calls", "upload", "all"], default="all")
+    parser.add_argument("what", nargs="?", choices=["waits", "calls", "upload", "sync", "all"], default="all")
     parser.add_argument("--n", default="1,10,100,1000", help="wait counts, comma-separated")
     parser.add_argument("--poll", type=float, default=2.0, help="poll interval of each wait, seconds")
     parser.add_argument("--complete-after", type=float, default=10.0, help="seconds until imports complete")
@@ -368,6 +370,8 @@ def main() -> None:
     parser.add_argument(
         "--upload-mb", type=int, default=100, help="size of the CSV file in the upload figure, MB"
     )
+    parser.add_argument("--members", type=int, default=100_000, help="group size in the sync figures")
+    parser.add_argument("--leavers", type=int, default=1_000, help="removals in the remove_missing figure")
     parser.add_argument(
         "--docs",
         action="store_true",
@@ -385,6 +389,8 @@ def main() -> None:
     if args.what in ("upload", "all"):
         upload(args.rows)
         upload_file_memory(args.upload_mb)
+    if args.what in ("sync", "all"):
+        sync(args.members, args.leavers)
 
 
 if __name__ == "__main__":

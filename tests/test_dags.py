@@ -106,8 +106,8 @@ def test_directory_sync_example_drops_the_malformed_address_and_imports_the_rest
     dag_run = dag_bag().get_dag("example_mimecast_directory_sync").test()
     assert states(dag_run) == {
         "build_user_rows": "success",
+        "plan_sync": "success",
         "start_import": "success",
-        "wait_for_import": "success",
         "check_counts": "success",
         "report_success": "success",
         "report_rejected_users": "skipped",
@@ -116,9 +116,10 @@ def test_directory_sync_example_drops_the_malformed_address_and_imports_the_rest
     assert connections.import_ids() == [import_id]
     # The sample export has 8 active employees, one with a malformed address: left out before upload.
     [request] = connections.requests_to(IMPORT_USERS_PATH)
-    # The group was found by name: its secure ID went to import-users.
+    # The group was found by name: its secure ID went to import-users, which does not empty it.
     [group] = [g for g in connections.groups() if g.name == "Directory Sync"]
     assert json.loads(request.headers["x-mc-arg"])["data"][0]["groupId"] == group.id
+    assert json.loads(request.headers["x-mc-arg"])["data"][0]["clearGroup"] is False
     assert request.body.startswith(b"email,name\n") and b"edsger.dijkstra@example" not in request.body
     assert xcom(dag_run, "start_import", key="upload_rows") == {
         "sent": 7,
@@ -127,12 +128,35 @@ def test_directory_sync_example_drops_the_malformed_address_and_imports_the_rest
             {"row": 5, "email": "edsger.dijkstra@example", "problem": "is not an email address"}
         ],
     }
-    final = xcom(dag_run, "wait_for_import")
+    # Planned first, then imported: the plan adds the 7 to the empty group, and all 7 are in it after.
+    assert xcom(dag_run, "plan_sync", key="import_plan")["add"] == 7
+    assert xcom(dag_run, "start_import", key="import_plan")["add"] == 7
+    assert xcom(dag_run, "start_import", key="not_in_group") == {"count": 0, "addresses": []}
+    assert len(connections.group_members(group.id)) == 7
+    final = xcom(dag_run, "start_import")
     assert (final["id"], final["totalUsers"], final["successfulImportedUsers"]) == (import_id, 7, 7)
     assert xcom(dag_run, "report_success") == (
-        "Directory sync complete: 7 users imported; 1 HR row left out before upload "
-        "('edsger.dijkstra@example' is not an email address)"
+        "Directory sync complete: 7 users imported (7 added, 0 renamed, 0 removed); 1 HR row left out before "
+        "upload ('edsger.dijkstra@example' is not an email address)"
     )
+
+
+def test_directory_sync_example_refuses_a_truncated_export_until_the_run_is_approved(connections, tmp_path):
+    dag = dag_bag().get_dag("example_mimecast_directory_sync")
+    assert str(dag.test().state) == "success"
+    [group] = [g for g in connections.groups() if g.name == "Directory Sync"]
+    full = (Path(__file__).parents[1] / "example_dags" / "data" / "hr_export.csv").read_text().splitlines()
+    truncated = tmp_path / "export.csv"
+    truncated.write_text("\n".join(full[:3]) + "\n")  # the header and two employees
+    refused = dag.test(run_conf={"hr_export": str(truncated)})
+    assert states(refused)["start_import"] == "failed"
+    assert "would remove 5 of the 7 members" in xcom(refused, "plan_sync")["refused"]
+    assert (
+        len(connections.requests_to(IMPORT_USERS_PATH)) == 1 and len(connections.group_members(group.id)) == 7
+    )
+    approved = dag.test(run_conf={"hr_export": str(truncated), "max_removals": 5})
+    assert states(approved)["start_import"] == "success"
+    assert len(connections.group_members(group.id)) == 2
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])
@@ -862,7 +886,7 @@ def test_the_options_keep_the_sensors_result(unfinished_at_first_check, option):
     assert checks == ({"worker", "triggerer"} if option == "end_from_trigger" else {"triggerer"})
 
 
-@pytest.mark.parametrize("option", ["end_from_trigger", "no_check", "both"])
+@pytest.mark.parametrize("option", ["no_check"])
 def test_the_options_keep_the_import_operators_result_and_clean_up_its_record(
     unfinished_at_first_check, option
 ):

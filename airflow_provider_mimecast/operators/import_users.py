@@ -26,12 +26,14 @@ from airflow_provider_mimecast.errors import (
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
+from airflow_provider_mimecast.operators.group_sync import GroupSync, after_resumed_import, check_sync_options
 from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
 from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
 from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
 from airflow_provider_mimecast.outlets import note_started, report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
 from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
@@ -76,13 +78,27 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     :param retry_ambiguous_failures: upload again even after Mimecast may have accepted an upload (in the
         hook, and on a later try of the task), accepting the risk of a duplicate import.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
-    :param end_from_trigger: with ``wait_for_completion`` and ``deferrable``, end the task in the triggerer
-        instead of resuming it on a worker (docs/waiting.rst, "Waiting without a worker").
+    :param end_from_trigger: refused with ``wait_for_completion=True`` when the DAG is parsed: after a
+        completed import the task resumes on a worker to read the group (``not_in_group``, ``remove_missing``).
+        Wait with :class:`MimecastImportStatusSensor` (``end_from_trigger=True``) to end in the triggerer.
     :param check_before_deferring: with ``wait_for_completion`` and ``deferrable``, check the new import
         once on the worker before deferring (default); False defers at once.
     :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
         fails the task before upload; ``drop`` uploads the other rows of a CSV and pushes what was sent and
         dropped under the XCom key ``upload_rows`` (docs/importing.rst).
+    :param max_removals: the deletion guard of an import that removes members (``clear_group`` or
+        ``remove_missing``): the most members it may remove, a count (``200``) or a fraction of the group
+        (``0.2``), templated (text such as ``"200"`` or ``"0.2"`` is read as a number); ``"default"`` refuses
+        more than 10 members and more than 10% of the group; None turns the guard off (logged as a warning).
+        A refusal is :class:`~airflow_provider_mimecast.errors.MimecastSyncGuardError`, before anything is sent.
+    :param dry_run: plan only: push XCom ``import_plan``, log it, upload nothing, succeed.
+    :param skip_if_unchanged: upload nothing when the plan adds, removes and renames no one (only ``email``
+        and ``name`` are compared).
+    :param remove_missing: with ``wait_for_completion``, import without emptying the group, then remove the
+        members the file lacks (exclusive with ``clear_group``; under the same guard).
+
+    The import is planned against the group first (XCom ``import_plan``), and after a completed import the
+    file's users the group lacks are pushed as XCom ``not_in_group`` (docs/importing.rst, "Syncing a group").
     """
 
     template_fields: Sequence[str] = (
@@ -91,6 +107,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
         "group_name",
         "notify_email_address",
         "mimecast_conn_id",
+        "max_removals",
     )
 
     def __init__(
@@ -114,9 +131,26 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
         invalid_rows: str = "fail",
         end_from_trigger: bool = False,
         check_before_deferring: bool = True,
+        max_removals: int | float | str | None = DEFAULT_MAX_REMOVALS,
+        dry_run: bool = False,
+        skip_if_unchanged: bool = False,
+        remove_missing: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_sync_options(
+            task_id=self.task_id,
+            clear_group=clear_group,
+            remove_missing=remove_missing,
+            wait_for_completion=wait_for_completion,
+            ends_in_trigger=bool(end_from_trigger and wait_for_completion and deferrable),
+            dry_run=dry_run,
+        )
+        self.max_removals = max_removals
+        # Not self.dry_run: BaseOperator.dry_run() is Airflow's own method.
+        self.plan_only = dry_run
+        self.skip_if_unchanged = skip_if_unchanged
+        self.remove_missing = remove_missing
         # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
         self.end_from_trigger = bool(end_from_trigger and wait_for_completion and deferrable)
         waits_deferred = wait_for_completion and deferrable
@@ -185,7 +219,16 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             try_number=ledger.try_number,
         )
-        import_id = self._resumed_import(ledger, wanted) or self._upload(upload, group_id, ledger, wanted)
+        sync = self._sync(upload, group_id)
+        import_id = self._resumed_import(ledger, wanted)
+        if import_id is None:
+            # The plan and its deletion guard come right before an upload, not before a resumed import.
+            planned = sync.before_upload(
+                context, dry_run=self.plan_only, skip_if_unchanged=self.skip_if_unchanged
+            )
+            if planned is not None:
+                return planned
+            import_id = self._upload(upload, group_id, ledger, wanted)
         note_started(self, import_id, group_id=group_id)
         context["ti"].xcom_push(key="import_id", value=import_id)
         if self.invalid_rows == "drop":
@@ -194,10 +237,22 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             ledger.delete()
             report_result(self, context, import_id, group_id=group_id, with_group=True)
             return import_id
-        result = self._wait(import_id, context, ledger)
+        result = sync.after_import(context, lambda: self._wait(import_id, context, ledger))
         ledger.delete()
         report_result(self, context, result, group_id=group_id, with_group=True)
         return result
+
+    def _sync(self, upload: Upload, group_id: str) -> GroupSync:
+        return GroupSync(
+            self.hook,
+            group_id=group_id,
+            group_name=self.group_name,
+            upload=upload,
+            removes=self.clear_group or self.remove_missing,
+            remove_missing=self.remove_missing,
+            max_removals=self.max_removals,
+            log=self.log,
+        )
 
     # -- one import per task instance, however Airflow retries ---------------------------------------
 
@@ -372,10 +427,15 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""
-        result = event_result(
-            event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
-        )
         ledger = RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger)
+        result = after_resumed_import(
+            self,
+            context,
+            ledger,
+            lambda: event_result(
+                event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
+            ),
+        )
         group_id = ledger.recorded_group_id() or self.group_id  # resolved from group_name before deferring
         ledger.delete()
         report_result(self, context, result, group_id=group_id, with_group=True)

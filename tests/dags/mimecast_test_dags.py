@@ -263,8 +263,9 @@ for option in ("end_from_trigger", "no_check", "both"):
             hook_params=FAST,
             **options,
         )
-    with test_dag(f"mimecast_test_import_and_wait_{option}"):
-        import_and_wait(deferrable=True, **options)
+    if option == "no_check":  # the import operator refuses end_from_trigger (it reads the group on a worker)
+        with test_dag(f"mimecast_test_import_and_wait_{option}"):
+            import_and_wait(deferrable=True, **options)
     # soft_fail and never_fail with the triggerer ending the task.
     for flag in ("soft_fail", "never_fail"):
         for length, timeout in (("short", 0.5), ("long", 600)):

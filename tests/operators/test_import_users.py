@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -474,7 +475,8 @@ def test_import_operator_warns_before_clearing_a_group(connections, capfd):
         hook_params={"retry_delay": 0.01},
     )
     import_id = operator.execute({"ti": ti})
-    assert ti.pushed == {"import_id": import_id}
+    assert ti.pushed["import_id"] == import_id
+    assert ti.pushed["import_plan"]["add"] == 1 and ti.pushed["import_plan"]["remove"] == 0
     assert "clear_group=True: Mimecast empties group grp-sales before importing" in capfd.readouterr().out
     [request] = connections.requests_to("/api/user/import-users")
     assert json.loads(request.headers["x-mc-arg"])["data"][0]["clearGroup"] is True
@@ -505,3 +507,31 @@ def test_the_record_in_task_state_never_expires():
     from airflow_provider_mimecast.operators.record_store import NEVER_EXPIRE
 
     assert NEVER_EXPIRE is context.NEVER_EXPIRE
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"remove_missing": True, "clear_group": True, "wait_for_completion": True}, "exclude each other"),
+        ({"remove_missing": True}, "remove_missing=True needs wait_for_completion=True"),
+        (
+            {"wait_for_completion": True, "deferrable": True, "end_from_trigger": True},
+            "end_from_trigger=True cannot go with wait_for_completion=True: after a completed import the operator "
+            "reads the group on a worker",
+        ),
+    ],
+)
+def test_sync_options_that_cannot_go_together_are_refused_when_the_dag_is_parsed(options, message):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    with pytest.raises(MimecastConfigurationError, match=re.escape(message)):
+        MimecastImportUsersOperator(
+            task_id="sync", source=b"email,name\na@example.com,A\n", group_id="g", **options
+        )
+
+
+def test_dry_run_does_not_replace_airflows_own_dry_run_method():
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    operator = MimecastImportUsersOperator(task_id="sync", source=b"x", group_id="g", dry_run=True)
+    assert operator.plan_only is True and callable(operator.dry_run)
