@@ -48,12 +48,13 @@ def check_sync_options(
     clear_group: bool,
     remove_missing: bool,
     wait_for_completion: bool,
-    ends_in_trigger: bool,
+    end_from_trigger: bool = False,
     dry_run: bool = False,
 ) -> None:
-    """Refuse, when the DAG is parsed, options that cannot go together.
+    """Refuse, when the DAG is parsed, options that cannot go together, and ``end_from_trigger``.
 
-    :param ends_in_trigger: the task would end in the triggerer (``end_from_trigger`` with a deferred wait).
+    :param end_from_trigger: the operator's ``end_from_trigger``, always refused when true: the task ends
+        on a worker, so the argument is kept only to say so (clearer than Airflow's unknown-argument error).
     """
     where = f"MimecastImportUsersOperator {task_id!r}"
     if remove_missing and clear_group:
@@ -66,13 +67,14 @@ def check_sync_options(
             f"{where}: remove_missing=True needs wait_for_completion=True: the members the file lacks are "
             "removed once the import completed (a dry_run plans them without it)"
         )
-    if ends_in_trigger:
+    if end_from_trigger:
         raise MimecastConfigurationError(
-            f"{where}: end_from_trigger=True cannot go with wait_for_completion=True: after a completed import "
-            "the operator reads the group on a worker (XCom not_in_group, and remove_missing's removals), which "
-            "the triggerer does not do. Drop end_from_trigger (check_before_deferring=False still spares the "
-            "worker's first check), or import without waiting and wait with "
-            "MimecastImportStatusSensor(end_from_trigger=True)"
+            f"{where}: end_from_trigger=True is not an option of this operator: its task always ends on a "
+            "worker, since after a completed import it reads the group there (XCom not_in_group, and "
+            "remove_missing's removals), which the triggerer does not do; without wait_for_completion there "
+            "is no wait to end. Drop end_from_trigger (with wait_for_completion and deferrable, "
+            "check_before_deferring=False still spares the worker's first check), or import without waiting "
+            "and wait with MimecastImportStatusSensor(end_from_trigger=True)"
         )
 
 

@@ -35,8 +35,6 @@ from airflow_provider_mimecast.outlets import note_started, report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
-from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
-from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
 from airflow_provider_mimecast.uploads import Upload, load_upload
 
 if TYPE_CHECKING:
@@ -78,9 +76,10 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     :param retry_ambiguous_failures: upload again even after Mimecast may have accepted an upload (in the
         hook, and on a later try of the task), accepting the risk of a duplicate import.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
-    :param end_from_trigger: refused with ``wait_for_completion=True`` when the DAG is parsed: after a
-        completed import the task resumes on a worker to read the group (``not_in_group``, ``remove_missing``).
-        Wait with :class:`MimecastImportStatusSensor` (``end_from_trigger=True``) to end in the triggerer.
+    :param end_from_trigger: not an option of this operator: ``True`` is refused when the DAG is parsed, since
+        the task always ends on a worker (after a completed import it reads the group there: ``not_in_group``,
+        ``remove_missing``). Wait with :class:`MimecastImportStatusSensor` (``end_from_trigger=True``) to end
+        in the triggerer.
     :param check_before_deferring: with ``wait_for_completion`` and ``deferrable``, check the new import
         once on the worker before deferring (default); False defers at once.
     :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
@@ -143,7 +142,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             clear_group=clear_group,
             remove_missing=remove_missing,
             wait_for_completion=wait_for_completion,
-            ends_in_trigger=bool(end_from_trigger and wait_for_completion and deferrable),
+            end_from_trigger=end_from_trigger,
             dry_run=dry_run,
         )
         self.max_removals = max_removals
@@ -151,21 +150,12 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
         self.plan_only = dry_run
         self.skip_if_unchanged = skip_if_unchanged
         self.remove_missing = remove_missing
-        # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
-        self.end_from_trigger = bool(end_from_trigger and wait_for_completion and deferrable)
-        waits_deferred = wait_for_completion and deferrable
-        for option, asked in (
-            ("end_from_trigger=True", end_from_trigger),
-            ("check_before_deferring=False", not check_before_deferring),
-        ):
-            if asked and not waits_deferred:
-                self.log.warning(
-                    "%s has no effect without wait_for_completion=True and deferrable=True (task %s)",
-                    option,
-                    self.task_id,
-                )
-        if self.end_from_trigger:
-            refuse_end_from_trigger_with_listeners(self.task_id)
+        if not check_before_deferring and not (wait_for_completion and deferrable):
+            self.log.warning(
+                "check_before_deferring=False has no effect without wait_for_completion=True and "
+                "deferrable=True (task %s)",
+                self.task_id,
+            )
         self.check_before_deferring = check_before_deferring
         self.invalid_rows = check_invalid_rows(invalid_rows)
         if poll_interval <= 0:
@@ -210,7 +200,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
         # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
         # tries is a different destination, and the ledger records the ID that was used.
         group_id = self._group_id()
-        ledger = RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger)
+        ledger = RetryRecord.for_task(context, self.log)
         wanted = StartedImport(
             import_id="",
             sha256=hashlib.sha256(upload.content).hexdigest(),
@@ -237,7 +227,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             ledger.delete()
             report_result(self, context, import_id, group_id=group_id, with_group=True)
             return import_id
-        result = sync.after_import(context, lambda: self._wait(import_id, context, ledger))
+        result = sync.after_import(context, lambda: self._wait(import_id))
         ledger.delete()
         report_result(self, context, result, group_id=group_id, with_group=True)
         return result
@@ -363,12 +353,10 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             "file_type": upload.file_type,
         }
 
-    def _wait(
-        self, import_id: str, context: Context, ledger: RetryRecord
-    ) -> dict[str, Any] | list[dict[str, Any]]:
+    def _wait(self, import_id: str) -> dict[str, Any] | list[dict[str, Any]]:
         deadline = time.monotonic() + self.timeout
         if self.deferrable and not self.check_before_deferring:
-            self._defer(import_id, context, ledger)
+            self._defer(import_id)
         while True:
             statuses, rate_limited_for = self._statuses(import_id)
             if statuses is not None:
@@ -378,7 +366,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
                     statuses, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
                 )
             if self.deferrable:
-                self._defer(import_id, context, ledger)
+                self._defer(import_id)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 last = statuses[0].summary() if statuses else "its status was not seen"
@@ -389,14 +377,8 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
                 )
             time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
 
-    def _defer(self, import_id: str, context: Context, ledger: RetryRecord) -> NoReturn:
-        rules = None
-        if self.end_from_trigger:
-            rules = EndRules(
-                single=True,
-                fail_on_partial_import=self.fail_on_partial_import,
-                fail_in_trigger=not retries_left(self, context),
-            )
+    def _defer(self, import_id: str) -> NoReturn:
+        """Wait in the triggerer; the task always resumes on a worker, in :meth:`execute_complete`."""
         defer_until_completed(
             self,
             import_ids=[import_id],
@@ -404,9 +386,6 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             poll_interval=self.poll_interval,
             timeout=self.timeout,
             hook_params=self.hook_params,
-            end_rules=rules,
-            # The trigger deletes the no-duplicate record when it ends the task successfully.
-            started_import_key=ledger.key,
             checked_first=self.check_before_deferring,
         )
 
@@ -427,7 +406,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""
-        ledger = RetryRecord.for_task(context, self.log, ends_in_triggerer=self.end_from_trigger)
+        ledger = RetryRecord.for_task(context, self.log)
         result = after_resumed_import(
             self,
             context,

@@ -3,9 +3,9 @@ Airflow offers (docs/importing.rst, "No duplicate imports").
 
 - **Airflow 3.3 and later**: the task instance's own task state (AIP-103, ``context["task_state_store"]``),
   scoped to the DAG run, task and map index and the same across tries, kept out of users' Variables.
-- **Airflow 2.11 to 3.2**, and a task that ends in the triggerer (``end_from_trigger``: a trigger cannot
-  reach task state on 3.3, so it could not delete the record when it ends the task successfully): an
-  Airflow Variable keyed by a hash of the same identity.
+- **Airflow 2.11 to 3.2**: an Airflow Variable keyed by a hash of the same identity.
+
+Only the task reads and deletes its record, on a worker: the operator never ends in the triggerer.
 
 A store speaks JSON objects; every error it meets is left to :class:`~.retry_record.RetryRecord`, which
 turns it into a :class:`~airflow_provider_mimecast.errors.MimecastError` or a warning.

@@ -107,26 +107,27 @@ class RetryRecord:
     """The record of the upload one task instance made, so that a later try can resume or refuse.
 
     Airflow clears XComs between tries, but neither task state nor Variables. The store is the task
-    instance's task state where Airflow offers it (3.3+), else the Variable :func:`started_import_key`
-    (and on 3.3 too for a task that ends in the triggerer, which cannot reach task state). On 3.3 a later
-    try also honours a Variable record that an earlier try wrote before the upgrade, and deletes it on
-    success. Every store error is handled here: none escapes as anything but a :class:`MimecastError`.
+    instance's task state where Airflow offers it (3.3+), else the Variable :func:`started_import_key`.
+    On 3.3 a later try also honours a Variable record that an earlier try wrote before the upgrade, and
+    deletes it on success. Only the task, on a worker, reads and deletes the record (the operator never
+    ends in the triggerer). Every store error is handled here: none escapes as anything but a
+    :class:`MimecastError`.
+
+    :param log: the task's logger.
+    :param store: where the record is; None keeps none (no task instance to key it by).
+    :param try_number: the running try.
+    :param legacy: a Variable an earlier try may have written before an upgrade to task state.
     """
 
     def __init__(
         self,
         *,
-        key: str | None = None,
-        description: str = "",
-        try_number: int = 1,
         log: Any,
         store: RecordStore | None = None,
+        try_number: int = 1,
         legacy: VariableRecordStore | None = None,
     ) -> None:
-        #: The Variable key where the record is a Variable (what a trigger deletes), else None.
-        self.key = key
-        self.store: RecordStore | None = store or (VariableRecordStore(key, description) if key else None)
-        #: A Variable an earlier try may have written before an upgrade to task state.
+        self.store = store
         self.legacy = legacy
         self._read_from: RecordStore | None = None
         self.try_number = try_number
@@ -144,12 +145,8 @@ class RetryRecord:
         return store.how_to_delete if store else ""
 
     @classmethod
-    def for_task(cls, context: Context, log: Any, *, ends_in_triggerer: bool = False) -> RetryRecord:
-        """The record of the task instance ``context`` runs.
-
-        :param ends_in_triggerer: the task may end in the triggerer (``end_from_trigger``), which deletes
-            the record on success: keep it in a Variable, which a trigger can reach.
-        """
+    def for_task(cls, context: Context, log: Any) -> RetryRecord:
+        """The record of the task instance ``context`` runs."""
         ti = context["ti"]
         dag_id, task_id, run_id = (getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id"))
         map_index = getattr(ti, "map_index", -1)
@@ -158,7 +155,7 @@ class RetryRecord:
         ) or not isinstance(map_index, int | None):
             # execute() called by hand with a stand-in context (a DAG's unit test): there is no retry.
             log.warning("The context names no task instance: a retry could not resume this import")
-            return cls(key=None, log=log)
+            return cls(log=log)
         mapped = f" map index {map_index}" if map_index is not None and map_index >= 0 else ""
         key = started_import_key(dag_id, task_id, run_id, map_index)
         variable = VariableRecordStore(
@@ -170,8 +167,8 @@ class RetryRecord:
         )
         try_number = getattr(ti, "try_number", None) or 1
         accessor = context.get("task_state_store")
-        if accessor is None or ends_in_triggerer:
-            return cls(key=key, try_number=try_number, log=log, store=variable)
+        if accessor is None:
+            return cls(try_number=try_number, log=log, store=variable)
         state = TaskStateRecordStore(
             accessor,
             dag_id=dag_id,

@@ -514,10 +514,19 @@ def test_the_record_in_task_state_never_expires():
     [
         ({"remove_missing": True, "clear_group": True, "wait_for_completion": True}, "exclude each other"),
         ({"remove_missing": True}, "remove_missing=True needs wait_for_completion=True"),
-        (
-            {"wait_for_completion": True, "deferrable": True, "end_from_trigger": True},
-            "end_from_trigger=True cannot go with wait_for_completion=True: after a completed import the operator "
-            "reads the group on a worker",
+        # The operator always ends on a worker: end_from_trigger is refused however the task waits, or not.
+        *(
+            (
+                {**waits, "end_from_trigger": True},
+                "end_from_trigger=True is not an option of this operator: its task always ends on a worker, "
+                "since after a completed import it reads the group there",
+            )
+            for waits in (
+                {"wait_for_completion": True, "deferrable": True},
+                {"wait_for_completion": True, "deferrable": False},
+                {"wait_for_completion": False, "deferrable": True},
+                {},
+            )
         ),
     ],
 )
