@@ -27,11 +27,32 @@ class Endpoint:
 TOKEN = Endpoint("/oauth/token", None, idempotent=True)
 GET_IMPORT_STATUS = Endpoint("/api/user/get-import-status", "Directories | Import | Read", idempotent=True)
 IMPORT_USERS = Endpoint("/api/user/import-users", "Directories | Import | Edit", idempotent=False)
-FIND_GROUPS = Endpoint("/api/directory/find-groups", "Directories | Groups | Read", idempotent=True)
+#: Edit, not Read: Mimecast's own API 1.0 page and the API 2.0 catalogue say so.
+FIND_GROUPS = Endpoint("/api/directory/find-groups", "Directories | Groups | Edit", idempotent=True)
+GET_GROUP_MEMBERS = Endpoint(
+    "/api/directory/get-group-members",
+    "Directories | Groups | Read (API 2.0 catalogue: Services | Directory Sync | Read)",
+    idempotent=True,
+)
+#: Removing an address twice leaves the group as once: a retry may send it again.
+REMOVE_GROUP_MEMBER = Endpoint(
+    "/api/directory/remove-group-member", "Directories | Groups | Edit", idempotent=True
+)
 #: The cheap authenticated call behind ``test_connection``; Mimecast documents no permission for it.
 GET_ACCOUNT = Endpoint("/api/account/get-account", None, idempotent=True)
 
-ENDPOINTS = {e.path: e for e in (TOKEN, GET_IMPORT_STATUS, IMPORT_USERS, FIND_GROUPS, GET_ACCOUNT)}
+ENDPOINTS = {
+    e.path: e
+    for e in (
+        TOKEN,
+        GET_IMPORT_STATUS,
+        IMPORT_USERS,
+        FIND_GROUPS,
+        GET_GROUP_MEMBERS,
+        REMOVE_GROUP_MEMBER,
+        GET_ACCOUNT,
+    )
+}
 
 
 def permission(path: str) -> str | None:

@@ -148,6 +148,14 @@ class MimecastUploadNotRetriedError(MimecastError, AirflowFailException):
     """
 
 
+class MimecastSyncGuardError(MimecastError, AirflowFailException):
+    """The deletion guard refused an import that would remove more of its group's members than
+    ``max_removals`` allows, or that could not be checked (the group's members could not be read). Nothing
+    was sent. Also an ``AirflowFailException``: a retry would be refused the same way, so Airflow does not
+    retry; approve the run (``max_removals``) and clear the task.
+    """
+
+
 class MimecastImportFailedError(MimecastError):
     """An import reached a state the caller treats as failure: an unknown status or a partial import."""
 

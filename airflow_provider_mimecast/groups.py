@@ -66,23 +66,38 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def read_groups_page(document: Mapping[str, Any]) -> tuple[list[DirectoryGroup], str | None]:
-    """The groups of one find-groups page and the token of the next page (None on the last).
+def read_page(
+    document: Mapping[str, Any], *, path: str, items: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The items of one page of a paginated directory call (``data[0].<items>``) and the token of the next
+    page, ``meta.pagination.next`` (None on the last).
 
     :param document: the checked envelope.
+    :param path: the call's path, for messages.
+    :param items: the key of the list in ``data[0]``, e.g. ``folders``.
     """
-    data = envelope_data(document, path=FIND_GROUPS.path)
-    folders = data[0].get("folders", []) if data else []
-    if not isinstance(folders, list) or not all(isinstance(f, dict) for f in folders):
-        raise MimecastInvalidResponseError("find-groups: data[0].folders is not a list of objects")
+    call = path.rsplit("/", 1)[-1]
+    data = envelope_data(document, path=path)
+    found = data[0].get(items, []) if data else []
+    if not isinstance(found, list) or not all(isinstance(f, dict) for f in found):
+        raise MimecastInvalidResponseError(f"{call}: data[0].{items} is not a list of objects")
     meta = document.get("meta")
     pagination = meta.get("pagination") if isinstance(meta, dict) else None
     next_token = pagination.get("next") if isinstance(pagination, dict) else None
     if next_token is not None and not isinstance(next_token, str):
         raise MimecastInvalidResponseError(
-            f"find-groups: meta.pagination.next is {type(next_token).__name__}, not a page token"
+            f"{call}: meta.pagination.next is {type(next_token).__name__}, not a page token"
         )
-    return [DirectoryGroup.from_api(f) for f in folders], next_token or None
+    return found, next_token or None
+
+
+def read_groups_page(document: Mapping[str, Any]) -> tuple[list[DirectoryGroup], str | None]:
+    """The groups of one find-groups page and the token of the next page (None on the last).
+
+    :param document: the checked envelope.
+    """
+    folders, next_token = read_page(document, path=FIND_GROUPS.path, items="folders")
+    return [DirectoryGroup.from_api(f) for f in folders], next_token
 
 
 def path_segments(name: str) -> list[str] | None:

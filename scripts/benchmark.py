@@ -7,6 +7,7 @@ Prints numbers rather than asserting them: the machines that run this are shared
     python scripts/benchmark.py waits --docs    # and rewrite the performance page's table, data and chart
     python scripts/benchmark.py calls           # sync/async status calls per second, one batched request
     python scripts/benchmark.py upload          # time and peak memory of checking a CSV upload, every row
+    python scripts/benchmark.py sync            # planning against a 100,000-member group; 1,000 removals
     python scripts/benchmark.py ratelimit       # today's poller and the paced one on one rate-limit bucket
 
 ``waits`` runs N deferrable waits in one asyncio event loop, as Airflow's triggerer runs them, with an
@@ -39,6 +40,7 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 import psutil
 from benchmark_chart import write_chart
+from benchmark_sync import sync
 
 from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
@@ -358,7 +360,7 @@ def upload_file_memory(megabytes: int = 100) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "what", nargs="?", choices=["waits", "calls", "upload", "ratelimit", "all"], default="all"
+        "what", nargs="?", choices=["waits", "calls", "upload", "sync", "ratelimit", "all"], default="all"
     )
     parser.add_argument("--n", default="1,10,100,1000", help="wait counts, comma-separated")
     parser.add_argument("--poll", type=float, default=2.0, help="poll interval of each wait, seconds")
@@ -371,6 +373,8 @@ def main() -> None:
     parser.add_argument(
         "--upload-mb", type=int, default=100, help="size of the CSV file in the upload figure, MB"
     )
+    parser.add_argument("--members", type=int, default=100_000, help="group size in the sync figures")
+    parser.add_argument("--leavers", type=int, default=1_000, help="removals in the remove_missing figure")
     parser.add_argument(
         "--docs",
         action="store_true",
@@ -389,6 +393,8 @@ def main() -> None:
     if args.what in ("upload", "all"):
         upload(args.rows)
         upload_file_memory(args.upload_mb)
+    if args.what in ("sync", "all"):
+        sync(args.members, args.leavers)
     if args.what in ("ratelimit", "all"):
         import benchmark_rate_limit  # its own section, scripts/benchmark_rate_limit.py
 

@@ -4,8 +4,8 @@
     python3 scripts/check_deployment.py --phases kill   # only some of the disruptions
     python3 scripts/check_deployment.py --variants ''   # today's waits only
 
-It builds what it needs: a virtualenv (``.venv-deployment``) with ``apache-airflow==3.3.*``, its
-``postgres`` extra (the PostgreSQL drivers) and this checkout; Debian's ``postgresql`` package if no
+It builds what it needs: a virtualenv (``.venv-deployment``) with Airflow 3.3, its ``postgres`` extra (the
+PostgreSQL drivers) and this checkout, at the versions pinned in ``ci/constraints/deployment.txt``; Debian's ``postgresql`` package if no
 ``initdb`` is found (as root); a throw-away PostgreSQL cluster on loopback and a throw-away AIRFLOW_HOME.
 It starts ``airflow api-server``, ``scheduler`` (LocalExecutor), ``dag-processor`` and two ``airflow
 triggerer`` processes, and runs the Mimecast simulator in this process. Then it runs both example DAGs and a
@@ -59,7 +59,19 @@ from deployment.variants import BY_NAME, ENV_VAR, TODAY, VARIANTS, dag_specs  # 
 from airflow_provider_mimecast.testing.simulator import RECORDED_BUCKET, MimecastSimulator  # noqa: E402
 
 VENV = ROOT / ".venv-deployment"
-REQUIREMENTS = ("apache-airflow[postgres]==3.3.*",)
+REQUIREMENTS = ("apache-airflow[postgres]",)
+# Every version, Airflow's included, comes from the lane's committed pins (ci/update_pins.py);
+# PIP_CONSTRAINT also reaches the pip that fills the isolated build environment of `-e`.
+PINS = ROOT / "ci" / "constraints" / "deployment.txt"
+
+
+def pip_install(venv: Path, *requirements: str) -> None:
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "-c", str(PINS), *requirements],
+        check=True,
+        stderr=subprocess.DEVNULL,  # pip's many "Location ... is ignored" warnings; errors still fail
+        env={**os.environ, "PIP_CONSTRAINT": str(PINS)},
+    )
 
 
 def metered_simulator(pending_seconds: float = 1.0, processing_seconds: float = 2.0) -> MimecastSimulator:
@@ -77,13 +89,12 @@ def metered_simulator(pending_seconds: float = 1.0, processing_seconds: float = 
 
 def build_venv(install: bool) -> Path:
     if install or not (VENV / "bin" / "airflow").exists():
-        print(f"Installing {', '.join(REQUIREMENTS)} and this checkout into {VENV} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run(
-            [str(VENV / "bin" / "pip"), "install", "-q", *REQUIREMENTS, "-e", str(ROOT)],
-            check=True,
-            stderr=subprocess.DEVNULL,  # pip's many "Location ... is ignored" warnings; errors still fail
+        print(
+            f"Installing {', '.join(REQUIREMENTS)} and this checkout into {VENV}, pinned by {PINS.name} ...",
+            flush=True,
         )
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        pip_install(VENV, *REQUIREMENTS, "-e", str(ROOT))
     return VENV
 
 
@@ -181,9 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     venv = build_venv(install=not args.no_install)
     if args.profile:
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", "py-spy"], check=True, stderr=subprocess.DEVNULL
-        )
+        pip_install(venv, "py-spy")
     missing = missing_sensor_options(venv, variants)
     if missing:
         for name, arguments in missing.items():

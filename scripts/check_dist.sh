@@ -18,9 +18,14 @@ quietly() {
         exit 1
     }
 }
+# Every install takes the committed pins: the tools' for `build` and the setuptools of its isolated build
+# environment (PIP_CONSTRAINT reaches that inner pip), Airflow 3.3's lane's for the wheel's dependencies.
+TOOLS_PINS="$ROOT/ci/constraints/tools.txt"
+AIRFLOW_PINS="$ROOT/ci/constraints/airflow-3.3.txt"
 SECONDS=0
 quietly python3 -m venv "$WORK/tools"
-quietly "$WORK/tools/bin/pip" install build
+quietly "$WORK/tools/bin/pip" install -c "$TOOLS_PINS" build
+export PIP_CONSTRAINT="$TOOLS_PINS"
 quietly "$WORK/tools/bin/python" -m build --outdir "$WORK/dist" "$ROOT"
 SDIST=("$WORK"/dist/*.tar.gz)
 WHEEL=("$WORK"/dist/*.whl)
@@ -52,7 +57,7 @@ print(f"archives: py.typed, simulator and entry points present ({len(wheel_names
 PY
 
 quietly python3 -m venv "$WORK/venv"
-quietly "$WORK/venv/bin/pip" install "${WHEEL[0]}"
+PIP_CONSTRAINT="$AIRFLOW_PINS" quietly "$WORK/venv/bin/pip" install -c "$AIRFLOW_PINS" "${WHEEL[0]}"
 echo "installed the wheel and its dependencies into a fresh virtualenv (${SECONDS} s)"
 cd "$WORK"  # so that nothing can be imported from the checkout
 export AIRFLOW_HOME="$WORK/airflow-home"
@@ -68,7 +73,9 @@ info = provider.load()()
 assert info["package-name"] == "airflow-provider-mimecast", info["package-name"]
 assert info["versions"][0] == dist.version, (info["versions"], dist.version)
 assert files("airflow_provider_mimecast").joinpath("py.typed").is_file(), "py.typed is not installed"
-print(f"installed {dist.name} {dist.version}: provider entry point loads, py.typed present")
+assert "Typing :: Typed" in (dist.metadata.get_all("Classifier") or []), "no Typing :: Typed classifier"
+assert "airflow-provider" in (dist.metadata.get("Keywords") or ""), dist.metadata.get("Keywords")
+print(f"installed {dist.name} {dist.version}: provider entry point loads, py.typed present, typed and keyword")
 PY
 
 # Captured first: grep -q would close the pipe early and fail the pipeline under pipefail.

@@ -1,9 +1,9 @@
 """The main job, end to end without a Mimecast tenant.
 
 Starts the local Mimecast simulator, runs the ``example_mimecast_directory_sync`` DAG against it with an
-API 2.0 (OAuth) connection -- build the CSV, check every row and leave out the malformed address, start
-the import, wait for it in deferrable mode, report --
-then checks the same import with ``example_mimecast_wait_for_import`` over an API 1.0 (HMAC) connection,
+API 2.0 (OAuth) connection -- build the rows, plan what the import changes in its group, leave out the
+malformed address, import, wait in deferrable mode, check who is in the group, report -- then runs it again
+with a truncated export, which the deletion guard refuses before anything is sent, then checks the same import with ``example_mimecast_wait_for_import`` over an API 1.0 (HMAC) connection,
 and prints the import result that reached XCom.
 """
 
@@ -33,7 +33,7 @@ if version("apache-airflow").startswith("2."):
 from airflow_provider_mimecast.testing.simulator import MimecastSimulator  # noqa: E402
 
 
-def run_dag(dag_id: str, **run_conf: Any) -> Any:
+def run_dag(dag_id: str, expect: str = "success", **run_conf: Any) -> Any:
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 2
@@ -45,8 +45,8 @@ def run_dag(dag_id: str, **run_conf: Any) -> Any:
     dag_run = bag.get_dag(dag_id).test(run_conf=run_conf or None)
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     print(f"\n== {dag_id}: {dag_run.state} ({', '.join(f'{k}={v}' for k, v in sorted(states.items()))})")
-    if str(dag_run.state) != "success":
-        raise SystemExit(f"{dag_id} did not succeed")
+    if str(dag_run.state) != expect:
+        raise SystemExit(f"{dag_id} ended {dag_run.state}, not {expect}")
     return dag_run
 
 
@@ -65,6 +65,26 @@ def main() -> int:
         print(f"   API 2.0 (OAuth): started import {import_id} and waited for it")
         for row in rows["dropped_rows"]:
             print(f"   Left out before upload: row {row['row']}, {row['email']!r} {row['problem']}")
+        plan = tis["plan_sync"].xcom_pull(task_ids="plan_sync", key="import_plan")
+        print(
+            f"   Plan for group {plan['group_id']} ({plan['group_members']} members): add {plan['add']}, "
+            f"rename {plan['rename']}, remove {plan['remove']}, unchanged {plan['unchanged']}"
+        )
+        missing = tis["start_import"].xcom_pull(task_ids="start_import", key="not_in_group")
+        print(f"   After the import, users of the file not in the group: {missing['count']}")
+
+        # The next night's export is cut off after two employees: the guard refuses it, nothing is sent.
+        with tempfile.TemporaryDirectory() as folder:
+            export = Path(folder) / "hr_export_truncated.csv"
+            lines = (ROOT / "example_dags" / "data" / "hr_export.csv").read_text().splitlines()
+            export.write_text("\n".join(lines[:3]) + "\n")
+            refused_run = run_dag("example_mimecast_directory_sync", expect="failed", hr_export=str(export))
+        tis = {ti.task_id: ti for ti in refused_run.get_task_instances()}
+        verdict = tis["plan_sync"].xcom_pull(task_ids="plan_sync")["refused"]
+        print(f"   Truncated export, refused by the deletion guard: {verdict.split('. Nothing')[0]}")
+        print(
+            f"   start_import: {tis['start_import'].state}; uploads in all: {len(simulator.requests_to('/api/user/import-users'))}"
+        )
 
         wait_run = run_dag(
             "example_mimecast_wait_for_import", import_id=import_id, mimecast_conn_id="mimecast_hmac"

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,10 +30,21 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
         for name, path in (
             ("mimecast_examples", _EXAMPLE_DAGS),
             ("mimecast_test_dags", Path(__file__).parent / "dags"),
+            ("mimecast_openlineage_dags", Path(__file__).parent / "dags_openlineage"),
         )
     ]
 )
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+#: Where the OpenLineage lane's listener writes its events (file transport, one JSON event per line).
+OPENLINEAGE_EVENTS = Path(_AIRFLOW_HOME) / "openlineage-events.jsonl"
+try:
+    version("apache-airflow-providers-openlineage")
+except PackageNotFoundError:
+    pass
+else:  # the lane that installs the provider (tests marked openlineage): its listener on, writing a file
+    os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+        {"type": "file", "log_file_path": str(OPENLINEAGE_EVENTS), "append": True}
+    )
 os.environ["MIMECAST_EXAMPLE_POLL_SECONDS"] = "0.2"
 if version("apache-airflow").startswith("2."):
     # Airflow 2 refuses SQLite with its default LocalExecutor; Airflow 3 has no SequentialExecutor.

@@ -205,3 +205,17 @@ def test_airflow_2_form_widgets_use_supported_field_types():
 
 def test_provider_info_matches_airflows_schema():
     jsonschema.validate(get_provider_info(), _airflow_schema("provider_info.schema.json"))
+
+
+def test_the_package_metadata_says_what_a_registry_filters_by():
+    from pathlib import Path
+
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert "Typing :: Typed" in project["classifiers"]
+    assert "airflow-provider" in project["keywords"]
+    # The classifier's promise: the marker ships in the package.
+    assert files("airflow_provider_mimecast").joinpath("py.typed").is_file()
+    # Mimecast publishes no console URL per import, so the operators offer no extra link.
+    assert "extra-links" not in get_provider_info()

@@ -34,6 +34,7 @@ from airflow_provider_mimecast.groups import DirectoryGroup, match_group, path_s
 from airflow_provider_mimecast.hooks.client import MimecastClient, Steps
 from airflow_provider_mimecast.hooks.connection_form import connection_form_widgets
 from airflow_provider_mimecast.hooks.exchange import Call, api_call
+from airflow_provider_mimecast.hooks.group_members import GroupMembersMixin
 from airflow_provider_mimecast.hooks.masking import amask_secrets, mask_secrets
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
 from airflow_provider_mimecast.settings import MimecastSettings
@@ -59,12 +60,14 @@ IMPORT_USERS_PATH = IMPORT_USERS.path
 TOKEN_PATH = TOKEN.path
 
 
-class MimecastHook(BaseHook):
+class MimecastHook(BaseHook, GroupMembersMixin):
     """Calls Mimecast's user-import API with the credentials of a ``mimecast`` connection.
 
     Supports API 2.0 (OAuth 2.0 client credentials, the default) and API 1.0 (HMAC-signed requests).
     Every request has a timeout; rate limits, server errors and dropped connections are retried with
     backoff (rate limits after Mimecast's ``X-RateLimit-Reset``), other 4xx answers never. See :doc:`hook`.
+    The group-member calls (``get_group_members``, ``plan_import``, ``remove_group_member``) come from
+    :class:`~airflow_provider_mimecast.hooks.group_members.GroupMembersMixin`.
 
     :param mimecast_conn_id: the ``mimecast`` connection to use.
     :param timeout: seconds for each HTTP request; overrides the connection's ``timeout`` extra.

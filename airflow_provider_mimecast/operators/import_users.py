@@ -26,13 +26,15 @@ from airflow_provider_mimecast.errors import (
 )
 from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
+from airflow_provider_mimecast.operators.group_sync import GroupSync, after_resumed_import, check_sync_options
+from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
 from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
 from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
+from airflow_provider_mimecast.outlets import note_started, report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
-from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
-from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
 from airflow_provider_mimecast.uploads import Upload, load_upload
 
 if TYPE_CHECKING:
@@ -42,15 +44,16 @@ if TYPE_CHECKING:
 # stay importable from here (re-exported above).
 
 
-class MimecastImportUsersOperator(BaseOperator):
+class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     """Uploads a user file to Mimecast's import-users and returns the new import's ID.
 
     The ID is the return value and is also pushed under the XCom key ``import_id``. With
     ``wait_for_completion=True`` the operator then waits exactly as :class:`MimecastImportStatusSensor`
     does (same trigger when deferrable, same fail-fast rules) and returns the final status dict instead.
 
-    A retry never uploads twice: the operator keeps a record of its upload in an Airflow Variable
-    (:mod:`~airflow_provider_mimecast.operators.retry_record`), so a later try of the task instance resumes
+    A retry never uploads twice: the operator keeps a record of its upload (in the task instance's task
+    state on Airflow 3.3, else in an Airflow Variable: :mod:`~airflow_provider_mimecast.operators.retry_record`),
+    so a later try of the task instance resumes
     the import or refuses to upload again; docs/importing.rst ("No duplicate imports") says how.
     The operator's own ``timeout`` fails the task without a retry, as a sensor's does.
 
@@ -73,13 +76,28 @@ class MimecastImportUsersOperator(BaseOperator):
     :param retry_ambiguous_failures: upload again even after Mimecast may have accepted an upload (in the
         hook, and on a later try of the task), accepting the risk of a duplicate import.
     :param hook_params: keyword arguments for :class:`MimecastHook`, passed to the trigger as well.
-    :param end_from_trigger: with ``wait_for_completion`` and ``deferrable``, end the task in the triggerer
-        instead of resuming it on a worker (docs/waiting.rst, "Waiting without a worker").
+    :param end_from_trigger: not an option of this operator: ``True`` is refused when the DAG is parsed, since
+        the task always ends on a worker (after a completed import it reads the group there: ``not_in_group``,
+        ``remove_missing``). Wait with :class:`MimecastImportStatusSensor` (``end_from_trigger=True``) to end
+        in the triggerer.
     :param check_before_deferring: with ``wait_for_completion`` and ``deferrable``, check the new import
         once on the worker before deferring (default); False defers at once.
     :param invalid_rows: what a user row whose address Mimecast would refuse does: ``fail`` (default)
         fails the task before upload; ``drop`` uploads the other rows of a CSV and pushes what was sent and
         dropped under the XCom key ``upload_rows`` (docs/importing.rst).
+    :param max_removals: the deletion guard of an import that removes members (``clear_group`` or
+        ``remove_missing``): the most members it may remove, a count (``200``) or a fraction of the group
+        (``0.2``), templated (text such as ``"200"`` or ``"0.2"`` is read as a number); ``"default"`` refuses
+        more than 10 members and more than 10% of the group; None turns the guard off (logged as a warning).
+        A refusal is :class:`~airflow_provider_mimecast.errors.MimecastSyncGuardError`, before anything is sent.
+    :param dry_run: plan only: push XCom ``import_plan``, log it, upload nothing, succeed.
+    :param skip_if_unchanged: upload nothing when the plan adds, removes and renames no one (only ``email``
+        and ``name`` are compared).
+    :param remove_missing: with ``wait_for_completion``, import without emptying the group, then remove the
+        members the file lacks (exclusive with ``clear_group``; under the same guard).
+
+    The import is planned against the group first (XCom ``import_plan``), and after a completed import the
+    file's users the group lacks are pushed as XCom ``not_in_group`` (docs/importing.rst, "Syncing a group").
     """
 
     template_fields: Sequence[str] = (
@@ -88,6 +106,7 @@ class MimecastImportUsersOperator(BaseOperator):
         "group_name",
         "notify_email_address",
         "mimecast_conn_id",
+        "max_removals",
     )
 
     def __init__(
@@ -111,24 +130,32 @@ class MimecastImportUsersOperator(BaseOperator):
         invalid_rows: str = "fail",
         end_from_trigger: bool = False,
         check_before_deferring: bool = True,
+        max_removals: int | float | str | None = DEFAULT_MAX_REMOVALS,
+        dry_run: bool = False,
+        skip_if_unchanged: bool = False,
+        remove_missing: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        # Airflow's own listener check at DAG parsing reads this attribute: true only where it applies.
-        self.end_from_trigger = bool(end_from_trigger and wait_for_completion and deferrable)
-        waits_deferred = wait_for_completion and deferrable
-        for option, asked in (
-            ("end_from_trigger=True", end_from_trigger),
-            ("check_before_deferring=False", not check_before_deferring),
-        ):
-            if asked and not waits_deferred:
-                self.log.warning(
-                    "%s has no effect without wait_for_completion=True and deferrable=True (task %s)",
-                    option,
-                    self.task_id,
-                )
-        if self.end_from_trigger:
-            refuse_end_from_trigger_with_listeners(self.task_id)
+        check_sync_options(
+            task_id=self.task_id,
+            clear_group=clear_group,
+            remove_missing=remove_missing,
+            wait_for_completion=wait_for_completion,
+            end_from_trigger=end_from_trigger,
+            dry_run=dry_run,
+        )
+        self.max_removals = max_removals
+        # Not self.dry_run: BaseOperator.dry_run() is Airflow's own method.
+        self.plan_only = dry_run
+        self.skip_if_unchanged = skip_if_unchanged
+        self.remove_missing = remove_missing
+        if not check_before_deferring and not (wait_for_completion and deferrable):
+            self.log.warning(
+                "check_before_deferring=False has no effect without wait_for_completion=True and "
+                "deferrable=True (task %s)",
+                self.task_id,
+            )
         self.check_before_deferring = check_before_deferring
         self.invalid_rows = check_invalid_rows(invalid_rows)
         if poll_interval <= 0:
@@ -182,16 +209,40 @@ class MimecastImportUsersOperator(BaseOperator):
             started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             try_number=ledger.try_number,
         )
-        import_id = self._resumed_import(ledger, wanted) or self._upload(upload, group_id, ledger, wanted)
+        sync = self._sync(upload, group_id)
+        import_id = self._resumed_import(ledger, wanted)
+        if import_id is None:
+            # The plan and its deletion guard come right before an upload, not before a resumed import.
+            planned = sync.before_upload(
+                context, dry_run=self.plan_only, skip_if_unchanged=self.skip_if_unchanged
+            )
+            if planned is not None:
+                return planned
+            import_id = self._upload(upload, group_id, ledger, wanted)
+        note_started(self, import_id, group_id=group_id)
         context["ti"].xcom_push(key="import_id", value=import_id)
         if self.invalid_rows == "drop":
             context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
         if not self.wait_for_completion:
             ledger.delete()
+            report_result(self, context, import_id, group_id=group_id, with_group=True)
             return import_id
-        result = self._wait(import_id, context, ledger)
+        result = sync.after_import(context, lambda: self._wait(import_id))
         ledger.delete()
+        report_result(self, context, result, group_id=group_id, with_group=True)
         return result
+
+    def _sync(self, upload: Upload, group_id: str) -> GroupSync:
+        return GroupSync(
+            self.hook,
+            group_id=group_id,
+            group_name=self.group_name,
+            upload=upload,
+            removes=self.clear_group or self.remove_missing,
+            remove_missing=self.remove_missing,
+            max_removals=self.max_removals,
+            log=self.log,
+        )
 
     # -- one import per task instance, however Airflow retries ---------------------------------------
 
@@ -215,10 +266,10 @@ class MimecastImportUsersOperator(BaseOperator):
         if earlier.import_id:
             self.log.info(
                 "Mimecast import %s was started by an earlier try of this task with the same content "
-                "(sha256 %s): resuming it instead of uploading again (Variable %s)",
+                "(sha256 %s): resuming it instead of uploading again (%s)",
                 earlier.import_id,
                 earlier.sha256,
-                ledger.key,
+                ledger.where,
             )
             return earlier.import_id
         interrupted = (
@@ -236,8 +287,8 @@ class MimecastImportUsersOperator(BaseOperator):
             return None
         raise MimecastUploadNotRetriedError(
             f"{interrupted}. Not uploading again, to avoid a duplicate import: check the Mimecast console's "
-            f"directory import list for an import started then. If there is none, delete Variable "
-            f"{ledger.key} and clear the task to upload again; if there is one, wait for it with "
+            f"directory import list for an import started then. If there is none, {ledger.how_to_delete} "
+            "and clear the task to upload again; if there is one, wait for it with "
             "MimecastImportStatusSensor. Or pass retry_ambiguous_failures=True to upload again regardless"
         )
 
@@ -302,12 +353,10 @@ class MimecastImportUsersOperator(BaseOperator):
             "file_type": upload.file_type,
         }
 
-    def _wait(
-        self, import_id: str, context: Context, ledger: RetryRecord
-    ) -> dict[str, Any] | list[dict[str, Any]]:
+    def _wait(self, import_id: str) -> dict[str, Any] | list[dict[str, Any]]:
         deadline = time.monotonic() + self.timeout
         if self.deferrable and not self.check_before_deferring:
-            self._defer(import_id, context, ledger)
+            self._defer(import_id)
         while True:
             statuses, rate_limited_for = self._statuses(import_id)
             if statuses is not None:
@@ -317,7 +366,7 @@ class MimecastImportUsersOperator(BaseOperator):
                     statuses, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
                 )
             if self.deferrable:
-                self._defer(import_id, context, ledger)
+                self._defer(import_id)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 last = statuses[0].summary() if statuses else "its status was not seen"
@@ -328,14 +377,8 @@ class MimecastImportUsersOperator(BaseOperator):
                 )
             time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
 
-    def _defer(self, import_id: str, context: Context, ledger: RetryRecord) -> NoReturn:
-        rules = None
-        if self.end_from_trigger:
-            rules = EndRules(
-                single=True,
-                fail_on_partial_import=self.fail_on_partial_import,
-                fail_in_trigger=not retries_left(self, context),
-            )
+    def _defer(self, import_id: str) -> NoReturn:
+        """Wait in the triggerer; the task always resumes on a worker, in :meth:`execute_complete`."""
         defer_until_completed(
             self,
             import_ids=[import_id],
@@ -343,9 +386,6 @@ class MimecastImportUsersOperator(BaseOperator):
             poll_interval=self.poll_interval,
             timeout=self.timeout,
             hook_params=self.hook_params,
-            end_rules=rules,
-            # The trigger deletes the no-duplicate record when it ends the task successfully.
-            started_import_key=ledger.key,
             checked_first=self.check_before_deferring,
         )
 
@@ -366,8 +406,16 @@ class MimecastImportUsersOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""
-        result = event_result(
-            event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
+        ledger = RetryRecord.for_task(context, self.log)
+        result = after_resumed_import(
+            self,
+            context,
+            ledger,
+            lambda: event_result(
+                event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
+            ),
         )
-        RetryRecord.for_task(context, self.log).delete()
+        group_id = ledger.recorded_group_id() or self.group_id  # resolved from group_name before deferring
+        ledger.delete()
+        report_result(self, context, result, group_id=group_id, with_group=True)
         return result

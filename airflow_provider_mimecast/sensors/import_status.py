@@ -26,6 +26,7 @@ from airflow_provider_mimecast.completion import (
 )
 from airflow_provider_mimecast.errors import MimecastError, MimecastMissingImportsError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+from airflow_provider_mimecast.outlets import report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.import_status import (
     MimecastImportStatusTrigger,
@@ -240,16 +241,19 @@ class MimecastImportStatusSensor(BaseSensorOperator):
             fail_on_partial_import=self.fail_on_partial_import,
             log=self.log,
         )
+        report_result(self, context, value)
         return PokeReturnValue(is_done=True, xcom_value=value)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the statuses, errors raise."""
-        return event_result(
+        value = event_result(
             event,
             single=isinstance(self.import_id, str),
             fail_on_partial_import=self.fail_on_partial_import,
             log=self.log,
         )
+        report_result(self, context, value)
+        return value
 
     # -- waiting out rate limits and outages (shared by every mode) -------------------------------------
 

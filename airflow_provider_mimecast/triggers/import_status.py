@@ -19,7 +19,6 @@ from airflow_provider_mimecast.triggers.poller import POLLERS, Report
 from airflow_provider_mimecast.triggers.task_end import (
     END_RULES_KWARGS,
     EndRules,
-    delete_started_import_record,
     ordinary_event,
     task_end,
     with_payload_for_dag_test,
@@ -50,8 +49,8 @@ class MimecastImportStatusTrigger(BaseTrigger):
     :param end_from_trigger: end the task here with Airflow's task-end events instead of resuming it on a
         worker (docs/waiting.rst); the task's end rules come as ``single``, ``fail_on_partial_import``,
         ``soft_fail``, ``never_fail`` and ``fail_in_trigger``
-        (:class:`~airflow_provider_mimecast.triggers.task_end.EndRules`), and ``started_import_key`` names
-        the import operator's no-duplicate record, deleted on success.
+        (:class:`~airflow_provider_mimecast.triggers.task_end.EndRules`).
+    :param started_import_key: accepted and ignored (see the constructor's comment).
     :param timeout: with ``start_from_trigger``: the deadline in seconds from when the trigger starts.
     :param import_id: with ``start_from_trigger``: the task's ``import_id`` (rendered by the triggerer where
         Airflow renders templates there), read instead of ``import_ids``.
@@ -85,7 +84,12 @@ class MimecastImportStatusTrigger(BaseTrigger):
         if unknown:
             raise TypeError(f"MimecastImportStatusTrigger got unexpected keyword arguments {sorted(unknown)}")
         self.end_rules = EndRules(**end_rules)
-        self.started_import_key = started_import_key
+        # started_import_key is no longer used: a trigger that an earlier build of this (unreleased) version
+        # serialized for MimecastImportUsersOperator(end_from_trigger=True) may still carry it, and a
+        # triggerer must still be able to build that trigger after an upgrade. The trigger no longer deletes
+        # the operator's retry record: that operator can no longer end in the triggerer, and triggers do
+        # not import operators. serialize() leaves it out.
+        del started_import_key
         self.timeout = timeout
         self.import_id = import_id
 
@@ -100,8 +104,6 @@ class MimecastImportStatusTrigger(BaseTrigger):
         if self.end_from_trigger:
             kwargs["end_from_trigger"] = True
             kwargs.update(self.end_rules.as_kwargs())
-            if self.started_import_key:
-                kwargs["started_import_key"] = self.started_import_key
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         if self.import_id is not None:
@@ -134,15 +136,15 @@ class MimecastImportStatusTrigger(BaseTrigger):
                             or poller.problem
                             or "no answer from Mimecast came before the deadline"
                         )
-                        yield await self._fire(self._timeout_event([], {i: why for i in self.import_ids}))
+                        yield self._fire(self._timeout_event([], {i: why for i in self.import_ids}))
                         return
                     event = self._event(report, final=time.monotonic() >= deadline, shown=shown)
                     if event is not None:
-                        yield await self._fire(event)
+                        yield self._fire(event)
                         return
         except Exception as error:
             # A trigger that crashes leaves its task deferred until the deferral timeout: report instead.
-            yield await self._fire(ImportWaitEvent.error(failure_message(error)))
+            yield self._fire(ImportWaitEvent.error(failure_message(error)))
 
     def _end_time(self) -> float:
         """The deadline: ``end_time``, or ``timeout`` from now for a trigger the task started in."""
@@ -150,20 +152,18 @@ class MimecastImportStatusTrigger(BaseTrigger):
             self.end_time = time.time() + _seconds("timeout", self.timeout)
         return _seconds("end_time", self.end_time)
 
-    async def _fire(self, wait: ImportWaitEvent) -> TriggerEvent:
+    def _fire(self, wait: ImportWaitEvent) -> TriggerEvent:
         """The event the trigger yields for how its wait ended: the ordinary one, which resumes the task
         on a worker, or with ``end_from_trigger`` the one that ends the task here.
         """
         if not self.end_from_trigger:
             return ordinary_event(wait)
         try:
-            end = task_end(wait, self.end_rules, log=self.log)
+            event = task_end(wait, self.end_rules, log=self.log)
         except Exception as error:  # a bug here must not leave the task deferred: the worker decides
             self.log.exception("Could not end the task in the triggerer (%s): resuming it on a worker", error)
             return ordinary_event(wait)
-        if end.succeeded and self.started_import_key:
-            await delete_started_import_record(self.started_import_key, log=self.log)
-        return with_payload_for_dag_test(end, wait).event
+        return with_payload_for_dag_test(event, wait)
 
     def _event(self, report: Report, *, final: bool, shown: dict[str, str]) -> ImportWaitEvent | None:
         statuses: list[ImportStatus] = []
@@ -227,7 +227,6 @@ def defer_until_completed(
     timeout: float,
     hook_params: dict[str, Any],
     end_rules: EndRules | None = None,
-    started_import_key: str | None = None,
     checked_first: bool = True,
 ) -> NoReturn:
     """Defer ``task`` to a :class:`MimecastImportStatusTrigger` whose deadline is ``timeout`` from now;
@@ -252,18 +251,15 @@ def defer_until_completed(
             poll_interval=poll_interval,
             end_time=time.time() + timeout,
             hook_params=hook_params,
-            **end_kwargs(end_rules, started_import_key),
+            **end_kwargs(end_rules),
         ),
         method_name="execute_complete",
         timeout=deferral_timeout(timeout, poll_interval),
     )
 
 
-def end_kwargs(end_rules: EndRules | None, started_import_key: str | None = None) -> dict[str, Any]:
+def end_kwargs(end_rules: EndRules | None) -> dict[str, Any]:
     """The trigger kwargs of ``end_from_trigger`` (none without it)."""
     if end_rules is None:
         return {}
-    kwargs: dict[str, Any] = {"end_from_trigger": True, **end_rules.as_kwargs()}
-    if started_import_key:
-        kwargs["started_import_key"] = started_import_key
-    return kwargs
+    return {"end_from_trigger": True, **end_rules.as_kwargs()}

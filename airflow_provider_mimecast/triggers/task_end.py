@@ -1,4 +1,6 @@
-"""``end_from_trigger``: the task-end event a finished wait ends its task with, in the triggerer.
+"""The sensor's ``end_from_trigger``: the task-end event a finished wait ends its task with, in the triggerer
+(:class:`~airflow_provider_mimecast.sensors.import_status.MimecastImportStatusSensor` only: the import
+operator always ends on a worker).
 
 Airflow's ``TaskSuccessEvent``, ``TaskFailedEvent`` and ``TaskSkippedEvent`` (``airflow.triggers.base`` on
 2.11 and every 3.x line) set the task's state without resuming it on a worker; a success event pushes its
@@ -58,17 +60,7 @@ def retries_left(task: Any, context: Any) -> bool:
     return bool(task.retries) and (not isinstance(try_number, int) or try_number <= task.retries)
 
 
-@dataclass(frozen=True)
-class TaskEnd:
-    """How the trigger ends a finished wait: ``event`` to yield; ``succeeded`` when it is a success (the
-    import operator's no-duplicate record is deleted before it is yielded).
-    """
-
-    event: TriggerEvent
-    succeeded: bool = False
-
-
-def task_end(wait: ImportWaitEvent, rules: EndRules, *, log: Logger) -> TaskEnd:
+def task_end(wait: ImportWaitEvent, rules: EndRules, *, log: Logger) -> TriggerEvent:
     """The event that ends the task as its ``execute_complete`` would have, or the ordinary event where
     the worker must decide (a failure that Airflow may still retry).
     """
@@ -79,23 +71,23 @@ def task_end(wait: ImportWaitEvent, rules: EndRules, *, log: Logger) -> TaskEnd:
     except AirflowSensorTimeout as timeout:
         if rules.soft_fail:
             log.warning("Skipping due to soft_fail: %s", timeout)
-            return TaskEnd(TaskSkippedEvent())
+            return TaskSkippedEvent()
         return _failed(wait, rules, timeout, log=log)
     except MimecastError as error:
         if rules.never_fail:
             log.warning("Skipping due to never_fail: %s", error)
-            return TaskEnd(TaskSkippedEvent())
+            return TaskSkippedEvent()
         return _failed(wait, rules, error, log=log)
     xcoms: dict[str, Any] = {"return_value": value}
-    return TaskEnd(TaskSuccessEvent(xcoms=xcoms), succeeded=True)
+    return TaskSuccessEvent(xcoms=xcoms)
 
 
-def _failed(wait: ImportWaitEvent, rules: EndRules, error: BaseException, *, log: Logger) -> TaskEnd:
+def _failed(wait: ImportWaitEvent, rules: EndRules, error: BaseException, *, log: Logger) -> TriggerEvent:
     if not rules.fail_in_trigger:
         log.info("The wait failed and the task may be retried: resuming it on a worker to decide")
-        return TaskEnd(ordinary_event(wait))
+        return ordinary_event(wait)
     log.error("%s: %s", type(error).__name__, error)
-    return TaskEnd(TaskFailedEvent())
+    return TaskFailedEvent()
 
 
 def ordinary_event(wait: ImportWaitEvent) -> TriggerEvent:
@@ -103,28 +95,14 @@ def ordinary_event(wait: ImportWaitEvent) -> TriggerEvent:
     return TriggerEvent(wait.to_event())
 
 
-def with_payload_for_dag_test(end: TaskEnd, wait: ImportWaitEvent) -> TaskEnd:
+def with_payload_for_dag_test(event: TriggerEvent, wait: ImportWaitEvent) -> TriggerEvent:
     """``dag.test()`` (2.11 and 3.x) does not end a task with a task-end event: it resumes the task on the
     worker with the event's ``payload`` (just the state's name). Giving the task-end event the ordinary
     payload makes that resumption read the wait as usual, with the same result. A real triggerer never
     sends a task-end event's payload (3.x serializes only its state and XComs; 2.11 reads only its state).
     """
-    if type(end.event) is not TriggerEvent:
+    if type(event) is not TriggerEvent:
         # An Airflow whose event refuses it: dag.test() then resumes with the state's name.
         with contextlib.suppress(AttributeError, TypeError, ValueError):
-            end.event.payload = wait.to_event()
-    return end
-
-
-async def delete_started_import_record(key: str, *, log: Logger) -> None:
-    """Delete the import operator's no-duplicate record as its ``execute_complete`` does when the task
-    succeeds (:meth:`RetryRecord.delete <airflow_provider_mimecast.operators.retry_record.RetryRecord.delete>`:
-    a failure only warns, the task has succeeded), off the event loop: 2.11 reads the metadata database, 3.x
-    asks the triggerer's supervisor (``DeleteVariable``, handled on 3.0 to 3.3), both blocking calls.
-    """
-    from asgiref.sync import sync_to_async
-
-    # The record's own module (no Airflow operator in it): one rule for deleting it, wherever the task ends.
-    from airflow_provider_mimecast.operators.retry_record import RetryRecord
-
-    await sync_to_async(RetryRecord(key=key, log=log).delete)()
+            event.payload = wait.to_event()
+    return event

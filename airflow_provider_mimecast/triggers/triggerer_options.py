@@ -76,27 +76,56 @@ def why_not_start_in_triggerer(fields: dict[str, Any], *, native_rendering: bool
     return None
 
 
+def _listener_manager() -> Any:
+    try:
+        from airflow.listeners.listener import get_listener_manager
+    except ImportError:  # a 3.x worker with the task SDK alone
+        from airflow.sdk.listener import get_listener_manager  # type: ignore[no-redef,assignment]
+    return get_listener_manager()
+
+
 def listeners_registered() -> bool:
     """Whether Airflow listeners (OpenLineage, plugins) are registered in this process, as Airflow's own
     ``end_from_trigger`` check at DAG parsing reads them (the core manager; the task SDK's on a worker
     without Airflow core).
     """
-    try:
-        from airflow.listeners.listener import get_listener_manager
-    except ImportError:  # a 3.x worker with the task SDK alone
-        from airflow.sdk.listener import get_listener_manager  # type: ignore[no-redef,assignment]
-    return bool(get_listener_manager().has_listeners)
+    return bool(_listener_manager().has_listeners)
+
+
+def listener_names() -> list[str]:
+    """The dotted names of the registered listeners (a class's, or a module's registered as one)."""
+    names = []
+    for listener in _listener_manager().pm.get_plugins():
+        name = getattr(listener, "__name__", None)  # a module
+        names.append(
+            name if isinstance(name, str) else f"{type(listener).__module__}.{type(listener).__qualname__}"
+        )
+    return sorted(names)
 
 
 def refuse_end_from_trigger_with_listeners(task_id: str) -> None:
     """Raise what to do when ``end_from_trigger=True`` meets registered listeners, before Airflow's own
     check refuses the DAG with a message that names neither the task nor the DAG (its ``%s`` are never
-    filled in).
+    filled in). The OpenLineage provider's listener is named as such, with its own switch.
     """
-    if listeners_registered():
-        raise MimecastConfigurationError(
-            f"Task {task_id!r} has end_from_trigger=True, but Airflow listeners are registered (OpenLineage or "
-            "a plugin's): Airflow refuses to end a task in the triggerer then, since the listeners would never "
-            "hear of its end. Set end_from_trigger=False on this task (the task then resumes on a worker to "
-            "end), or remove the listeners (docs/waiting.rst, end_from_trigger)"
+    if not listeners_registered():
+        return
+    names = listener_names()
+    openlineage = [name for name in names if name.startswith("airflow.providers.openlineage.")]
+    if openlineage:
+        which = f"the OpenLineage provider's listener ({', '.join(openlineage)})"
+        others = [name for name in names if name not in openlineage]
+        which += f" and {', '.join(others)}" if others else ""
+        remedy = (
+            "or turn OpenLineage off ([openlineage] disabled = True, or AIRFLOW__OPENLINEAGE__DISABLED=true) if "
+            "you do not use its lineage"
         )
+    else:
+        which = ", ".join(names) or "a plugin's"
+        remedy = "or remove the listeners"
+    raise MimecastConfigurationError(
+        f"Task {task_id!r} has end_from_trigger=True, but Airflow listeners are registered ({which}): Airflow "
+        "refuses to end a task in the triggerer then, since the listeners would never hear of its end. Set "
+        f"end_from_trigger=False on this task (the task then resumes on a worker to end), {remedy} "
+        "(docs/waiting.rst, end_from_trigger)"
+    )

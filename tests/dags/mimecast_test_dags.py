@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG, Asset
 
 from airflow_provider_mimecast.operators.import_status import MimecastGetImportStatusOperator
 from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
@@ -41,11 +41,10 @@ def import_and_wait(**settings: Any) -> MimecastImportUsersOperator:
     return MimecastImportUsersOperator(
         task_id="import_users",
         source=ROWS,
-        group_id="grp-1",
         wait_for_completion=True,
         poll_interval=0.2,
         timeout=60,
-        **{"hook_params": FAST, **settings},
+        **{"hook_params": FAST, "group_id": "grp-1", **settings},
     )
 
 
@@ -264,8 +263,9 @@ for option in ("end_from_trigger", "no_check", "both"):
             hook_params=FAST,
             **options,
         )
-    with test_dag(f"mimecast_test_import_and_wait_{option}"):
-        import_and_wait(deferrable=True, **options)
+    if option == "no_check":  # the import operator refuses end_from_trigger (it reads the group on a worker)
+        with test_dag(f"mimecast_test_import_and_wait_{option}"):
+            import_and_wait(deferrable=True, **options)
     # soft_fail and never_fail with the triggerer ending the task.
     for flag in ("soft_fail", "never_fail"):
         for length, timeout in (("short", 0.5), ("long", 600)):
@@ -275,3 +275,31 @@ for option in ("end_from_trigger", "no_check", "both"):
 with test_dag("mimecast_test_start_from_trigger"):
     # dag.test() runs every task on its worker path: the sensor must still wait and succeed there.
     templated_wait("deferrable", start_from_trigger=True, end_from_trigger=True)
+
+# -- issue 25: the import result on the asset (dataset) events of the tasks' outlets ------------------------
+for mode in ("poke", "deferrable"):
+    with test_dag(f"mimecast_test_outlets_{mode}"):
+        started = MimecastImportUsersOperator(
+            task_id="start",
+            source=ROWS,
+            group_id="grp-1",
+            hook_params=FAST,
+            outlets=[Asset("mimecast_test_started")],
+        )
+        # Deferrable: the result reaches the outlets from execute_complete, after the trigger.
+        import_and_wait(
+            group_id=None,
+            group_name="Directory Sync",
+            deferrable=mode == "deferrable",
+            outlets=[Asset("mimecast_test_imported"), Asset("mimecast_test_imported_too")],
+        )
+        MimecastImportStatusSensor(
+            task_id="wait",
+            import_id=started.output,
+            mode="poke",
+            deferrable=mode == "deferrable",
+            poke_interval=0.2,
+            timeout=60,
+            hook_params=FAST,
+            outlets=[Asset("mimecast_test_waited")],
+        )

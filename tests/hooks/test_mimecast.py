@@ -475,7 +475,7 @@ def test_call_maps_errors_as_the_built_in_calls_do(connections):
         fast_hook().call("/api/no/such-endpoint", idempotent=True)
     assert len(connections.requests_to("/api/no/such-endpoint")) == 1
     connections.inject(Fault("server_error", path=FIND_GROUPS_PATH, status=403))
-    with pytest.raises(MimecastAuthenticationError, match=r"Directories \| Groups \| Read"):
+    with pytest.raises(MimecastAuthenticationError, match=r"Directories \| Groups \| Edit"):
         fast_hook().find_groups("Sales")
 
 

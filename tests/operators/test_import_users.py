@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -312,12 +313,12 @@ def waiting_operator(source=ROWS, **arguments):
 
 
 def test_a_variable_that_does_not_hold_a_started_import_is_ignored(connections, monkeypatch, capfd):
-    from airflow_provider_mimecast.operators import retry_record
+    from airflow_provider_mimecast.operators import record_store, retry_record
 
     ti = TaskInstance(try_number=2)
     key = retry_record.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
     store = InMemoryVariables(**{key: '{"import_id": ""}'})
-    monkeypatch.setattr(retry_record, "Variable", store)
+    monkeypatch.setattr(record_store, "Variable", store)
     result = waiting_operator().execute({"ti": ti})
     [import_id] = connections.import_ids()
     assert result["id"] == ti.pushed["import_id"] == import_id
@@ -327,14 +328,14 @@ def test_a_variable_that_does_not_hold_a_started_import_is_ignored(connections, 
 
 
 def test_without_a_task_instance_identity_no_variable_is_touched(connections, monkeypatch, capfd):
-    from airflow_provider_mimecast.operators import retry_record
+    from airflow_provider_mimecast.operators import record_store
 
     class Bare:
         def xcom_push(self, key, value):
             pass
 
     store = InMemoryVariables()
-    monkeypatch.setattr(retry_record, "Variable", store)
+    monkeypatch.setattr(record_store, "Variable", store)
     assert waiting_operator().execute({"ti": Bare()})["status"] == "completed"
     assert store.calls == []
     assert "a retry could not resume this import" in capfd.readouterr().out
@@ -379,12 +380,12 @@ def recorded_intent(ti: TaskInstance, content_of: Any, **changes: Any) -> dict[s
 
 
 def test_a_try_after_an_interrupted_upload_refuses_to_upload_again(connections, monkeypatch):
-    from airflow_provider_mimecast.operators import retry_record
+    from airflow_provider_mimecast.operators import record_store
 
     ti = TaskInstance(try_number=2)
     operator = waiting_operator()
     store = InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
-    monkeypatch.setattr(retry_record, "Variable", store)
+    monkeypatch.setattr(record_store, "Variable", store)
     with pytest.raises(
         MimecastUploadNotRetriedError, match=r"Try 1 .* at 2026-01-01T00:00:00\+00:00"
     ) as caught:
@@ -394,24 +395,24 @@ def test_a_try_after_an_interrupted_upload_refuses_to_upload_again(connections, 
 
 
 def test_retry_ambiguous_failures_uploads_again_after_an_interrupted_upload(connections, monkeypatch):
-    from airflow_provider_mimecast.operators import retry_record
+    from airflow_provider_mimecast.operators import record_store
 
     ti = TaskInstance(try_number=2)
     operator = waiting_operator()
     operator.retry_ambiguous_failures = True
     monkeypatch.setattr(
-        retry_record, "Variable", InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
+        record_store, "Variable", InMemoryVariables(**recorded_intent(ti, ROWS, **operator_arguments()))
     )
     assert operator.execute({"ti": ti})["id"] == ti.pushed["import_id"]
     assert len(connections.import_ids()) == 1
 
 
 def test_an_interrupted_upload_of_other_content_does_not_stop_a_new_one(connections, monkeypatch):
-    from airflow_provider_mimecast.operators import retry_record
+    from airflow_provider_mimecast.operators import record_store
 
     ti = TaskInstance(try_number=2)
     store = InMemoryVariables(**recorded_intent(ti, ROWS[:1], **operator_arguments()))
-    monkeypatch.setattr(retry_record, "Variable", store)
+    monkeypatch.setattr(record_store, "Variable", store)
     assert waiting_operator().execute({"ti": ti})["totalUsers"] == 3
     assert len(connections.import_ids()) == 1 and store.values == {}
 
@@ -423,10 +424,10 @@ def operator_arguments() -> dict[str, Any]:
 def test_dropped_rows_are_pushed_and_the_retry_record_digests_the_bytes_sent(connections, monkeypatch, capfd):
     import hashlib
 
-    from airflow_provider_mimecast.operators import retry_record
+    from airflow_provider_mimecast.operators import record_store
 
     store = InMemoryVariables()
-    monkeypatch.setattr(retry_record, "Variable", store)
+    monkeypatch.setattr(record_store, "Variable", store)
     ti = TaskInstance()
     result = waiting_operator(ROWS_WITH_A_BAD_ADDRESS, invalid_rows="drop").execute({"ti": ti})
     [request] = connections.requests_to(IMPORT_USERS_PATH)
@@ -474,7 +475,8 @@ def test_import_operator_warns_before_clearing_a_group(connections, capfd):
         hook_params={"retry_delay": 0.01},
     )
     import_id = operator.execute({"ti": ti})
-    assert ti.pushed == {"import_id": import_id}
+    assert ti.pushed["import_id"] == import_id
+    assert ti.pushed["import_plan"]["add"] == 1 and ti.pushed["import_plan"]["remove"] == 0
     assert "clear_group=True: Mimecast empties group grp-sales before importing" in capfd.readouterr().out
     [request] = connections.requests_to("/api/user/import-users")
     assert json.loads(request.headers["x-mc-arg"])["data"][0]["clearGroup"] is True
@@ -494,3 +496,51 @@ def test_import_operator_takes_exactly_one_of_group_id_and_group_name(groups):
 
     with pytest.raises(MimecastConfigurationError, match=r"exactly one of group_id .* and group_name"):
         MimecastImportUsersOperator(task_id="start", source=b"email,name\na@example.com,A\n", **groups)
+
+
+def test_the_record_in_task_state_never_expires():
+    # Airflow compares the retention by identity with its NEVER_EXPIRE: a record outlives
+    # [state_store] default_retention_days, so that clearing a task that failed long ago still refuses.
+    context = pytest.importorskip("airflow.sdk.execution_time.context")
+    if not hasattr(context, "NEVER_EXPIRE"):
+        pytest.skip("task state arrived in Airflow 3.3")
+    from airflow_provider_mimecast.operators.record_store import NEVER_EXPIRE
+
+    assert NEVER_EXPIRE is context.NEVER_EXPIRE
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"remove_missing": True, "clear_group": True, "wait_for_completion": True}, "exclude each other"),
+        ({"remove_missing": True}, "remove_missing=True needs wait_for_completion=True"),
+        # The operator always ends on a worker: end_from_trigger is refused however the task waits, or not.
+        *(
+            (
+                {**waits, "end_from_trigger": True},
+                "end_from_trigger=True is not an option of this operator: its task always ends on a worker, "
+                "since after a completed import it reads the group there",
+            )
+            for waits in (
+                {"wait_for_completion": True, "deferrable": True},
+                {"wait_for_completion": True, "deferrable": False},
+                {"wait_for_completion": False, "deferrable": True},
+                {},
+            )
+        ),
+    ],
+)
+def test_sync_options_that_cannot_go_together_are_refused_when_the_dag_is_parsed(options, message):
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    with pytest.raises(MimecastConfigurationError, match=re.escape(message)):
+        MimecastImportUsersOperator(
+            task_id="sync", source=b"email,name\na@example.com,A\n", group_id="g", **options
+        )
+
+
+def test_dry_run_does_not_replace_airflows_own_dry_run_method():
+    from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
+
+    operator = MimecastImportUsersOperator(task_id="sync", source=b"x", group_id="g", dry_run=True)
+    assert operator.plan_only is True and callable(operator.dry_run)

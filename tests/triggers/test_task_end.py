@@ -1,12 +1,12 @@
-"""end_from_trigger and start_from_trigger: the task-end events, the trigger that fires them (run in an event
-loop against the simulator), its serialized form, and where a sensor may start in the triggerer.
+"""The sensor's end_from_trigger and start_from_trigger: the task-end events, the trigger that fires them
+(run in an event loop against the simulator), its serialized form, and where a sensor may start in the
+triggerer.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import threading
 import time
 from typing import Any
 
@@ -70,21 +70,20 @@ FINAL = {"fail_in_trigger": True}
     ],
 )
 def test_each_outcome_ends_the_task_as_the_worker_would(wait, rules, ends_as):
-    end = task_end(wait, EndRules(**rules), log=RecordingLog())
-    assert type(end.event) is ends_as and end.succeeded == (ends_as is TaskSuccessEvent)
+    assert type(task_end(wait, EndRules(**rules), log=RecordingLog())) is ends_as
 
 
 def test_a_success_pushes_the_return_value_a_dict_for_one_id_a_list_for_several():
-    one = task_end(SUCCESS, EndRules(single=True), log=RecordingLog()).event
+    one = task_end(SUCCESS, EndRules(single=True), log=RecordingLog())
     assert one.xcoms == {"return_value": status().as_dict()}
     several = task_end(ImportWaitEvent.success([status("a"), status("b")]), EndRules(), log=RecordingLog())
-    assert [s["id"] for s in several.event.xcoms["return_value"]] == ["a", "b"]
+    assert [s["id"] for s in several.xcoms["return_value"]] == ["a", "b"]
 
 
 @pytest.mark.parametrize("wait", [TIMEOUT, ERROR, PARTIAL])
 def test_a_failure_airflow_may_retry_resumes_the_task_on_a_worker(wait):
-    end = task_end(wait, EndRules(fail_on_partial_import=True), log=RecordingLog())
-    assert type(end.event) is TriggerEvent and end.event.payload == wait.to_event() and not end.succeeded
+    event = task_end(wait, EndRules(fail_on_partial_import=True), log=RecordingLog())
+    assert type(event) is TriggerEvent and event.payload == wait.to_event()
 
 
 def test_a_failure_in_the_trigger_logs_why():
@@ -94,10 +93,10 @@ def test_a_failure_in_the_trigger_logs_why():
 
 
 def test_a_task_end_event_carries_the_ordinary_payload_for_dag_test():
-    end = task_end_module.with_payload_for_dag_test(
+    event = task_end_module.with_payload_for_dag_test(
         task_end(SUCCESS, EndRules(), log=RecordingLog()), SUCCESS
     )
-    assert type(end.event) is TaskSuccessEvent and end.event.payload == SUCCESS.to_event()
+    assert type(event) is TaskSuccessEvent and event.payload == SUCCESS.to_event()
 
 
 # -- the trigger, run in an event loop against the simulator ---------------------------------------------
@@ -109,61 +108,17 @@ async def first_event(t: MimecastImportStatusTrigger) -> Any:
     return events[0]
 
 
-async def test_the_trigger_ends_a_completed_wait_with_a_success_and_deletes_the_record(
-    trigger, connections, monkeypatch
-):
-    deleted: list[tuple[str, bool]] = []
-
-    def delete(key: str) -> None:
-        deleted.append((key, threading.current_thread() is threading.main_thread()))
-
-    from airflow.providers.common.compat import sdk
-
-    monkeypatch.setattr(sdk.Variable, "delete", staticmethod(delete))
+async def test_the_trigger_ends_a_completed_wait_with_a_success(trigger, connections):
     import_id = connections.create_import(total_users=4, pending_seconds=0, processing_seconds=0.1)
-    event = await first_event(
-        trigger(
-            [import_id],
-            poll=0.05,
-            end_from_trigger=True,
-            single=True,
-            started_import_key="mimecast_import_users.k",
-        )
-    )
+    event = await first_event(trigger([import_id], poll=0.05, end_from_trigger=True, single=True))
     assert type(event) is TaskSuccessEvent
     assert (event.xcoms["return_value"]["id"], event.xcoms["return_value"]["totalUsers"]) == (import_id, 4)
     assert json.loads(json.dumps(event.xcoms)) == event.xcoms
-    assert deleted == [("mimecast_import_users.k", False)]  # off the event loop's thread
 
 
-async def test_a_record_that_cannot_be_deleted_does_not_fail_the_finished_task(
-    trigger, connections, monkeypatch, capfd
-):
-    from airflow.providers.common.compat import sdk
-
-    def refuse(key: str) -> None:
-        raise RuntimeError("the metadata database is away")
-
-    monkeypatch.setattr(sdk.Variable, "delete", staticmethod(refuse))
-    import_id = connections.create_import(pending_seconds=0, processing_seconds=0)
-    event = await first_event(trigger([import_id], poll=0.05, end_from_trigger=True, started_import_key="k"))
-    assert type(event) is TaskSuccessEvent
-    assert "Could not delete Variable k (RuntimeError: the metadata database is away)" in "".join(
-        capfd.readouterr()
-    )
-
-
-async def test_the_trigger_keeps_the_record_when_the_wait_fails(trigger, connections, monkeypatch):
-    from airflow.providers.common.compat import sdk
-
-    deleted: list[str] = []
-    monkeypatch.setattr(sdk.Variable, "delete", staticmethod(deleted.append))
-    event = await first_event(
-        trigger(
-            ["unknown-id"], poll=0.05, end_from_trigger=True, fail_in_trigger=True, started_import_key="k"
-        )
-    )
-    assert type(event) is TaskFailedEvent and deleted == []
+async def test_the_trigger_fails_the_task_when_no_retry_is_left(trigger, connections):
+    event = await first_event(trigger(["unknown-id"], poll=0.05, end_from_trigger=True, fail_in_trigger=True))
+    assert type(event) is TaskFailedEvent
 
 
 async def test_the_trigger_skips_on_its_deadline_under_soft_fail(trigger, connections):
@@ -222,23 +177,48 @@ def test_a_trigger_built_as_today_serializes_as_today():
         TODAY,
     )
     # Options the task did not use leave no trace.
-    assert rebuilt(MimecastImportStatusTrigger(**TODAY, single=True, started_import_key="k"))[1] == TODAY
+    assert rebuilt(MimecastImportStatusTrigger(**TODAY, single=True))[1] == TODAY
 
 
 def test_the_new_kwargs_round_trip_when_used():
     _, kwargs = rebuilt(
-        MimecastImportStatusTrigger(
-            **TODAY, end_from_trigger=True, single=True, soft_fail=True, started_import_key="k", timeout=60.0
-        )
+        MimecastImportStatusTrigger(**TODAY, end_from_trigger=True, single=True, soft_fail=True, timeout=60.0)
     )
-    assert kwargs == {
-        **TODAY,
-        "end_from_trigger": True,
-        "single": True,
-        "soft_fail": True,
-        "started_import_key": "k",
-        "timeout": 60.0,
-    }
+    assert kwargs == {**TODAY, "end_from_trigger": True, "single": True, "soft_fail": True, "timeout": 60.0}
+
+
+#: What an earlier build of this version serialized for MimecastImportUsersOperator(end_from_trigger=True):
+#: the operator's retry record, for the trigger to delete on success.
+EARLIER_BUILDS_OPERATOR_TRIGGER = {
+    **TODAY,
+    "end_from_trigger": True,
+    "single": True,
+    "fail_in_trigger": True,
+    "started_import_key": "mimecast_import_users.0123456789abcdef0123456789abcdef",
+}
+
+
+def test_a_trigger_an_earlier_build_serialized_with_started_import_key_still_builds():
+    # As the triggerer builds it: the classpath imported, the stored kwargs passed as they are.
+    classpath, _ = MimecastImportStatusTrigger(**TODAY).serialize()
+    module, _, name = classpath.rpartition(".")
+    again = getattr(importlib.import_module(module), name)(**EARLIER_BUILDS_OPERATOR_TRIGGER)
+    expected = {k: v for k, v in EARLIER_BUILDS_OPERATOR_TRIGGER.items() if k != "started_import_key"}
+    assert again.serialize() == (classpath, expected)
+
+
+async def test_that_trigger_still_ends_its_task_and_touches_no_variable(trigger, connections, monkeypatch):
+    from airflow.providers.common.compat import sdk
+
+    touched: list[str] = []
+    for method in ("get", "set", "delete"):
+        monkeypatch.setattr(sdk.Variable, method, staticmethod(lambda *a, m=method, **k: touched.append(m)))
+    import_id = connections.create_import(total_users=2, pending_seconds=0, processing_seconds=0)
+    its_own = {k: v for k, v in EARLIER_BUILDS_OPERATOR_TRIGGER.items() if k not in TODAY}
+    event = await first_event(trigger([import_id], poll=0.05, **its_own))
+    assert type(event) is TaskSuccessEvent and event.xcoms["return_value"]["id"] == import_id
+    # The record it names is no longer the trigger's to delete.
+    assert touched == []
 
 
 def test_an_unknown_kwarg_is_refused():

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import shlex
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from .files import read_users
 from .http_server import is_loopback
 from .mimecast_simulator import MimecastSimulator
 from .rate_limits import FAST_BUCKET, RECORDED_BUCKET, Bucket
+from .responses import Response
 
 #: The connection IDs the printed ``export`` lines define, per auth type.
 CONNECTION_IDS = {"oauth2": "mimecast_default", "hmac": "mimecast_hmac"}
@@ -24,6 +30,25 @@ def connection_exports(simulator: MimecastSimulator) -> list[str]:
         f"export AIRFLOW_CONN_{conn_id.upper()}={shlex.quote(simulator.airflow_connection(auth_type))}"
         for auth_type, conn_id in CONNECTION_IDS.items()
     ]
+
+
+def seed_group_members(simulator: MimecastSimulator, spec: str) -> tuple[str, int]:
+    """Seed the members ``--group-members GROUP=N|CSV`` names; returns the group's ID and the count added.
+
+    :param simulator: the simulator to seed.
+    :param spec: ``GROUP=N`` or ``GROUP=path.csv``; GROUP is a group's name in the directory, else its ID.
+    """
+    group, _, source = spec.partition("=")
+    group_id = next((g.id for g in simulator.groups() if g.name == group), group)
+    if source.isdigit():
+        members: list[Any] = [(f"user{n}@example.com", f"User {n}") for n in range(1, int(source) + 1)]
+    else:
+        body = Path(source).read_bytes()
+        rows = read_users(enumerate(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")), start=1))
+        if isinstance(rows, Response):
+            raise SystemExit(f"mimecast-simulator: {source}: {rows.body.decode()}")
+        members = [(row["email"], row.get("name")) for row in rows]
+    return group_id, simulator.add_group_members(group_id, members)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=10,
         metavar="N",
         help="most import IDs per get-import-status call, as Mimecast's reference says (default 10; 0: no limit)",
+    )
+    parser.add_argument(
+        "--group-members",
+        action="append",
+        default=[],
+        metavar="GROUP=N|CSV",
+        help="seed a group's members: GROUP is a group's name or secure ID; N makes N members "
+        "(user1@example.com, ...), a path reads the email and name columns of a CSV (repeatable)",
     )
     bucket = parser.add_argument_group(
         "rate limit", "one refilling bucket per API user, as Mimecast meters it (default: fast, for tests)"
@@ -85,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not is_loopback(args.host):
         parser.error(f"--host {args.host} is not a loopback address; the simulator's credentials are public")
 
+    for spec in args.group_members:
+        if "=" not in spec:
+            parser.error(f"--group-members {spec!r}: use GROUP=N or GROUP=path.csv")
     simulator = MimecastSimulator(
         args.host,
         args.port,
@@ -124,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"API 1.0 application key: {creds.app_key}")
         for _ in range(args.seed_import):
             print(f"Seeded import: {simulator.create_import()}")
+        for spec in args.group_members:
+            group_id, added = seed_group_members(simulator, spec)
+            print(f"Seeded {added} member(s) of group {group_id}")
         print("Airflow connections (API 2.0 as mimecast_default, API 1.0 as mimecast_hmac), to paste:")
         for line in connection_exports(simulator):
             print(line)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ class Directory:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._groups: dict[str, SimulatorGroup] = {}
+        #: A group's member count once it has members (``userCount``); None keeps the group's ``user_count``.
+        self.count_members: Callable[[str], int | None] = lambda group_id: None
 
     def add(
         self, name: str, *, parent_id: str | None = None, source: str = "cloud", user_count: int = 0
@@ -111,13 +114,17 @@ class Directory:
                 "description": g.name,
                 "source": g.source,
                 **({"parentId": g.parent_id} if g.parent_id else {}),
-                "userCount": g.user_count,
+                "userCount": _first_known(self.count_members(g.id), g.user_count),
                 "folderCount": sum(1 for other in groups if other.parent_id == g.id),
             }
             for g in page
         ]
         payload = {"meta": {"status": 200, "pagination": answer}, "data": [{"folders": folders}], "fail": []}
         return Response(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+
+
+def _first_known(count: int | None, default: int) -> int:
+    return default if count is None else count
 
 
 def _token(offset: int, query: str, source: str | None) -> str:

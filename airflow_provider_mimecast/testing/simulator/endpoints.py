@@ -9,6 +9,7 @@ from .auth import Authenticator
 from .directory import Directory
 from .files import count_rows
 from .imports import ImportStore, requested_ids
+from .members import GroupMembers
 from .rate_limits import Rate
 from .responses import Response, envelope, rate_limited, v1_error
 
@@ -17,6 +18,21 @@ GET_IMPORT_STATUS_PATH = "/api/user/get-import-status"
 IMPORT_USERS_PATH = "/api/user/import-users"
 GET_ACCOUNT_PATH = "/api/account/get-account"
 FIND_GROUPS_PATH = "/api/directory/find-groups"
+GET_GROUP_MEMBERS_PATH = "/api/directory/get-group-members"
+ADD_GROUP_MEMBER_PATH = "/api/directory/add-group-member"
+REMOVE_GROUP_MEMBER_PATH = "/api/directory/remove-group-member"
+
+#: The role permission each endpoint needs, as Mimecast's pages name them (get-group-members: the API 1.0
+#: page's; the API 2.0 catalogue lists Services | Directory Sync | Read). ``MimecastSimulator.revoke``
+#: takes one away: its endpoints then answer 403.
+PERMISSIONS = {
+    GET_IMPORT_STATUS_PATH: "Directories | Import | Read",
+    IMPORT_USERS_PATH: "Directories | Import | Edit",
+    FIND_GROUPS_PATH: "Directories | Groups | Edit",
+    GET_GROUP_MEMBERS_PATH: "Directories | Groups | Read",
+    ADD_GROUP_MEMBER_PATH: "Directories | Groups | Edit",
+    REMOVE_GROUP_MEMBER_PATH: "Directories | Groups | Edit",
+}
 
 _FILE_TYPES = frozenset({"csv", "xlsx", "xls"})
 
@@ -30,6 +46,7 @@ class MimecastApi:
     :param accept_row: decides whether one user row is imported successfully.
     :param max_status_ids: the most IDs one get-import-status call may carry; None for no limit.
     :param directory: the profile groups find-groups searches.
+    :param members: the groups' members; by default every group ID import-users accepts exists.
     """
 
     def __init__(
@@ -41,6 +58,7 @@ class MimecastApi:
         *,
         max_status_ids: int | None = 10,
         directory: Directory | None = None,
+        members: GroupMembers | None = None,
     ) -> None:
         self.auth = auth
         self.imports = imports
@@ -48,12 +66,27 @@ class MimecastApi:
         self.accept_row = accept_row
         self.max_status_ids = max_status_ids
         self.directory = directory if directory is not None else Directory()
+        self.members = members if members is not None else GroupMembers(self._state, self.known_group)
+        #: Permissions the API user's role lacks (``MimecastSimulator.revoke``).
+        self.revoked: set[str] = set()
         self._handlers: dict[str, Callable[[dict[str, str], bytes], Response]] = {
             GET_IMPORT_STATUS_PATH: self._get_import_status,
             IMPORT_USERS_PATH: self._import_users,
             GET_ACCOUNT_PATH: self._get_account,
             FIND_GROUPS_PATH: lambda headers, body: self.directory.find_groups(body),
+            GET_GROUP_MEMBERS_PATH: lambda headers, body: self.members.get_group_members(body),
+            ADD_GROUP_MEMBER_PATH: lambda headers, body: self.members.add_group_member(body),
+            REMOVE_GROUP_MEMBER_PATH: lambda headers, body: self.members.remove_group_member(body),
         }
+
+    def known_group(self, group_id: str) -> bool:
+        """Whether import-users would accept ``group_id``: a directory group, or any ID without ``group_ids``."""
+        if any(g.id == group_id for g in self.directory.groups()):
+            return True
+        return self.group_ids is None or group_id in self.group_ids
+
+    def _state(self, import_id: str) -> str:
+        return self.imports.state(import_id)
 
     def answer(
         self, method: str, path: str, headers: dict[str, str], body: bytes, rate: Rate | None
@@ -74,7 +107,12 @@ class MimecastApi:
             return self.auth.issue_token(body)
         if rate is not None and rate.exceeded:
             return rate_limited(rate.limit, rate.reset_ms)
-        return self.auth.authenticate(path, headers) or self._handlers[path](headers, body)
+        refused = self.auth.authenticate(path, headers)
+        if refused is None and PERMISSIONS.get(path) in self.revoked:
+            needed = PERMISSIONS[path]
+            # The simulator's code: Mimecast documents the 403, not the code it carries.
+            refused = v1_error(403, "err_xdk_operation_forbidden", f"The role lacks the permission {needed}")
+        return refused or self._handlers[path](headers, body)
 
     def _get_account(self, headers: dict[str, str], body: bytes) -> Response:
         account = {
@@ -133,7 +171,7 @@ class MimecastApi:
         counted = count_rows(body, file_type.lower(), self.accept_row)
         if isinstance(counted, Response):
             return counted
-        total, successful = counted
+        total, successful, accepted = counted
         notify = params.get("notifyEmailAddress")
         import_id = self.imports.create(
             total_users=total,
@@ -145,4 +183,6 @@ class MimecastApi:
             clear_group=params.get("clearGroup") is True,
             allow_address_migration=params.get("allowAddressMigration") is True,
         )
+        users = [(user["email"], user.get("name")) for user in accepted]
+        self.members.track_import(import_id, group_id, users, clear_group=params.get("clearGroup") is True)
         return envelope(200, data=[{"id": import_id}])

@@ -73,13 +73,14 @@ def read_users(rows: Iterable[tuple[int, list[str]]]) -> list[dict[str, str]] | 
 
 def count_rows(
     body: bytes, file_type: str, accept_row: Callable[[dict[str, str]], bool]
-) -> tuple[int, int] | Response:
-    """Return (total users, accepted users) of an uploaded file, or the 400 to answer.
+) -> tuple[int, int, list[dict[str, str]]] | Response:
+    """Return (total users, accepted users, the accepted user rows) of an uploaded file, or the 400 to answer.
 
-    An xls file is a binary format the standard library cannot read: it counts as one good user.
+    An xls file is a binary format the standard library cannot read: it counts as one good user, whose
+    address is unknown (no row is returned for it, so it joins no group).
     """
     if file_type == "xls":
-        return 1, 1
+        return 1, 1, []
     if file_type == "csv":
         if not body.endswith(b"\n"):
             message = "A CSV file must end with a newline"
@@ -102,4 +103,5 @@ def count_rows(
         return users
     if not users:
         return v1_error(400, "err_validation_empty_file", "The file has no user rows", field="file")
-    return len(users), sum(1 for user in users if accept_row(user))
+    accepted = [user for user in users if accept_row(user)]
+    return len(users), len(accepted), accepted

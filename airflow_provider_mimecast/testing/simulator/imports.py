@@ -150,6 +150,11 @@ class ImportStore:
                 record.pending_seconds = min(record.pending_seconds, elapsed)
                 record.processing_seconds = elapsed + seconds - record.pending_seconds
 
+    def state(self, import_id: str) -> str:
+        """The import's status now, without counting a status check."""
+        with self._lock:
+            return self._imports[import_id].status_at(time.monotonic())
+
     def ids(self) -> list[str]:
         """Every import's ID, oldest first."""
         with self._lock:

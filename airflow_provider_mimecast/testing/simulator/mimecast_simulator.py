@@ -6,7 +6,7 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -103,6 +103,7 @@ class MimecastSimulator:
             max_status_ids=max_status_ids,
             directory=self._directory,
         )
+        self._directory.count_members = self._api.members.count
         self._rates = RateLimiter(Bucket(rate_limit, rate_refill, rate_reset_ms))
         self._faults = FaultQueue()
         self._unavailable = (-math.inf, 503)  # (until, status) of an unavailable_for() outage
@@ -222,13 +223,42 @@ class MimecastSimulator:
         :param name: the group's name (find-groups' ``description``).
         :param parent_id: the ID of the folder that holds it; None for the top of the directory.
         :param source: ``cloud`` or ``ldap``.
-        :param user_count: reported as ``userCount``.
+        :param user_count: reported as ``userCount`` until the simulator holds the group's members.
         """
         return self._directory.add(name, parent_id=parent_id, source=source, user_count=user_count)
 
     def groups(self) -> list[SimulatorGroup]:
         """Every group in the directory, oldest first."""
         return self._directory.groups()
+
+    def add_group_members(self, group_id: str, members: Iterable[Any]) -> int:
+        """Make ``members`` members of a group, as if added in the console; returns how many were new.
+
+        :param group_id: the group's secure ID (any ID import-users would accept).
+        :param members: addresses, ``(address, name)`` pairs, or dicts as get-group-members answers them.
+        """
+        return self._api.members.seed(group_id, members)
+
+    def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        """The group's members now, as get-group-members answers them (completed imports applied).
+
+        :param group_id: the group's secure ID.
+        """
+        return self._api.members.members(group_id)
+
+    def revoke(self, *permissions: str) -> None:
+        """Take role permissions away from the API user: their endpoints answer 403 until :meth:`grant`.
+
+        :param permissions: e.g. ``"Directories | Groups | Read"`` (get-group-members).
+        """
+        self._api.revoked.update(permissions)
+
+    def grant(self, *permissions: str) -> None:
+        """Give back permissions taken with :meth:`revoke`.
+
+        :param permissions: the permissions' names.
+        """
+        self._api.revoked.difference_update(permissions)
 
     def import_ids(self) -> list[str]:
         """IDs of every import that exists, oldest first (uploads and :meth:`create_import` alike)."""
