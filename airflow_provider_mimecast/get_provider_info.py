@@ -132,6 +132,17 @@ def get_provider_info() -> dict[str, Any]:
                             "maximum": 1000,
                         },
                     },
+                    "rate_limit_reserve": {
+                        "label": "Rate-limit reserve",
+                        "description": "Fraction of the API user's rate limit left for its other integrations "
+                        "(SIEM, scripts); 0 uses it all",
+                        "schema": {
+                            "type": ["number", "null"],
+                            "default": 0.2,
+                            "minimum": 0,
+                            "exclusiveMaximum": 1,
+                        },
+                    },
                 },
             }
         ],

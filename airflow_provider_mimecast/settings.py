@@ -6,7 +6,7 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -28,6 +28,9 @@ DEFAULT_MAX_RATE_LIMIT_WAIT = 300.0
 #: IDs per get-import-status request: Mimecast's API 2.0 reference allows "up to 10 user import requests
 #: in a single API call". A higher value is for accounts that Mimecast told otherwise.
 DEFAULT_STATUS_BATCH_SIZE = 10
+#: The fraction of an API user's rate-limit bucket left for the customer's other integrations (SIEM
+#: collectors, scripts) that spend from the same bucket.
+DEFAULT_RATE_LIMIT_RESERVE = 0.2
 MAX_STATUS_BATCH_SIZE = 1000
 
 
@@ -151,21 +154,36 @@ def _refuse(name: str, value: Any, requirement: str) -> MimecastConfigurationErr
     return MimecastConfigurationError(f"extra field {name!r} is {value!r}; it must be {requirement}")
 
 
-def _seconds(extra: Mapping[str, Any], name: str, default: float) -> float:
-    """A positive, finite number of seconds: ``nan``, ``inf`` or 0 would make a call unbounded or instant."""
+def _number(
+    extra: Mapping[str, Any], name: str, default: float, requirement: str, accept: Callable[[float], bool]
+) -> float:
+    """A finite number that ``accept`` allows ("30" from a URI connection or the 2.11 form is fine), or
+    ``default`` when the field is empty; anything else is refused with ``requirement``."""
     value = extra.get(name)
     if value is None or value == "":
         return default
-    requirement = "a positive number of seconds, e.g. 30"
     if isinstance(value, bool):
         raise _refuse(name, value, requirement)
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         raise _refuse(name, value, requirement) from None
-    if not math.isfinite(number) or number <= 0:
+    if not (math.isfinite(number) and accept(number)):
         raise _refuse(name, value, requirement)
     return number
+
+
+def _seconds(extra: Mapping[str, Any], name: str, default: float) -> float:
+    """A positive, finite number of seconds: ``nan``, ``inf`` or 0 would make a call unbounded or instant."""
+    return _number(extra, name, default, "a positive number of seconds, e.g. 30", lambda n: n > 0)
+
+
+def _fraction(extra: Mapping[str, Any], name: str, default: float) -> float:
+    """A fraction from 0 to below 1: 20 (a percentage) or 1 (nothing left to spend) is refused."""
+    requirement = (
+        "a fraction of the rate limit from 0 to below 1, e.g. 0.2 to leave a fifth for other integrations"
+    )
+    return _number(extra, name, default, requirement, lambda n: 0 <= n < 1)
 
 
 def _whole_number(extra: Mapping[str, Any], name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -235,6 +253,10 @@ class MimecastSettings:
     :param status_batch_size: the most import IDs sent in one get-import-status request (extra
         ``status_batch_size``, 1 to 1000). The default, 10, is the most Mimecast's API 2.0 reference
         allows in one call; raise it only if Mimecast confirmed a higher limit for your account.
+    :param rate_limit_reserve: the fraction of the API user's rate-limit bucket (``X-RateLimit-Limit``) that
+        calls leave for the customer's other integrations: a call waits while sending it would take
+        ``X-RateLimit-Remaining`` below it (extra ``rate_limit_reserve``, 0 to below 1, default 0.2; 0 uses
+        the whole bucket).
     :param scheme_assumed: the host had no scheme and https was assumed (e.g. ``127.0.0.1:8025``); the hook
         quotes :meth:`tls_hint` when TLS then fails.
     """
@@ -250,6 +272,7 @@ class MimecastSettings:
     verify: bool | str = True
     max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
     status_batch_size: int = DEFAULT_STATUS_BATCH_SIZE
+    rate_limit_reserve: float = DEFAULT_RATE_LIMIT_RESERVE
     scheme_assumed: bool = False
 
     @classmethod
@@ -319,6 +342,7 @@ class MimecastSettings:
                 minimum=1,
                 maximum=MAX_STATUS_BATCH_SIZE,
             ),
+            rate_limit_reserve=_fraction(extra, "rate_limit_reserve", DEFAULT_RATE_LIMIT_RESERVE),
             scheme_assumed=scheme_assumed,
         )
 

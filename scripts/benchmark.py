@@ -8,6 +8,7 @@ Prints numbers rather than asserting them: the machines that run this are shared
     python scripts/benchmark.py calls           # sync/async status calls per second, one batched request
     python scripts/benchmark.py upload          # time and peak memory of checking a CSV upload, every row
     python scripts/benchmark.py sync            # planning against a 100,000-member group; 1,000 removals
+    python scripts/benchmark.py ratelimit       # today's poller and the paced one on one rate-limit bucket
 
 ``waits`` runs N deferrable waits in one asyncio event loop, as Airflow's triggerer runs them, with an
 empty token cache (a triggerer that has just started), twice: through the shared poller that
@@ -358,7 +359,9 @@ def upload_file_memory(megabytes: int = 100) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=["waits", "calls", "upload", "sync", "all"], default="all")
+    parser.add_argument(
+        "what", nargs="?", choices=["waits", "calls", "upload", "sync", "ratelimit", "all"], default="all"
+    )
     parser.add_argument("--n", default="1,10,100,1000", help="wait counts, comma-separated")
     parser.add_argument("--poll", type=float, default=2.0, help="poll interval of each wait, seconds")
     parser.add_argument("--complete-after", type=float, default=10.0, help="seconds until imports complete")
@@ -375,7 +378,8 @@ def main() -> None:
     parser.add_argument(
         "--docs",
         action="store_true",
-        help="write the waits table, figures and chart into docs/_static/ for the performance page",
+        help="write the waits (and ratelimit) tables, figures and charts into docs/_static/ for the "
+        "performance page",
     )
     args = parser.parse_args()
     if args.what in ("waits", "all"):
@@ -391,6 +395,12 @@ def main() -> None:
         upload_file_memory(args.upload_mb)
     if args.what in ("sync", "all"):
         sync(args.members, args.leavers)
+    if args.what in ("ratelimit", "all"):
+        import benchmark_rate_limit  # its own section, scripts/benchmark_rate_limit.py
+
+        figures = benchmark_rate_limit.rate_limit()
+        if args.docs:
+            benchmark_rate_limit.write_docs(figures)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from deployment.scenario import (  # noqa: E402
 from deployment.traffic import Traffic  # noqa: E402
 from deployment.variants import BY_NAME, ENV_VAR, TODAY, VARIANTS, dag_specs  # noqa: E402
 
-from airflow_provider_mimecast.testing.simulator import MimecastSimulator  # noqa: E402
+from airflow_provider_mimecast.testing.simulator import RECORDED_BUCKET, MimecastSimulator  # noqa: E402
 
 VENV = ROOT / ".venv-deployment"
 REQUIREMENTS = ("apache-airflow[postgres]",)
@@ -71,6 +71,19 @@ def pip_install(venv: Path, *requirements: str) -> None:
         check=True,
         stderr=subprocess.DEVNULL,  # pip's many "Location ... is ignored" warnings; errors still fail
         env={**os.environ, "PIP_CONSTRAINT": str(PINS)},
+    )
+
+
+def metered_simulator(pending_seconds: float = 1.0, processing_seconds: float = 2.0) -> MimecastSimulator:
+    """A simulator that meters Mimecast's documented bucket as recorded (800, one back every 5,000 ms): the
+    lane's waits must keep to it without a 429 once their first round has seen the headers."""
+    return MimecastSimulator(
+        max_recorded_requests=None,
+        rate_limit=RECORDED_BUCKET.limit,
+        rate_refill=RECORDED_BUCKET.refill,
+        rate_reset_ms=RECORDED_BUCKET.reset_ms,
+        pending_seconds=pending_seconds,
+        processing_seconds=processing_seconds,
     )
 
 
@@ -197,9 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Its own temp dir (not under ``work``, which only root may enter): the server may run as ``postgres``.
     pg_dir = Path(tempfile.mkdtemp(prefix="mimecast-deployment-postgres-"))
     cluster = postgres.Cluster(bindir, pg_dir, free_port(), logs / "postgres.log")
-    simulator = MimecastSimulator(max_recorded_requests=None, pending_seconds=1.0, processing_seconds=2.0)
+    simulator = metered_simulator()
     # One each: every variant's requests are counted apart, and today's disruptions do not touch them.
-    variant_simulators = {name: MimecastSimulator(max_recorded_requests=None) for name in variants}
+    variant_simulators = {name: metered_simulator() for name in variants}
     deployment: AirflowDeployment | None = None
     scenario: Scenario | None = None
     passed = False

@@ -66,6 +66,7 @@ with _MIGRATION_LOG.open("wb") as _log:  # a file, not a pipe, which nobody read
 
 import pytest  # noqa: E402
 
+from airflow_provider_mimecast.hooks.rate_budgets import RATE_BUDGETS  # noqa: E402
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE  # noqa: E402
 from airflow_provider_mimecast.testing.simulator import (  # noqa: E402
     DEFAULT_CREDENTIALS,
@@ -128,8 +129,10 @@ class RecordingTaskInstance:
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
     TOKEN_CACHE.clear()
+    RATE_BUDGETS.clear()  # a restarted simulator keeps its port, and so its budget key
     yield
     TOKEN_CACHE.clear()
+    RATE_BUDGETS.clear()
 
 
 @pytest.fixture

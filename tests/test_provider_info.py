@@ -54,6 +54,7 @@ EXTRAS = {
     "verify",
     "max_rate_limit_wait",
     "status_batch_size",
+    "rate_limit_reserve",
 }
 #: Standard fields the 3.2+ form can hide, relabel or fill with a placeholder (``StandardHookFields`` in
 #: airflow/api_fastapi/core_api/datamodels/connections.py, built by ``HookMetaService``), plus ``extra``.

@@ -184,6 +184,20 @@ def test_status_batch_size_is_1_to_1000(value, ok):
             settings(extra={"status_batch_size": value})
 
 
+@pytest.mark.parametrize(("value", "expected"), [(None, 0.2), (0, 0.0), ("0.35", 0.35), (0.999, 0.999)])
+def test_rate_limit_reserve_is_a_fraction_of_the_limit(value, expected):
+    extra = {} if value is None else {"rate_limit_reserve": value}
+    assert settings(extra=extra).rate_limit_reserve == expected
+
+
+@pytest.mark.parametrize("value", [1, 20, -0.1, "nan", "a fifth", True])
+def test_rate_limit_reserve_outside_0_to_1_names_the_field_and_the_fix(value):
+    with pytest.raises(
+        MimecastConfigurationError, match=r"'rate_limit_reserve' is .*from 0 to below 1, e\.g\. 0\.2"
+    ):
+        settings(extra={"rate_limit_reserve": value})
+
+
 def test_a_loopback_host_without_scheme_stays_https_with_a_hint():
     result = settings(host="127.0.0.1:8025")
     assert result.base_url == "https://127.0.0.1:8025" and result.scheme_assumed

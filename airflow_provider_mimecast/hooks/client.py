@@ -9,8 +9,10 @@ or non-blocking I/O. The sync transport (requests, urllib3) is imported at the f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import AsyncIterator, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +20,7 @@ from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_mimecast.envelope import TokenGrant
 from airflow_provider_mimecast.hooks.exchange import Call, NeedToken, Step, attempt, fetch_token
+from airflow_provider_mimecast.hooks.rate_budgets import RATE_BUDGETS, budget_key, reserve_exhausted
 from airflow_provider_mimecast.hooks.retry import retry_policy
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
 from airflow_provider_mimecast.hooks.transport import AsyncTransport, load_tls_context
@@ -59,6 +62,7 @@ class MimecastClient:
         self.retry_rate_limits = retry_rate_limits
         self.log = log
         self._token_key = token_key(settings)
+        self._budget_key = budget_key(settings)
         self._transport: SyncTransport | None = None
         #: The client of the open :meth:`session`, if any.
         self._session: AsyncTransport | None = None
@@ -73,16 +77,36 @@ class MimecastClient:
             max_rate_limit_wait=self.settings.max_rate_limit_wait,
         )
 
+    def _reserve_wait(self, call: Call) -> float:
+        """The longest a call may wait for the rate-limit reserve: as long as for a 429, none for a caller
+        that waits elsewhere (a deferrable task's check before it defers)."""
+        return self.settings.max_rate_limit_wait if call.retry_rate_limits and self.retry_rate_limits else 0.0
+
+    def _reserve(self, call: Call) -> float:
+        return self.settings.rate_limit_reserve if call.keep_rate_limit_reserve else 0.0
+
     # ----------------------------------------------------------------- sync
     def send(self, call: Call) -> dict[str, Any]:
-        """Make ``call`` with retries; the checked envelope.
+        """Make ``call`` with retries; the checked envelope. Each attempt first waits, if it must, until
+        sending it leaves the connection's ``rate_limit_reserve`` in the API user's bucket.
 
         :param call: as :func:`~.exchange.api_call` builds it.
         """
         for retry in Retrying(**self._policy(call)):
             with retry:
-                return self.run(attempt(self.settings, call))
+                self._wait_for_budget(call)
+                try:
+                    return self.run(attempt(self.settings, call))
+                finally:
+                    RATE_BUDGETS.release(self._budget_key)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _wait_for_budget(self, call: Call) -> None:
+        give_up_at = time.monotonic() + self._reserve_wait(call)
+        while delay := RATE_BUDGETS.acquire(self._budget_key, self._reserve(call)):
+            if time.monotonic() + delay > give_up_at:
+                raise reserve_exhausted(call.path, delay, self.settings)
+            time.sleep(delay)
 
     def run(self, steps: Steps[T]) -> T:
         """Drive ``steps`` to their end with blocking I/O over the pooled client; what they return.
@@ -102,6 +126,7 @@ class MimecastClient:
                 reply = self.send(step)
             else:
                 reply = self._sync_transport().send(step)
+                RATE_BUDGETS.observe(self._budget_key, reply.status_code, reply.headers)
 
     def _fetch_token(self) -> TokenGrant:
         return self.run(fetch_token(self.settings))
@@ -135,8 +160,20 @@ class MimecastClient:
     async def _asend(self, transport: AsyncTransport, call: Call) -> dict[str, Any]:
         async for retry in AsyncRetrying(**self._policy(call)):
             with retry:
-                return await self._arun(transport, attempt(self.settings, call))
+                await self._await_budget(call)
+                try:
+                    return await self._arun(transport, attempt(self.settings, call))
+                finally:
+                    RATE_BUDGETS.release(self._budget_key)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _await_budget(self, call: Call) -> None:
+        # asyncio.sleep: a wait for the reserve in the triggerer never blocks its event loop.
+        give_up_at = time.monotonic() + self._reserve_wait(call)
+        while delay := RATE_BUDGETS.acquire(self._budget_key, self._reserve(call)):
+            if time.monotonic() + delay > give_up_at:
+                raise reserve_exhausted(call.path, delay, self.settings)
+            await asyncio.sleep(delay)
 
     async def arun(self, steps: Steps[T]) -> T:
         """Async twin of :meth:`run`: one client for every request of ``steps``, the session's if one is open.
@@ -161,6 +198,7 @@ class MimecastClient:
                 reply = await self._asend(transport, step)
             else:
                 reply = await transport.send(step)
+                RATE_BUDGETS.observe(self._budget_key, reply.status_code, reply.headers)
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[None]:

@@ -37,4 +37,11 @@ def connection_form_widgets() -> dict[str, Any]:
         "status_batch_size": IntegerField(
             lazy_gettext("Status batch size"), default=10, widget=BS3TextFieldWidget()
         ),
+        # A fraction: 2.11's form has no number field, so it is text ("0.2"), read as a number by the settings.
+        "rate_limit_reserve": StringField(
+            lazy_gettext("Rate-limit reserve"),
+            description="fraction of the API user's rate limit left for other integrations; 0 uses it all",
+            default="0.2",
+            widget=BS3TextFieldWidget(),
+        ),
     }

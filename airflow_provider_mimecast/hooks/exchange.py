@@ -75,6 +75,10 @@ class Call:
     allow_item_failures: bool = False
     #: Wait out a 429 and retry; False raises it at once, for a caller that waits elsewhere.
     retry_rate_limits: bool = True
+    #: Wait before sending while it would take the API user's bucket below the connection's
+    #: ``rate_limit_reserve``; False spends the reserve too (never sending into an empty bucket), for the
+    #: shared poller, which paces itself and spends it only on a wait's last check.
+    keep_rate_limit_reserve: bool = True
 
 
 #: What a driver is asked for: a token, a request sent, or a whole (retried) call made.

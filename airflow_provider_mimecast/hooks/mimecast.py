@@ -6,6 +6,7 @@ secrets masked), offers the API methods and the connection form, and leaves ever
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -309,7 +310,9 @@ class MimecastHook(BaseHook, GroupMembersMixin):
         client = await self._async_client()
         return await client.arun(self._status_check(import_ids, client.settings.status_batch_size))
 
-    async def apoll_import_status(self, import_ids: Sequence[str]) -> dict[str, ImportStatus | MimecastError]:
+    async def apoll_import_status(
+        self, import_ids: Sequence[str], *, keep_reserve: bool = True
+    ) -> dict[str, ImportStatus | MimecastError]:
         """One get-import-status request for a batch of waits: each ID maps to its status, or to the
         error that concerns it alone (a ``fail`` entry naming it), so one bad ID fails only its own waits.
 
@@ -317,10 +320,13 @@ class MimecastHook(BaseHook, GroupMembersMixin):
         A failure of the whole request (authentication, server errors after retries) is raised.
 
         :param import_ids: distinct import IDs.
+        :param keep_reserve: False sends even into the connection's ``rate_limit_reserve`` (a wait's last
+            check), never into an empty bucket.
         """
         ids = normalize_import_ids(list(import_ids))
         client = await self._async_client()
         call = _status_call(ids, allow_item_failures=True, retry_rate_limits=False)
+        call = dataclasses.replace(call, keep_rate_limit_reserve=keep_reserve)
         return statuses_by_id(ids, await client.asend(call), secrets=client.settings.secrets)
 
     # ----------------------------------------------------------------- directory groups

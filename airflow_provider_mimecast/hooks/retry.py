@@ -139,7 +139,13 @@ def retry_policy(
     def give_up(state: RetryCallState) -> Any:
         error = state.outcome.exception() if state.outcome else None
         assert error is not None  # only failed attempts are retried
-        if isinstance(error, MimecastRateLimitError) and error.retry_after > max_rate_limit_wait:
+        # A 429 (http_status set) longer than a task may sleep; a call held back for the rate-limit reserve
+        # was never sent and already says so.
+        if (
+            isinstance(error, MimecastRateLimitError)
+            and error.http_status is not None
+            and error.retry_after > max_rate_limit_wait
+        ):
             again = datetime.now(timezone.utc) + timedelta(seconds=error.retry_after)
             too_late = MimecastRateLimitError(
                 f"Mimecast's rate limit for {call.path} resets in {error.retry_after:.0f} s (about "

@@ -32,6 +32,8 @@ from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff, is_transient
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus
+from airflow_provider_mimecast.triggers.loop_health import freeze_startup_objects
+from airflow_provider_mimecast.triggers.pace import Pace
 
 #: How far ahead of its own schedule a wait may be polled to join a batch that goes now: a quarter of
 #: its interval, at most this many seconds. Never later than its schedule.
@@ -51,6 +53,9 @@ MAX_PROBE_BACKOFF_SECONDS = 5.0
 #: How often, at most, a poller reads its connection again, so that a rotated secret or a changed host takes
 #: effect in a long-lived triggerer. It is also read again before waits fail on refused credentials.
 CONNECTION_REFRESH_SECONDS = 60.0
+#: A wait that registers with a poller whose copy of the connection is older than this has it read again
+#: (once, however many register together) before its first check: it sees the connection as it is now.
+NEW_WAIT_CONNECTION_AGE_SECONDS = 5.0
 #: Waits handed their report per event-loop iteration.
 DELIVERY_SLICE = 50
 #: Batch requests of one round that may be in flight at once.
@@ -74,6 +79,8 @@ class Wait:
     problem: str | None = None
     #: When a request carrying its IDs last failed: such waits go to the back of the next round.
     failed_at: float = -math.inf
+    #: When it was last checked (registered, at first): the wait unchecked longest goes first.
+    checked_at: float = -math.inf
     _report: Report | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -100,6 +107,7 @@ class Wait:
         """Schedule the next check after one that was due at ``round_at`` and answered at ``answered_at``;
         True when that was the last (the deadline has come), so the trigger fires and leaves.
         """
+        self.checked_at = answered_at
         if answered_at >= self.deadline:
             self.next_due = math.inf
             return True
@@ -166,6 +174,8 @@ class StatusPoller:
         self._hook: MimecastHook | None = None
         self._session_cm: contextlib.AbstractAsyncContextManager[MimecastHook] | None = None
         self._connection_read_at = -math.inf
+        #: A wait registered while the connection read was stale: read it before the next round.
+        self._read_before_next_round = False
         self._reading = asyncio.Lock()
         #: Clients of connection settings that changed, closed once the round using them is over.
         self._retired: list[contextlib.AbstractAsyncContextManager[MimecastHook]] = []
@@ -174,6 +184,7 @@ class StatusPoller:
             wait_exponential(multiplier=probe, max=MAX_PROBE_BACKOFF_SECONDS) + wait_random(0, probe)
         )
         self._rate_limits = Backoff(RATE_LIMIT_FLOOR)
+        self._pace = Pace(mimecast_conn_id, log)
         #: No request before this ``time.monotonic()`` (a rate-limit pause, or the next probe of an outage).
         self._retry_at = 0.0
         #: Why the poller is backing off, or None while Mimecast answers.
@@ -203,12 +214,16 @@ class StatusPoller:
         # deferring.
         upcoming = self._next_round
         first = max(upcoming, now) if upcoming <= now + interval else now + GATHER_SECONDS
-        wait = Wait(tuple(import_ids), interval, deadline, next_due=min(first, deadline))
+        wait = Wait(tuple(import_ids), interval, deadline, next_due=min(first, deadline), checked_at=now)
         self._waits.add(wait)
+        self._pace.defer_to(deadline)
+        if now - self._connection_read_at > NEW_WAIT_CONNECTION_AGE_SECONDS:
+            self._read_before_next_round = True
         if wait.next_due < self._next_round:  # only then must the sleeping loop wake earlier
             self._next_round = wait.next_due
             self._changed.set()
         if self._task is None:
+            freeze_startup_objects()  # full garbage collections were the loop's longest stall (loop_health.py)
             # In a context of its own, not a copy of the trigger's that happens to start it: Airflow 3's
             # triggerer files log lines by context variables, so the poller's warnings would otherwise
             # land in that one task's log and, once it left, in the triggerer's log tagged with its ID.
@@ -229,20 +244,23 @@ class StatusPoller:
         failure: MimecastError | None = None
         try:
             while self._waits:
-                due_at = max(min(w.next_due for w in self._waits), self._retry_at)
+                due_at = max(min(w.next_due for w in self._waits), self._retry_at, self._pace.until)
                 self._next_round = due_at
                 if not await self._sleep_until(due_at):
                     continue  # a wait joined or left: recompute the earliest due time
                 now = time.monotonic()
-                due = [w for w in self._waits if w.next_due <= now + w.join_ahead()]
+                due = [w for w in self._waits if w.next_due <= now]
+                joining = [w for w in self._waits if now < w.next_due <= now + w.join_ahead()]
                 if not due:
-                    continue
+                    if not joining:
+                        continue
+                    due, joining = joining, []  # woken early for a joiner: it goes as it always did
                 # The round counts from when it was due, so waking a little late does not drift the
                 # cadence; after a stall (a pause, an outage) it restarts from now rather than bursting.
                 round_at = due_at if now - due_at < min(w.interval for w in due) else now
                 # Waits that register while this round is in flight join the next one.
                 self._next_round = max(round_at + min(w.interval for w in due), self._retry_at)
-                await self._poll(due, round_at)
+                await self._poll(due, joining, round_at)
         except Exception as error:  # never let a bug leave waits hanging until their deadline
             self.log.exception("The Mimecast status poller stopped")
             failure = (
@@ -277,19 +295,24 @@ class StatusPoller:
                 timer.cancel()
         return time.monotonic() >= when
 
-    async def _poll(self, due: list[Wait], round_at: float) -> None:
+    async def _poll(self, due: list[Wait], joining: list[Wait], round_at: float) -> None:
         now = time.monotonic()
-        # Waits at their deadline first (their last check goes even while probing), waits whose last request
-        # failed last (one failing batch must not hold up the others), then by schedule.
-        due.sort(key=lambda w: (w.deadline > now, w.failed_at, w.next_due))
         try:
             hook = await self._current_hook()
-            size = (await hook.asettings()).status_batch_size
+            settings = await hook.asettings()
         except MimecastError as error:  # the connection cannot be read, or is not valid
             for wait in due:
                 wait.next_due = math.inf
                 wait.deliver(dict.fromkeys(wait.import_ids, error))
             return
+        size = settings.status_batch_size
+        # Waits at their deadline first (their last check goes even while probing, and into the rate-limit
+        # reserve), then the wait unchecked longest, waits whose last request failed after the others; as
+        # many as the API user's bucket allows above the reserve. The others stay due, and go first next.
+        due, last_requests = self._pace.choose(settings, due, joining, now)
+        self._pace.observe(settings, [(len(w.import_ids), w.interval) for w in self._waits])
+        if not due:
+            return  # waiting for the refill: Pace.until says when
         ids = list(dict.fromkeys(i for wait in due for i in wait.import_ids))
         batches = [ids[start : start + size] for start in range(0, len(ids), size)]
         if self._probing:
@@ -299,19 +322,24 @@ class StatusPoller:
         answers = _Round()
         limit = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
-        async def one(batch: list[str]) -> None:
+        async def one(index: int, batch: list[str]) -> None:
             async with limit:
                 if not answers.halted:
-                    answers.results.update(await self._poll_batch(batch, answers))
+                    keep_reserve = index >= last_requests  # last checks may spend the reserve
+                    answers.results.update(await self._poll_batch(batch, answers, keep_reserve))
 
         # Every batch ends before the round does, even when one raised (a bug): none is left running
         # on a client that is about to close.
-        outcomes = await asyncio.gather(*(one(batch) for batch in batches), return_exceptions=True)
+        outcomes = await asyncio.gather(*(one(*b) for b in enumerate(batches)), return_exceptions=True)
         await self._close_retired()
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
         self._after_round(answers)
+        if answers.refused is not None:
+            # Every wait of the connection, not only this round's: its requests would be refused too.
+            polled = set(due)
+            due = [*due, *(w for w in self._waits if w not in polled)]
         answered_at = time.monotonic()
         for count, wait in enumerate(due, start=1):
             if wait in self._waits:
@@ -348,19 +376,19 @@ class StatusPoller:
         if last or ends or not unseen:
             wait.deliver(report)
 
-    async def _poll_batch(self, batch: list[str], answers: _Round) -> Report:
+    async def _poll_batch(self, batch: list[str], answers: _Round, keep_reserve: bool) -> Report:
         hook = self._hook
         assert hook is not None
         try:
             try:
-                return await hook.apoll_import_status(batch)
+                return await self._counted(hook.apoll_import_status(batch, keep_reserve=keep_reserve))
             except MimecastAuthenticationError:
                 # Before failing anyone: the secret may have been rotated, or the host changed, since the
                 # connection was last read. Fresh settings get one more try.
                 await self._read_connection_once(answers)
                 if self._hook is hook or self._hook is None:
                     raise
-                return await self._hook.apoll_import_status(batch)
+                return await self._counted(self._hook.apoll_import_status(batch, keep_reserve=keep_reserve))
         except MimecastError as error:
             if isinstance(error, MimecastRateLimitError):
                 answers.rate_limited = error
@@ -373,10 +401,27 @@ class StatusPoller:
             answers.unchecked.update(batch)
             return dict.fromkeys(batch, error)
 
+    async def _counted(self, request: Any) -> Report:
+        try:
+            result: Report = await request
+        except MimecastRateLimitError as error:
+            if error.http_status is not None:  # not one held back for the reserve: it was sent
+                self._pace.sent(rate_limited=True)
+            raise
+        except MimecastError:
+            self._pace.sent(rate_limited=False)
+            raise
+        self._pace.sent(rate_limited=False)
+        return result
+
     def _after_round(self, answers: _Round) -> None:
         """Pause after a 429, back off after a transient failure, or resume at full pace once answered."""
         now = time.monotonic()
-        if answers.rate_limited is not None:
+        if answers.rate_limited is not None and answers.rate_limited.http_status is None:
+            # Held back before sending, for the reserve (another caller in this process spent meanwhile):
+            # wait for the refill, without the 429's growing floor.
+            self._pace.until = max(self._pace.until, now + answers.rate_limited.retry_after)
+        elif answers.rate_limited is not None:
             limited = answers.rate_limited
             # One pause for everyone, not a retry per request: the account's quota is shared. Never less
             # than a floor that grows with each consecutive 429, whatever X-RateLimit-Reset says.
@@ -415,9 +460,11 @@ class StatusPoller:
         return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "max_retries": 0})
 
     async def _current_hook(self) -> MimecastHook:
+        stale = self._read_before_next_round
+        self._read_before_next_round = False
         if self._hook is None:
             await self._open(self._new_hook())
-        elif time.monotonic() - self._connection_read_at >= CONNECTION_REFRESH_SECONDS:
+        elif stale or time.monotonic() - self._connection_read_at >= CONNECTION_REFRESH_SECONDS:
             await self._read_connection()
         assert self._hook is not None
         return self._hook

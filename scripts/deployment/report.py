@@ -10,9 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from statistics import mean
 
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH
 from deployment.metadata import TaskInstance
 from deployment.scenario import DAG_IDS, WAIT_DAG, WAIT_TASK, Check, Scenario
-from deployment.traffic import TRIGGERER, WORKER, Traffic, status_ids
+from deployment.traffic import TRIGGERER, WORKER, Traffic, sender, status_ids
 from deployment.variant_run import STATUS_SLACK, SUCCESS_SLACK_SECONDS, TOKEN_GOAL, Figures
 from deployment.variants import BY_NAME, TODAY
 
@@ -142,7 +143,32 @@ def final_checks(scenario: Scenario, traffic: Traffic) -> list[Check]:
     )
     for run in scenario.variants:
         checks += run.checks()
+    checks.append(_no_429_after_the_first_round(scenario, traffic))
     return checks
+
+
+def _no_429_after_the_first_round(scenario: Scenario, traffic: Traffic) -> Check:
+    """Against Mimecast's documented bucket (every simulator meters it): no 429 once the first round has
+    told each process what the bucket holds."""
+    first_round = math.ceil(scenario.options.waits / scenario.options.status_batch_size)
+    polls = [
+        i
+        for i, r in enumerate(traffic.requests)
+        if r.path == GET_IMPORT_STATUS_PATH and sender(r) == TRIGGERER
+    ][:first_round]
+    after = traffic.requests[polls[-1] + 1 :] if polls else traffic.requests
+    late = sum(r.response_status == 429 for r in after)
+    variants = {
+        run.variant.name: sum(r.response_status == 429 for r in run.sim.requests) for run in scenario.variants
+    }
+    bucket = scenario.sim.rate_bucket
+    return Check(
+        "no 429 after the first round, against the documented rate-limit bucket",
+        late == 0 and not any(variants.values()),
+        f"bucket {bucket.limit}, {bucket.refill} back every {bucket.reset_ms} ms; today's waits: {late} 429s "
+        f"after the first round ({len(traffic.by(status=429))} in all), {scenario.sim.rate_remaining()} left "
+        "at the end" + "".join(f"; {name}: {count} 429s" for name, count in variants.items()),
+    )
 
 
 def _first_try_success(ti: TaskInstance) -> bool:

@@ -204,7 +204,8 @@ async def test_the_poller_logs_in_no_triggers_context(connections, pollers):
 
     await asyncio.create_task(one_trigger())
     assert [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)] == [429, 200]
-    assert seen == [None]  # the rate-limit warning, logged outside the trigger's context
+    # The cadence and the rate-limit warning, both logged outside the trigger's context.
+    assert len(seen) == 2 and set(seen) == {None}
 
 
 async def test_an_authentication_failure_reaches_every_wait(simulator, monkeypatch, trigger):
@@ -555,3 +556,38 @@ async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections,
     await until(lambda: not pollers.running())
     await asyncio.sleep(0.3)
     assert len(connections.requests_to(GET_IMPORT_STATUS_PATH)) == 1
+
+
+# ----------------------------------------------------------------- a new wait sees the connection now (issue 24.8)
+async def test_a_new_wait_reads_a_stale_connection_once_before_its_first_check(
+    connections, reads, monkeypatch, pollers, trigger
+):
+    monkeypatch.setattr(poller_module, "NEW_WAIT_CONNECTION_AGE_SECONDS", 0.3)
+    keeper = connections.create_import(pending_seconds=600)
+    waiting = asyncio.create_task(first_event(trigger([keeper], poll=60, deadline=120)))
+    await until(lambda: ids_per_status_request(connections) == [[keeper]])
+    [poller] = pollers.running()
+    with MimecastSimulator(pending_seconds=0, processing_seconds=0) as moved:
+        # The host changed right before these waits deferred; the poller read the connection 0.3 s ago
+        # (60 s in production would be its refresh: far too late for a new wait).
+        monkeypatch.setenv("AIRFLOW_CONN_MIMECAST_DEFAULT", moved.airflow_connection())
+        await asyncio.sleep(0.35)
+        fresh = [moved.create_import() for _ in range(5)]
+        events = await asyncio.gather(*(first_event(trigger([i], poll=0.1)) for i in fresh))
+        assert {e["status"] for e in events} == {"success"}
+        assert pollers.handed_out == [poller]
+        assert sorted(i for ids in ids_per_status_request(moved) for i in ids) == sorted(fresh)
+    assert reads == ["mimecast_default"]  # once for the five waits that registered together
+    assert ids_per_status_request(connections) == [[keeper]]  # the old host saw nothing of them
+    waiting.cancel()
+    await until(lambda: not pollers.running())
+
+
+async def test_waits_already_polling_keep_the_refresh_schedule(connections, reads, monkeypatch, trigger):
+    monkeypatch.setattr(poller_module, "NEW_WAIT_CONNECTION_AGE_SECONDS", 0.3)
+    ids = [connections.create_import(pending_seconds=600) for _ in range(3)]
+    waits = [asyncio.create_task(first_event(trigger([i], poll=0.05))) for i in ids]
+    await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 20)
+    for wait in waits:
+        wait.cancel()
+    assert reads == []  # no wait registered while the copy was stale; 60 s have not passed

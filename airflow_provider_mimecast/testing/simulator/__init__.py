@@ -19,7 +19,7 @@ It deliberately imports nothing from Airflow, so that it starts fast and runs st
 ``credentials`` (what it accepts, and the Airflow connection carrying it), ``responses`` (Mimecast's
 envelope and errors), ``imports`` (each import's timeline and the store), ``directory`` (profile groups
 and find-groups' pages), ``members`` (the groups' members, what a completed import does to its group),
-``auth`` (tokens, bearer and HMAC checks), ``rate_limits``, ``faults``,
+``auth`` (tokens, bearer and HMAC checks), ``rate_limits`` (one refilling bucket per API user), ``faults``,
 ``endpoints`` (the API's routes), ``recording`` (what the server saw), ``http_server`` (HTTP/1.1 and
 connections), ``mimecast_simulator`` (the object tests drive) and ``cli`` (the ``mimecast-simulator``
 command).
@@ -44,11 +44,13 @@ from .endpoints import (
 from .faults import FAULT_KINDS, Fault
 from .files import valid_email_row
 from .mimecast_simulator import MimecastSimulator
+from .rate_limits import FAST_BUCKET, RECORDED_BUCKET, Bucket
 from .recording import RecordedRequest
 
 __all__ = [
     "ADD_GROUP_MEMBER_PATH",
     "DEFAULT_CREDENTIALS",
+    "FAST_BUCKET",
     "FAULT_KINDS",
     "FIND_GROUPS_PATH",
     "GET_ACCOUNT_PATH",
@@ -56,8 +58,10 @@ __all__ = [
     "GET_IMPORT_STATUS_PATH",
     "IMPORT_USERS_PATH",
     "PERMISSIONS",
+    "RECORDED_BUCKET",
     "REMOVE_GROUP_MEMBER_PATH",
     "TOKEN_PATH",
+    "Bucket",
     "Fault",
     "MimecastSimulator",
     "RecordedRequest",

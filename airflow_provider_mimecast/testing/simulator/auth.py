@@ -35,6 +35,7 @@ class Authenticator:
         self.max_clock_skew_seconds = max_clock_skew_seconds
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self._token_clients: dict[str, str] = {}  # token -> the client ID it was issued to
         self._seen_request_ids: set[str] = set()
 
     def issue_token(self, body: bytes) -> Response:
@@ -50,6 +51,7 @@ class Authenticator:
         token = uuid.uuid4().hex
         with self._lock:
             self._tokens[token] = time.monotonic() + self.token_ttl_seconds
+            self._token_clients[token] = expected.client_id
         payload = {
             "access_token": token,
             "token_type": "Bearer",
@@ -62,12 +64,28 @@ class Authenticator:
         """Forget every bearer token issued so far, as a restarted server does: they answer ``invalid_token``."""
         with self._lock:
             self._tokens.clear()
+            self._token_clients.clear()
 
     def expire_tokens(self) -> None:
         """Make every bearer token issued so far answer ``token_expired``."""
         with self._lock:
             for token in self._tokens:
                 self._tokens[token] = float("-inf")
+
+    def api_user(self, headers: dict[str, str]) -> str:
+        """Whose rate-limit bucket a call spends, read before authentication (a 429 executes nothing): every
+        bearer token issued to one client ID is that client's, every HMAC signature one access key's.
+
+        :param headers: request headers, names in lower case.
+        """
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            with self._lock:
+                client_id = self._token_clients.get(value.strip())
+            return f"client:{client_id}" if client_id is not None else "unknown-token"
+        if scheme == "MC":
+            return "key:" + value.partition(":")[0]
+        return "anonymous"
 
     def authenticate(self, path: str, headers: dict[str, str]) -> Response | None:
         """Return the 401 to answer, or None when the request is authenticated.

@@ -17,6 +17,7 @@ from typing import Any
 from .files import read_users
 from .http_server import is_loopback
 from .mimecast_simulator import MimecastSimulator
+from .rate_limits import FAST_BUCKET, RECORDED_BUCKET, Bucket
 from .responses import Response
 
 #: The connection IDs the printed ``export`` lines define, per auth type.
@@ -82,7 +83,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seed a group's members: GROUP is a group's name or secure ID; N makes N members "
         "(user1@example.com, ...), a path reads the email and name columns of a CSV (repeatable)",
     )
+    bucket = parser.add_argument_group(
+        "rate limit", "one refilling bucket per API user, as Mimecast meters it (default: fast, for tests)"
+    )
+    bucket.add_argument(
+        "--recorded-rate-limit",
+        action="store_true",
+        help=f"meter as recorded Mimecast traffic shows: {RECORDED_BUCKET.limit} requests, "
+        f"{RECORDED_BUCKET.refill} added back every {RECORDED_BUCKET.reset_ms} ms (the options below override it)",
+    )
+    bucket.add_argument(
+        "--rate-limit", type=int, metavar="N", help=f"bucket size (default {FAST_BUCKET.limit})"
+    )
+    bucket.add_argument(
+        "--rate-refill",
+        type=int,
+        metavar="N",
+        help=f"requests added back per refill (default {FAST_BUCKET.refill})",
+    )
+    bucket.add_argument(
+        "--rate-reset-ms", type=int, metavar="MS", help=f"ms between refills (default {FAST_BUCKET.reset_ms})"
+    )
     args = parser.parse_args(argv)
+    base = RECORDED_BUCKET if args.recorded_rate_limit else FAST_BUCKET
+    try:
+        rate = Bucket(
+            *(
+                base[i] if given is None else given
+                for i, given in enumerate((args.rate_limit, args.rate_refill, args.rate_reset_ms))
+            )
+        ).check()
+    except ValueError as error:
+        parser.error(str(error))
     if not is_loopback(args.host):
         parser.error(f"--host {args.host} is not a loopback address; the simulator's credentials are public")
 
@@ -95,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pending_seconds=args.pending_seconds,
         processing_seconds=args.processing_seconds,
         max_status_ids=args.max_status_ids or None,
+        rate_limit=rate.limit,
+        rate_refill=rate.refill,
+        rate_reset_ms=rate.reset_ms,
     )
 
     try:
@@ -114,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         creds = simulator.credentials
         print(f"Mimecast simulator listening on {simulator.url}", flush=True)
+        print(
+            f"Rate limit per API user: {rate.limit} requests, {rate.refill} added back every {rate.reset_ms} ms"
+        )
         print(f"API 2.0 client ID:       {creds.client_id}")
         print(f"API 2.0 client secret:   {creds.client_secret}")
         print(f"API 1.0 access key:      {creds.access_key}")

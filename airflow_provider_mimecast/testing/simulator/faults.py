@@ -12,7 +12,7 @@ from .auth import INVALID_SIGNATURE
 from .endpoints import TOKEN_PATH
 from .imports import ImportStore
 from .rate_limits import Rate
-from .responses import Response, rate_limited, v1_error, v2_error
+from .responses import Response, v1_error, v2_error
 
 FAULT_KINDS = frozenset(
     {
@@ -48,7 +48,9 @@ class Fault:
     lost or garbled its answer would; ``latency`` then answers normally; ``omit_ids``, ``extra_ids`` and
     ``retryable_fail`` answer get-import-status and then edit the answer; the other kinds never reach the API.
 
-    :param kind: one of ``rate_limit``, ``server_error``, ``latency``, ``token_expired``,
+    :param kind: one of ``rate_limit`` (a 429 of another limit than the API user's bucket, such as an
+        endpoint's own: ``X-RateLimit-Remaining`` says what the bucket holds, nothing is spent or executed),
+        ``server_error``, ``latency``, ``token_expired``,
         ``binding_expired``, ``malformed`` (a proxy's HTML 502), ``empty`` (200 with no body),
         ``invalid_signature``, ``trickle`` (the normal answer, one byte every ``delay`` seconds),
         ``redirect`` (the normal answer's envelope under a 3xx status with a ``Location``) or ``echo`` (an
@@ -141,8 +143,6 @@ def fault_response(fault: Fault, rate: Rate | None, rate_limit: int) -> Response
         # What a proxy in front of the API answers: no envelope, no rate-limit headers.
         html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
         return Response(502, html, {"Content-Type": "text/html"})
-    if fault.kind == "rate_limit":
-        return rate_limited(rate_limit, fault.reset_ms)
     if fault.kind == "server_error":
         assert fault.status is not None
         response = v1_error(fault.status, "err_internal", "Internal server error", retryable=True)

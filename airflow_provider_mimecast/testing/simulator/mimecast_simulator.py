@@ -18,7 +18,7 @@ from .faults import ANSWER_EDITS, Fault, FaultQueue, echo_page, edited_answer, f
 from .files import valid_email_row
 from .http_server import SimulatorHTTPServer, is_loopback
 from .imports import ImportStore, requested_ids
-from .rate_limits import RateLimiter
+from .rate_limits import FAST_BUCKET, Bucket, RateLimiter
 from .recording import RecordedRequest, RequestLog
 from .responses import Response, rate_limited, v1_error
 
@@ -34,8 +34,14 @@ class MimecastSimulator:
     :param pending_checks: how many status checks each import answers ``pending`` before its timeline
         counts, so that a test sees every import unfinished first however late its first check comes.
     :param token_ttl_seconds: lifetime of issued bearer tokens.
-    :param rate_limit: calls allowed per credential per window before answering 429.
-    :param rate_limit_window_seconds: length of the fixed rate-limit window.
+    :param rate_limit: the quota of each API user's bucket (``X-RateLimit-Limit``): requests it holds when
+        full. One bucket per API user: every bearer token of one client ID shares it, as do all signatures
+        of one access key. An empty bucket answers 429 without executing the call.
+    :param rate_refill: requests added back to each bucket every ``rate_reset_ms`` (up to ``rate_limit``).
+    :param rate_reset_ms: milliseconds between two refills; ``X-RateLimit-Reset`` counts down to the next.
+        The defaults (1000, 100 every 100 ms) are fast for tests; what recorded Mimecast traffic shows (800,
+        1 every 5,000 ms) is ``RECORDED_BUCKET``, for :meth:`set_rate_limit` (or the CLI's
+        ``--recorded-rate-limit``).
     :param max_clock_skew_seconds: how far an API 1.0 ``x-mc-date`` may be from now.
     :param group_ids: when given, the only group IDs ``import-users`` accepts.
     :param accept_row: decides whether one user row (a dict keyed by the header row, ``email`` holding the
@@ -61,8 +67,9 @@ class MimecastSimulator:
         processing_seconds: float = 2.0,
         pending_checks: int = 0,
         token_ttl_seconds: int = 1799,
-        rate_limit: int = 1000,
-        rate_limit_window_seconds: float = 60.0,
+        rate_limit: int = FAST_BUCKET.limit,
+        rate_refill: int = FAST_BUCKET.refill,
+        rate_reset_ms: int = FAST_BUCKET.reset_ms,
         max_clock_skew_seconds: float = 900,
         group_ids: Collection[str] | None = None,
         accept_row: Callable[[dict[str, str]], bool] | None = None,
@@ -97,7 +104,7 @@ class MimecastSimulator:
             directory=self._directory,
         )
         self._directory.count_members = self._api.members.count
-        self._rates = RateLimiter(rate_limit, rate_limit_window_seconds)
+        self._rates = RateLimiter(Bucket(rate_limit, rate_refill, rate_reset_ms))
         self._faults = FaultQueue()
         self._unavailable = (-math.inf, 503)  # (until, status) of an unavailable_for() outage
         self._log = RequestLog(max_recorded_requests, max_recorded_body_bytes)
@@ -274,6 +281,31 @@ class MimecastSimulator:
         """
         self._rates.limit_for(seconds)
 
+    def set_rate_limit(self, bucket: Bucket) -> None:
+        """Meter every API user's bucket with ``bucket`` from now on, each starting full.
+
+        :param bucket: e.g. ``RECORDED_BUCKET`` (800, one added back every 5,000 ms) or
+            ``Bucket(limit=200, refill=4, reset_ms=1000)``.
+        """
+        self._rates.configure(bucket)
+
+    @property
+    def rate_bucket(self) -> Bucket:
+        """How each API user's bucket is metered now."""
+        return self._rates.bucket
+
+    def rate_remaining(self, auth_type: str = "oauth2") -> int:
+        """What the bucket of the current credentials' API user holds now (``X-RateLimit-Remaining`` before
+        the next call), without spending any.
+
+        :param auth_type: ``oauth2`` for the client ID's bucket, ``hmac`` for the access key's.
+        """
+        if auth_type not in ("oauth2", "hmac"):
+            raise ValueError(f"auth_type must be 'oauth2' or 'hmac', got {auth_type!r}")
+        credentials = self.credentials
+        user = f"client:{credentials.client_id}" if auth_type == "oauth2" else f"key:{credentials.access_key}"
+        return self._rates.remaining(user)
+
     def unavailable_for(self, seconds: float, *, status: int = 503) -> None:
         """Answer every call, the token endpoint included, with a 5xx for ``seconds`` from now, as during an
         outage that a load balancer in front of Mimecast reports. Unlike :meth:`stop`, the calls are
@@ -376,7 +408,13 @@ class MimecastSimulator:
             fault = None
         if fault is not None and fault.kind == "echo":
             return echo_page(fault, method, path, headers, body)
-        rate = self._rates.count(headers.get("authorization", "")) if is_api else None
+        if fault is not None and fault.kind == "rate_limit":
+            # Another limit than the bucket's (an endpoint's own): the bucket's level, nothing spent. The token
+            # endpoint spends from no bucket: its Remaining is the whole limit.
+            api_user = self._auth.api_user(headers)
+            remaining = self._rates.remaining(api_user) if is_api else self._rates.limit
+            return rate_limited(self._rates.limit, fault.reset_ms, remaining)
+        rate = self._rates.take(self._auth.api_user(headers)) if is_api else None
         if fault is not None and fault.kind in ANSWER_EDITS:
             response = self._api.answer(method, path, headers, body, rate)
             if rate is not None:

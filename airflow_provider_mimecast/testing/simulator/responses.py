@@ -54,8 +54,9 @@ def rate_headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
     }
 
 
-def rate_limited(limit: int, reset_ms: int) -> Response:
-    """The 429 Mimecast answers when a credential has used up its calls."""
+def rate_limited(limit: int, reset_ms: int, remaining: int = 0) -> Response:
+    """The 429 Mimecast answers when an API user's bucket is empty (``remaining`` 0), or when another limit
+    than the bucket's is reached (an endpoint's own, as Mimecast's SIEM endpoints have)."""
     response = v1_error(429, "err_rate_limit_exceeded", "Rate limit exceeded", retryable=True)
-    response.headers.update(rate_headers(limit, 0, reset_ms))
+    response.headers.update(rate_headers(limit, remaining, reset_ms))
     return response
