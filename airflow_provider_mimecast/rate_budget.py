@@ -1,8 +1,8 @@
 """What one process knows of one API user's rate-limit bucket, and how long a call must wait. Pure, no I/O.
 
 Mimecast meters requests per API user, across all of that user's keys, in a refilling bucket
-(docs/ratelimits.rst): ``X-RateLimit-Limit`` is its size, ``X-RateLimit-Remaining`` what is left, and
-``X-RateLimit-Reset`` the milliseconds until at least one request is added back. The customer's other
+(docs/performance.rst, "Mimecast's rate limit: one bucket per API user"): ``X-RateLimit-Limit`` is its
+size, ``X-RateLimit-Remaining`` what is left, and ``X-RateLimit-Reset`` the milliseconds until at least one request is added back. The customer's other
 integrations (SIEM collectors, scripts) spend from the same bucket, so the provider keeps a reserve, a
 fraction of the limit, that it never spends itself: a call waits while sending it would take Remaining
 below the reserve.

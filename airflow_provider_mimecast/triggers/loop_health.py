@@ -9,7 +9,9 @@ small part of that; the rest are modules, classes and functions imported at star
 as the process. ``gc.freeze()`` (Python 3.7+) moves the objects that exist now into a permanent
 generation that collections no longer scan, so later full collections cost in proportion to what was made
 since. It is called once per process, when the first poller starts: everything the triggerer imported by
-then stays frozen. The price: a reference cycle that is already garbage at that moment is never freed.
+then stays frozen. The price: a reference cycle among the frozen objects, garbage then or later (another
+provider's trigger running at that moment), is never freed; objects outside cycles are still freed by their
+reference counts.
 """
 
 from __future__ import annotations
