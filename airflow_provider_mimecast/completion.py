@@ -11,15 +11,10 @@ from airflow_provider_mimecast.errors import (
     MimecastError,
     MimecastImportFailedError,
     MimecastRateLimitError,
+    is_transient,
 )
-from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus
-from airflow_provider_mimecast.wait_event import (  # noqa: F401 (EVENT_ERROR: re-exported, as before)
-    EVENT_ERROR,
-    EVENT_SUCCESS,
-    EVENT_TIMEOUT,
-    ImportWaitEvent,
-)
+from airflow_provider_mimecast.wait_event import EVENT_SUCCESS, EVENT_TIMEOUT, ImportWaitEvent
 
 #: ``logging.Logger`` on Airflow 2, a structlog logger on Airflow 3: anything with info and warning.
 Logger = Any
@@ -42,7 +37,7 @@ def check_again_in(error: MimecastError, *, costs_no_worker: bool) -> float | No
 
     A rate limit (left over after the hook's own waiting) says when Mimecast takes calls again: every wait
     checks again then, within its timeout. Other transient failures left after the hook's retries (server
-    errors, lost connections, retryable ``fail`` entries: :func:`~airflow_provider_mimecast.hooks.retry.is_transient`)
+    errors, lost connections, retryable ``fail`` entries: :func:`~airflow_provider_mimecast.errors.is_transient`)
     end only a wait that holds a worker; one that costs none between checks (deferrable, reschedule mode)
     rides them out at its usual interval until its deadline.
 

@@ -178,6 +178,26 @@ class MimecastGroupLookupError(MimecastError, LookupError):
     """A directory group given by name matched no group, or several; the message lists the candidates."""
 
 
+def is_transient(error: BaseException) -> bool:
+    """Whether the same request may succeed later: a 429, a 5xx, a connection that failed or timed out, a
+    ``fail`` entry Mimecast marks ``retryable``, an import the answer left out. Refused credentials, other
+    4xx, non-retryable ``fail`` entries and answers that are not Mimecast's are definitive. (Whether a
+    request is *safe* to repeat is another matter: :func:`may_have_been_sent`.) The hook's retries
+    (:func:`~airflow_provider_mimecast.hooks.retry.retry_policy`), the poller and the waits all ask this.
+
+    :param error: what the call raised, or what a batch answer said about one import.
+    """
+    if isinstance(error, MimecastRateLimitError | MimecastServerError | MimecastMissingImportsError):
+        return True
+    if isinstance(error, MimecastTransportError):
+        return error.transient
+    if isinstance(error, MimecastAuthenticationError):
+        return False
+    if isinstance(error, MimecastApiError):
+        return bool(error.failures) and all(failure.retryable for failure in error.failures)
+    return False
+
+
 def may_have_been_sent(error: BaseException, *, path: str) -> bool:
     """Whether the request to ``path`` may have reached Mimecast before it failed with ``error``.
 

@@ -8,8 +8,8 @@ from airflow_provider_mimecast.errors import (
     MimecastApiError,
     MimecastInvalidResponseError,
     MimecastMissingImportsError,
+    is_transient,
 )
-from airflow_provider_mimecast.hooks.retry import is_transient
 from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
 

@@ -13,15 +13,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential, wait_random
 
-from airflow_provider_mimecast.errors import (
-    MimecastApiError,
-    MimecastAuthenticationError,
-    MimecastMissingImportsError,
-    MimecastRateLimitError,
-    MimecastServerError,
-    MimecastTransportError,
-    may_have_been_sent,
-)
+from airflow_provider_mimecast.errors import MimecastRateLimitError, is_transient, may_have_been_sent
 from airflow_provider_mimecast.hooks.exchange import Call
 
 #: Longest wait between two retries of a server error or dropped connection.
@@ -32,25 +24,6 @@ MAX_BACKOFF_SECONDS = 60.0
 RATE_LIMIT_FLOOR_SECONDS = 0.25
 MAX_RATE_LIMIT_FLOOR_SECONDS = 60.0
 RATE_LIMIT_FLOOR = wait_exponential(multiplier=RATE_LIMIT_FLOOR_SECONDS, max=MAX_RATE_LIMIT_FLOOR_SECONDS)
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether the same request may succeed later: a 429, a 5xx, a connection that failed or timed out, a
-    ``fail`` entry Mimecast marks ``retryable``, an import the answer left out. Refused credentials, other
-    4xx, non-retryable ``fail`` entries and answers that are not Mimecast's are definitive. (Whether a
-    request is *safe* to repeat is another matter: see :func:`retry_policy`.)
-
-    :param error: what the call raised, or what a batch answer said about one import.
-    """
-    if isinstance(error, MimecastRateLimitError | MimecastServerError | MimecastMissingImportsError):
-        return True
-    if isinstance(error, MimecastTransportError):
-        return error.transient
-    if isinstance(error, MimecastAuthenticationError):
-        return False
-    if isinstance(error, MimecastApiError):
-        return bool(error.failures) and all(failure.retryable for failure in error.failures)
-    return False
 
 
 class Backoff:

@@ -12,8 +12,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_mimecast.completion import failure_message, log_statuses
-from airflow_provider_mimecast.errors import MimecastConfigurationError
-from airflow_provider_mimecast.hooks.retry import is_transient
+from airflow_provider_mimecast.errors import MimecastConfigurationError, is_transient
 from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.poller import POLLERS, Report
 from airflow_provider_mimecast.triggers.task_end import (

@@ -27,9 +27,10 @@ from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastError,
     MimecastRateLimitError,
+    is_transient,
 )
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff, is_transient
+from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.triggers.loop_health import freeze_startup_objects
@@ -62,7 +63,7 @@ DELIVERY_SLICE = 50
 MAX_CONCURRENT_REQUESTS = 4
 
 #: What a wait receives: each import ID it asked for, mapped to its status or to the error of its last check.
-#: An error that :func:`~airflow_provider_mimecast.hooks.retry.is_transient` calls transient means "not seen
+#: An error that :func:`~airflow_provider_mimecast.errors.is_transient` calls transient means "not seen
 #: this time"; any other ends the wait.
 Report = Mapping[str, "ImportStatus | MimecastError"]
 

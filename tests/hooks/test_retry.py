@@ -4,46 +4,12 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from tenacity import RetryCallState, Retrying
 
 from airflow_provider_mimecast.endpoints import GET_IMPORT_STATUS
-from airflow_provider_mimecast.errors import (
-    FailureDetail,
-    MimecastApiError,
-    MimecastAuthenticationError,
-    MimecastConfigurationError,
-    MimecastInvalidResponseError,
-    MimecastMissingImportsError,
-    MimecastRateLimitError,
-    MimecastServerError,
-    MimecastTransportError,
-)
+from airflow_provider_mimecast.errors import MimecastRateLimitError
 from airflow_provider_mimecast.hooks.exchange import Call
-from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff, is_transient, retry_policy
-
-RETRYABLE = FailureDetail("err_busy", "later", retryable=True)
-FINAL = FailureDetail("err_import_not_found", "gone", retryable=False)
-
-
-@pytest.mark.parametrize(
-    ("error", "transient"),
-    [
-        (MimecastRateLimitError("429", retry_after=0), True),
-        (MimecastServerError("503"), True),
-        (MimecastTransportError("refused", request_sent=False), True),
-        (MimecastTransportError("TLS", request_sent=False, transient=False), False),
-        (MimecastMissingImportsError("left out", import_ids=("a",)), True),
-        (MimecastApiError("fail", failures=(RETRYABLE,)), True),
-        (MimecastApiError("fail", failures=(RETRYABLE, FINAL)), False),
-        (MimecastApiError("fail", failures=()), False),
-        (MimecastAuthenticationError("refused", failures=(RETRYABLE,)), False),
-        (MimecastInvalidResponseError("proxy page"), False),
-        (MimecastConfigurationError("bad host"), False),
-    ],
-)
-def test_which_failures_are_transient(error, transient):
-    assert is_transient(error) is transient
+from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff, retry_policy
 
 
 def test_a_backoff_grows_with_each_failure_and_starts_over():
