@@ -42,9 +42,9 @@ import psutil
 from benchmark_chart import write_chart
 from benchmark_sync import sync
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
-from airflow_provider_mimecast.testing.simulator import MimecastSimulator
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastSimulator
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 from airflow_provider_mimecast.uploads import load_upload
 

@@ -15,9 +15,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, IMPORT_USERS_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.operators.retry_record import StartedImport
-from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from airflow_provider_mimecast.testing.simulator import (
+    GET_IMPORT_STATUS_PATH,
+    IMPORT_USERS_PATH,
+    Fault,
+    MimecastSimulator,
+)
 from tests.conftest import SECRETS, oauth_connection, wait_until
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -278,7 +283,7 @@ def variable_record(
     from airflow.models.variable import Variable as VariableRow
     from sqlalchemy import select
 
-    from airflow_provider_mimecast.operators.import_users import started_import_key
+    from airflow_provider_mimecast.operators.retry_record import started_import_key
 
     key = started_import_key(dag_run.dag_id, task_id, dag_run.run_id, map_index)
     with settings.Session() as session:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, IMPORT_USERS_PATH
 from airflow_provider_mimecast.testing.simulator import (
     GET_GROUP_MEMBERS_PATH,
+    GET_IMPORT_STATUS_PATH,
+    IMPORT_USERS_PATH,
     REMOVE_GROUP_MEMBER_PATH,
     Fault,
     MimecastSimulator,

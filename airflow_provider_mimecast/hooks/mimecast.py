@@ -18,7 +18,6 @@ from airflow_provider_mimecast.endpoints import (
     GET_ACCOUNT,
     GET_IMPORT_STATUS,
     IMPORT_USERS,
-    TOKEN,
 )
 from airflow_provider_mimecast.envelope import envelope_data
 from airflow_provider_mimecast.errors import (
@@ -36,28 +35,12 @@ from airflow_provider_mimecast.hooks.connection_form import connection_form_widg
 from airflow_provider_mimecast.hooks.exchange import Call, api_call
 from airflow_provider_mimecast.hooks.group_members import GroupMembersMixin
 from airflow_provider_mimecast.hooks.masking import amask_secrets, mask_secrets
-from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE
 from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
 from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
 from airflow_provider_mimecast.uploads import Upload, load_upload
 
-__all__ = [
-    "FIND_GROUPS_PATH",
-    "GET_ACCOUNT_PATH",
-    "GET_IMPORT_STATUS_PATH",
-    "IMPORT_USERS_PATH",
-    "TOKEN_CACHE",
-    "TOKEN_PATH",
-    "MimecastHook",
-]
-
-# The endpoint table's paths under the names this module has always exported.
-FIND_GROUPS_PATH = FIND_GROUPS.path
-GET_ACCOUNT_PATH = GET_ACCOUNT.path
-GET_IMPORT_STATUS_PATH = GET_IMPORT_STATUS.path
-IMPORT_USERS_PATH = IMPORT_USERS.path
-TOKEN_PATH = TOKEN.path
+__all__ = ["MimecastHook"]
 
 
 class MimecastHook(BaseHook, GroupMembersMixin):

@@ -18,19 +18,18 @@ from airflow_provider_mimecast.completion import (
     event_result,
     log_statuses,
 )
+from airflow_provider_mimecast.endpoints import IMPORT_USERS
 from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastError,
     MimecastUploadNotRetriedError,
     certainly_not_executed,
 )
-from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
 from airflow_provider_mimecast.operators.group_sync import GroupSync, after_resumed_import, check_sync_options
 from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
-from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX as VARIABLE_PREFIX
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
-from airflow_provider_mimecast.operators.retry_record import started_import_key as started_import_key
 from airflow_provider_mimecast.outlets import note_started, report_result
 from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
@@ -39,9 +38,6 @@ from airflow_provider_mimecast.uploads import Upload, load_upload
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-# VARIABLE_PREFIX and started_import_key were public here before the retry record had its own module, and
-# stay importable from here (re-exported above).
 
 
 class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
@@ -308,7 +304,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
                 retry_ambiguous_failures=self.retry_ambiguous_failures,
             )
         except MimecastError as error:
-            if certainly_not_executed(error, path=IMPORT_USERS_PATH):
+            if certainly_not_executed(error, path=IMPORT_USERS.path):
                 # Nothing reached Mimecast: Airflow's retry may upload as if this try never happened.
                 ledger.delete()
             raise

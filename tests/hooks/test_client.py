@@ -10,8 +10,9 @@ from typing import Any
 from airflow_provider_mimecast.endpoints import GET_IMPORT_STATUS, TOKEN
 from airflow_provider_mimecast.hooks.client import MimecastClient
 from airflow_provider_mimecast.hooks.exchange import api_call
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.settings import MimecastSettings
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH
 from tests.conftest import CREDENTIALS
 
 LOG = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from airflow_provider_mimecast.errors import (
     MimecastRateLimitError,
     MimecastTransportError,
 )
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
-from airflow_provider_mimecast.testing.simulator import Fault
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH, TOKEN_PATH, Fault
 from tests.conftest import CREDENTIALS, SECRETS, oauth_connection
 
 

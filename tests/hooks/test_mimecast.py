@@ -23,14 +23,15 @@ from airflow_provider_mimecast.errors import (
     MimecastTokenExpiredError,
     MimecastTransportError,
 )
-from airflow_provider_mimecast.hooks.mimecast import (
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+from airflow_provider_mimecast.testing.simulator import (
     FIND_GROUPS_PATH,
     GET_IMPORT_STATUS_PATH,
     IMPORT_USERS_PATH,
     TOKEN_PATH,
-    MimecastHook,
+    Fault,
+    MimecastSimulator,
 )
-from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
 from tests.canned import canned_server
 from tests.conftest import SECRETS, hmac_connection, oauth_connection, wait_until
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from airflow_provider_mimecast.hooks.mimecast import TOKEN_PATH, MimecastHook
-from airflow_provider_mimecast.testing.simulator import Fault
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
+from airflow_provider_mimecast.testing.simulator import TOKEN_PATH, Fault
 from tests.conftest import oauth_connection, with_secret
 
 

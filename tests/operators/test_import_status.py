@@ -7,9 +7,8 @@ import json
 import pytest
 
 from airflow_provider_mimecast.errors import MimecastMissingImportsError
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
 from airflow_provider_mimecast.operators.import_status import MimecastGetImportStatusOperator
-from airflow_provider_mimecast.testing.simulator import Fault
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH, Fault
 from tests.conftest import RecordingTaskInstance
 
 FAST = {"retry_delay": 0.01}

@@ -16,9 +16,9 @@ from airflow_provider_mimecast.errors import (
     MimecastServerError,
     MimecastUploadNotRetriedError,
 )
-from airflow_provider_mimecast.hooks.mimecast import IMPORT_USERS_PATH, MimecastHook
+from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import ImportStatus
-from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from airflow_provider_mimecast.testing.simulator import IMPORT_USERS_PATH, Fault, MimecastSimulator
 from airflow_provider_mimecast.uploads import Upload
 from tests.canned import canned_server, envelope
 from tests.conftest import RecordingTaskInstance, oauth_connection, wait_until
@@ -216,7 +216,7 @@ def test_an_unreachable_token_endpoint_is_not_reported_as_a_possible_duplicate(c
 
 
 def test_the_started_import_key_is_unique_per_task_instance_and_fits_a_variable_key():
-    from airflow_provider_mimecast.operators.import_users import VARIABLE_PREFIX, started_import_key
+    from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX, started_import_key
 
     base = ("dag", "task", "manual__2026-01-01T00:00:00+00:00", -1)
     others = [

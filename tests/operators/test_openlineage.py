@@ -13,8 +13,7 @@ import pytest
 
 pytest.importorskip("airflow.providers.openlineage")
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
-from airflow_provider_mimecast.testing.simulator import Fault
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH, Fault
 from tests.conftest import OPENLINEAGE_EVENTS
 
 pytestmark = [pytest.mark.openlineage, pytest.mark.usefixtures("airflow_db")]

@@ -20,10 +20,9 @@ from airflow_provider_mimecast.errors import (
     MimecastError,
     MimecastImportFailedError,
 )
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
 from airflow_provider_mimecast.operators.import_status import MimecastGetImportStatusOperator
 from airflow_provider_mimecast.sensors.import_status import MimecastImportStatusSensor
-from airflow_provider_mimecast.testing.simulator import Fault
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH, Fault
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 from tests.canned import canned_server, envelope
 from tests.conftest import RecordingTaskInstance, oauth_connection

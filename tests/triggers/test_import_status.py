@@ -7,8 +7,7 @@ import json
 import time
 from typing import Any
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
-from airflow_provider_mimecast.testing.simulator import Fault
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH, Fault
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 
 

@@ -15,8 +15,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH, TOKEN_PATH
-from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
+from airflow_provider_mimecast.testing.simulator import (
+    GET_IMPORT_STATUS_PATH,
+    TOKEN_PATH,
+    Fault,
+    MimecastSimulator,
+)
 from airflow_provider_mimecast.triggers import poller as poller_module
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
 from airflow_provider_mimecast.triggers.poller import (

@@ -16,9 +16,8 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_mimecast.hooks.mimecast import GET_IMPORT_STATUS_PATH
 from airflow_provider_mimecast.hooks.rate_budgets import RATE_BUDGETS
-from airflow_provider_mimecast.testing.simulator import MimecastSimulator
+from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH, MimecastSimulator
 from tests.conftest import CREDENTIALS, oauth_connection
 from tests.triggers.test_poller import first_event
 
