@@ -183,7 +183,7 @@ def is_transient(error: BaseException) -> bool:
     ``fail`` entry Mimecast marks ``retryable``, an import the answer left out. Refused credentials, other
     4xx, non-retryable ``fail`` entries and answers that are not Mimecast's are definitive. (Whether a
     request is *safe* to repeat is another matter: :func:`may_have_been_sent`.) The hook's retries
-    (:func:`~airflow_provider_mimecast.hooks.retry.retry_policy`), the poller and the waits all ask this.
+    (``hooks/retry.py``), the triggerer's poller and every wait ask this.
 
     :param error: what the call raised, or what a batch answer said about one import.
     """
