@@ -39,10 +39,17 @@ class Event:
         self.extra: dict[str, Any] = {}
 
 
-class Events(dict):
-    def __missing__(self, key: Any) -> Event:
-        self[key] = Event()
-        return self[key]
+class Events:
+    """Airflow's outlet event accessors, by asset name (Airflow 3.0's Asset is not hashable)."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, Event] = {}
+
+    def __getitem__(self, asset: Any) -> Event:
+        return self.by_name.setdefault(asset.name, Event())
+
+    def __contains__(self, asset: Any) -> bool:
+        return asset.name in self.by_name
 
 
 class Task:
