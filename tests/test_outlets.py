@@ -40,16 +40,21 @@ class Event:
 
 
 class Events:
-    """Airflow's outlet event accessors, by asset name (Airflow 3.0's Asset is not hashable)."""
+    """Airflow's outlet event accessors, keyed as Airflow keys them: by URI, or an alias by name (3.0's
+    Asset is not hashable; 2.11's Dataset has no name)."""
 
     def __init__(self) -> None:
-        self.by_name: dict[str, Event] = {}
+        self.by_key: dict[str, Event] = {}
 
-    def __getitem__(self, asset: Any) -> Event:
-        return self.by_name.setdefault(asset.name, Event())
+    @staticmethod
+    def key(outlet: Any) -> str:
+        return getattr(outlet, "uri", None) or outlet.name
 
-    def __contains__(self, asset: Any) -> bool:
-        return asset.name in self.by_name
+    def __getitem__(self, outlet: Any) -> Event:
+        return self.by_key.setdefault(self.key(outlet), Event())
+
+    def __contains__(self, outlet: Any) -> bool:
+        return self.key(outlet) in self.by_key
 
 
 class Task:
