@@ -39,10 +39,22 @@ class Event:
         self.extra: dict[str, Any] = {}
 
 
-class Events(dict):
-    def __missing__(self, key: Any) -> Event:
-        self[key] = Event()
-        return self[key]
+class Events:
+    """Airflow's outlet event accessors, keyed as Airflow keys them: by URI, or an alias by name (3.0's
+    Asset is not hashable; 2.11's Dataset has no name)."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, Event] = {}
+
+    @staticmethod
+    def key(outlet: Any) -> str:
+        return getattr(outlet, "uri", None) or outlet.name
+
+    def __getitem__(self, outlet: Any) -> Event:
+        return self.by_key.setdefault(self.key(outlet), Event())
+
+    def __contains__(self, outlet: Any) -> bool:
+        return self.key(outlet) in self.by_key
 
 
 class Task:
