@@ -106,3 +106,18 @@ def test_connection_page_lists_every_declared_extra_with_its_default_and_bounds(
         if extra.default is not None:
             after = " ".join(page.split(label, 1)[1].split())
             assert after.startswith(f"(default {_shown_default(extra)}") or extra.kind == "choice", extra.name
+
+
+def test_readme_dag_parses_into_an_import_and_a_deferrable_wait_on_its_id() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [source] = [
+        block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "DAG(" in block
+    ]
+    assert len(source.splitlines()) <= 20, "the README's DAG stays short"
+    namespace: dict[str, object] = {}
+    exec(compile(source, "README.md", "exec"), namespace)
+    start, wait = namespace["start_import"], namespace["wait_for_import"]
+    dag = start.dag  # type: ignore[attr-defined]
+    assert sorted(dag.task_ids) == ["start_import", "wait_for_import"]
+    assert wait.upstream_task_ids == {"start_import"}  # type: ignore[attr-defined]
+    assert wait.deferrable and wait.timeout == 2 * 60 * 60  # type: ignore[attr-defined]
