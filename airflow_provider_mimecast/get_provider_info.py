@@ -6,8 +6,10 @@ import copy
 from typing import Any
 
 from airflow_provider_mimecast import __version__
+from airflow_provider_mimecast.connection_extras import conn_fields, placeholders
 
-#: Labels and hints for the standard connection fields, in the provider-info shape that Airflow 3.2+ reads
+#: Labels and hints for the standard connection fields (the extras' come from
+#: :mod:`~airflow_provider_mimecast.connection_extras`), in the provider-info shape that Airflow 3.2+ reads
 #: (earlier lines read :func:`hook_field_behaviour` through the hook).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],
@@ -20,9 +22,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": "https://api.services.mimecast.com",
         "login": "client ID, or API 1.0 access key",
         "password": "client secret, or API 1.0 secret key",
-        "auth_type": "oauth2",
-        "app_id": "API 1.0 only",
-        "app_key": "API 1.0 only",
+        **placeholders(),
     },
 }
 
@@ -81,69 +81,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_mimecast.hooks.mimecast.MimecastHook",
                 "hook-name": "Mimecast",
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
-                "conn-fields": {
-                    "auth_type": {
-                        "label": "Auth type",
-                        "description": "oauth2: API 2.0 client credentials; hmac: API 1.0 signed requests",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "default": "oauth2",
-                            "enum": ["oauth2", "hmac"],
-                        },
-                    },
-                    "app_id": {
-                        "label": "App ID (API 1.0)",
-                        "description": "Application ID; required when auth type is hmac",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "app_key": {
-                        "label": "App key (API 1.0)",
-                        "description": "Application key; required when auth type is hmac",
-                        "schema": {"type": ["string", "null"], "format": "password"},
-                    },
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "description": "Timeout of each HTTP request",
-                        "schema": {"type": ["number", "null"], "default": 30},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retries of rate-limited, server-error and dropped calls",
-                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0, "maximum": 20},
-                    },
-                    "verify": {
-                        "label": "Verify TLS",
-                        "description": "true, false, or the path of a CA bundle (e.g. an inspecting proxy's)",
-                        "schema": {"type": ["string", "null"], "default": "true"},
-                    },
-                    "max_rate_limit_wait": {
-                        "label": "Max rate-limit wait (seconds)",
-                        "description": "Longest a task sleeps on one 429 before failing for Airflow to retry",
-                        "schema": {"type": ["number", "null"], "default": 300, "exclusiveMinimum": 0},
-                    },
-                    "status_batch_size": {
-                        "label": "Status batch size",
-                        "description": "Most import IDs per get-import-status request; Mimecast allows 10, "
-                        "raise it only if Mimecast confirmed more for your account",
-                        "schema": {
-                            "type": ["integer", "null"],
-                            "default": 10,
-                            "minimum": 1,
-                            "maximum": 1000,
-                        },
-                    },
-                    "rate_limit_reserve": {
-                        "label": "Rate-limit reserve",
-                        "description": "Fraction of the API user's rate limit left for its other integrations "
-                        "(SIEM, scripts); 0 uses it all",
-                        "schema": {
-                            "type": ["number", "null"],
-                            "default": 0.2,
-                            "minimum": 0,
-                            "exclusiveMaximum": 1,
-                        },
-                    },
-                },
+                "conn-fields": conn_fields(),
             }
         ],
     }

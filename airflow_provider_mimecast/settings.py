@@ -6,7 +6,7 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -14,24 +14,11 @@ from urllib.parse import urlsplit
 
 import idna
 
+from airflow_provider_mimecast.connection_extras import EXTRA, Extra
 from airflow_provider_mimecast.errors import MimecastConfigurationError
 from airflow_provider_mimecast.signing import decode_secret_key
 
 DEFAULT_BASE_URL = "https://api.services.mimecast.com"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_RETRIES = 5
-#: Retries are for transient failures; past 20 (over 15 minutes of capped backoff) a call is not going to
-#: succeed, and Airflow's task retries are the outer loop. A larger value is a typo, not a policy.
-MAX_RETRIES_LIMIT = 20
-#: A task's worker sleeps through a 429 up to this long; past it the task fails and Airflow retries later.
-DEFAULT_MAX_RATE_LIMIT_WAIT = 300.0
-#: IDs per get-import-status request: Mimecast's API 2.0 reference allows "up to 10 user import requests
-#: in a single API call". A higher value is for accounts that Mimecast told otherwise.
-DEFAULT_STATUS_BATCH_SIZE = 10
-#: The fraction of an API user's rate-limit bucket left for the customer's other integrations (SIEM
-#: collectors, scripts) that spend from the same bucket.
-DEFAULT_RATE_LIMIT_RESERVE = 0.2
-MAX_STATUS_BATCH_SIZE = 1000
 
 
 class AuthType(str, Enum):
@@ -131,7 +118,7 @@ def parse_base_url(host: str | None) -> tuple[str, bool]:
         )
     if parts.scheme not in ("http", "https") or not hostname:
         raise MimecastConfigurationError(
-            f"host {shown!r} is not a base URL: use e.g. {DEFAULT_BASE_URL} or a regional URL from the README"
+            f"host {shown!r} is not a base URL: use e.g. {DEFAULT_BASE_URL} or a regional URL from the docs' connection page"
         )
     if port == 0:
         raise MimecastConfigurationError(
@@ -154,53 +141,40 @@ def _refuse(name: str, value: Any, requirement: str) -> MimecastConfigurationErr
     return MimecastConfigurationError(f"extra field {name!r} is {value!r}; it must be {requirement}")
 
 
-def _number(
-    extra: Mapping[str, Any], name: str, default: float, requirement: str, accept: Callable[[float], bool]
-) -> float:
-    """A finite number that ``accept`` allows ("30" from a URI connection or the 2.11 form is fine), or
-    ``default`` when the field is empty; anything else is refused with ``requirement``."""
-    value = extra.get(name)
+def _number(extra: Mapping[str, Any], spec: Extra) -> float:
+    """A finite number within the declared bounds ("30" from a URI connection or the 2.11 form is fine), or
+    the declared default when the field is empty; anything else is refused with the declared requirement."""
+    name, value = spec.name, extra.get(spec.name)
     if value is None or value == "":
-        return default
+        return float(spec.default)
     if isinstance(value, bool):
-        raise _refuse(name, value, requirement)
+        raise _refuse(name, value, spec.must_be)
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise _refuse(name, value, requirement) from None
-    if not (math.isfinite(number) and accept(number)):
-        raise _refuse(name, value, requirement)
+        raise _refuse(name, value, spec.must_be) from None
+    # nan, inf or 0 seconds would make a call unbounded or instant; a reserve of 20 (a percentage) or 1
+    # (nothing left to spend) is refused by the bounds.
+    if not (math.isfinite(number) and spec.allows(number)):
+        raise _refuse(name, value, spec.must_be)
     return number
 
 
-def _seconds(extra: Mapping[str, Any], name: str, default: float) -> float:
-    """A positive, finite number of seconds: ``nan``, ``inf`` or 0 would make a call unbounded or instant."""
-    return _number(extra, name, default, "a positive number of seconds, e.g. 30", lambda n: n > 0)
-
-
-def _fraction(extra: Mapping[str, Any], name: str, default: float) -> float:
-    """A fraction from 0 to below 1: 20 (a percentage) or 1 (nothing left to spend) is refused."""
-    requirement = (
-        "a fraction of the rate limit from 0 to below 1, e.g. 0.2 to leave a fifth for other integrations"
-    )
-    return _number(extra, name, default, requirement, lambda n: 0 <= n < 1)
-
-
-def _whole_number(extra: Mapping[str, Any], name: str, default: int, *, minimum: int, maximum: int) -> int:
-    """A whole number in ``minimum..maximum``; "3" from a URI connection is fine, 2.7 is not rounded."""
-    value = extra.get(name)
+def _whole_number(extra: Mapping[str, Any], spec: Extra) -> int:
+    """A whole number within the declared bounds; "3" from a URI connection is fine, 2.7 is not rounded."""
+    name, value = spec.name, extra.get(spec.name)
     if value is None or value == "":
-        return default
-    requirement = f"a whole number from {minimum} to {maximum}"
+        return int(spec.default)
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        number = int(value.strip()) if len(value.strip()) < 20 else maximum + 1
-    if number is None or not minimum <= number <= maximum:
-        raise _refuse(name, value, requirement)
+        # A number too long to be in bounds is refused without parsing it.
+        number = int(value.strip()) if len(value.strip()) < 20 else None
+    if number is None or not spec.allows(number):
+        raise _refuse(name, value, spec.must_be)
     return number
 
 
@@ -210,13 +184,14 @@ _FALSE = {"false", "no", "off", "0"}
 
 def _verify(extra: Mapping[str, Any]) -> bool | str:
     """TLS verification: true, false, or the path of a CA bundle (a file or a hashed directory)."""
-    value = extra.get("verify")
+    spec = EXTRA["verify"]
+    value = extra.get(spec.name)
     if value is None or value == "":
-        return True
+        return bool(spec.default)
     if isinstance(value, bool):
         return value
     if not isinstance(value, str):
-        raise _refuse("verify", value, "true, false, or the path of a CA bundle file")
+        raise _refuse(spec.name, value, spec.must_be)
     text = value.strip()
     if text.lower() in _TRUE:
         return True
@@ -234,7 +209,8 @@ def _verify(extra: Mapping[str, Any]) -> bool | str:
 
 @dataclass(frozen=True)
 class MimecastSettings:
-    """Everything the hook needs from a ``mimecast`` connection. Secrets are left out of ``repr``.
+    """Everything the hook needs from a ``mimecast`` connection. Secrets are left out of ``repr``. The
+    extras' defaults and bounds are declared once, in :data:`~airflow_provider_mimecast.connection_extras.EXTRAS`.
 
     :param base_url: scheme and host, e.g. ``https://api.services.mimecast.com``.
     :param auth_type: :class:`AuthType`.
@@ -242,21 +218,18 @@ class MimecastSettings:
     :param secret: the client secret (API 2.0) or Base64 secret key (API 1.0).
     :param app_id: API 1.0 application ID.
     :param app_key: API 1.0 application key.
-    :param timeout: seconds for each HTTP request (extra ``timeout``; positive and finite).
-    :param max_retries: retries after the first attempt for retryable failures (extra ``max_retries``,
-        0 to :data:`MAX_RETRIES_LIMIT`).
-    :param verify: TLS verification (extra ``verify``): True (the default), False, or the path of a CA
-        bundle, e.g. that of a TLS-inspecting proxy. A path is checked to exist.
+    :param timeout: seconds for each HTTP request (extra ``timeout``).
+    :param max_retries: retries after the first attempt for retryable failures (extra ``max_retries``).
+    :param verify: TLS verification (extra ``verify``): True, False, or the path of a CA bundle, e.g. that of
+        a TLS-inspecting proxy. A path is checked to exist.
     :param max_rate_limit_wait: the longest a task waits on one 429 before raising
         :class:`~airflow_provider_mimecast.errors.MimecastRateLimitError` so that Airflow's own retry or
-        reschedule takes over (extra ``max_rate_limit_wait``, seconds, default 300).
+        reschedule takes over (extra ``max_rate_limit_wait``, seconds).
     :param status_batch_size: the most import IDs sent in one get-import-status request (extra
-        ``status_batch_size``, 1 to 1000). The default, 10, is the most Mimecast's API 2.0 reference
-        allows in one call; raise it only if Mimecast confirmed a higher limit for your account.
+        ``status_batch_size``); raise it only if Mimecast confirmed a higher limit for your account.
     :param rate_limit_reserve: the fraction of the API user's rate-limit bucket (``X-RateLimit-Limit``) that
         calls leave for the customer's other integrations: a call waits while sending it would take
-        ``X-RateLimit-Remaining`` below it (extra ``rate_limit_reserve``, 0 to below 1, default 0.2; 0 uses
-        the whole bucket).
+        ``X-RateLimit-Remaining`` below it (extra ``rate_limit_reserve``; 0 uses the whole bucket).
     :param scheme_assumed: the host had no scheme and https was assumed (e.g. ``127.0.0.1:8025``); the hook
         quotes :meth:`tls_hint` when TLS then fails.
     """
@@ -267,12 +240,12 @@ class MimecastSettings:
     secret: str = field(repr=False)
     app_id: str | None = None
     app_key: str | None = field(default=None, repr=False)
-    timeout: float = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    verify: bool | str = True
-    max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
-    status_batch_size: int = DEFAULT_STATUS_BATCH_SIZE
-    rate_limit_reserve: float = DEFAULT_RATE_LIMIT_RESERVE
+    timeout: float = EXTRA["timeout"].default
+    max_retries: int = EXTRA["max_retries"].default
+    verify: bool | str = EXTRA["verify"].default
+    max_rate_limit_wait: float = EXTRA["max_rate_limit_wait"].default
+    status_batch_size: int = EXTRA["status_batch_size"].default
+    rate_limit_reserve: float = EXTRA["rate_limit_reserve"].default
     scheme_assumed: bool = False
 
     @classmethod
@@ -292,7 +265,7 @@ class MimecastSettings:
             )
         # Accepted in any case and with surrounding blanks ("OAuth2", " HMAC "), as URIs and env variables
         # are typed by hand; the connection form offers only the lower-case values.
-        raw_auth = str(extra.get("auth_type") or AuthType.OAUTH2.value).strip().lower()
+        raw_auth = str(extra.get("auth_type") or EXTRA["auth_type"].default).strip().lower()
         try:
             auth_type = AuthType(raw_auth)
         except ValueError:
@@ -329,20 +302,12 @@ class MimecastSettings:
             secret=password.strip(),
             app_id=app_id,
             app_key=app_key,
-            timeout=_seconds(extra, "timeout", DEFAULT_TIMEOUT),
-            max_retries=_whole_number(
-                extra, "max_retries", DEFAULT_MAX_RETRIES, minimum=0, maximum=MAX_RETRIES_LIMIT
-            ),
+            timeout=_number(extra, EXTRA["timeout"]),
+            max_retries=_whole_number(extra, EXTRA["max_retries"]),
             verify=_verify(extra),
-            max_rate_limit_wait=_seconds(extra, "max_rate_limit_wait", DEFAULT_MAX_RATE_LIMIT_WAIT),
-            status_batch_size=_whole_number(
-                extra,
-                "status_batch_size",
-                DEFAULT_STATUS_BATCH_SIZE,
-                minimum=1,
-                maximum=MAX_STATUS_BATCH_SIZE,
-            ),
-            rate_limit_reserve=_fraction(extra, "rate_limit_reserve", DEFAULT_RATE_LIMIT_RESERVE),
+            max_rate_limit_wait=_number(extra, EXTRA["max_rate_limit_wait"]),
+            status_batch_size=_whole_number(extra, EXTRA["status_batch_size"]),
+            rate_limit_reserve=_number(extra, EXTRA["rate_limit_reserve"]),
             scheme_assumed=scheme_assumed,
         )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_mimecast import errors
+from airflow_provider_mimecast.connection_extras import EXTRAS, Extra
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.testing.simulator import Fault, MimecastSimulator
 
@@ -73,3 +74,50 @@ def test_status_survives_a_rate_limit_and_a_server_error(monkeypatch: pytest.Mon
 
 
 # [END howto_simulator_test]
+
+
+def _shown_default(extra: Extra) -> str:
+    default = extra.default
+    if isinstance(default, bool):
+        return f"``{str(default).lower()}``"
+    if isinstance(default, str):
+        return f"``{default}``"
+    return f"{default:g}"
+
+
+def test_connection_page_lists_every_declared_extra_with_its_default_and_bounds() -> None:
+    page = (ROOT / "docs" / "connection.rst").read_text(encoding="utf-8")
+    # The rows of the fields table: "   * - extra ``name``" up to the next row or the table's end.
+    rows = dict(re.findall(r"\* - extra ``(\w+)``\n(.*?)(?=\n   \* - |\n\n)", page, flags=re.DOTALL))
+    assert set(rows) == {extra.name for extra in EXTRAS}, "docs/connection.rst's table of extras"
+    for extra in EXTRAS:
+        row = " ".join(rows[extra.name].split())
+        if extra.default is not None:
+            assert f"default {_shown_default(extra)}" in row, extra.name
+        if extra.kind == "integer":
+            assert f"{extra.minimum:g} to {extra.maximum:g}" in row, extra.name
+        if extra.exclusive_maximum:
+            assert f"{extra.minimum:g} to below {extra.maximum:g}" in row, extra.name
+        if extra.exclusive_minimum and extra.minimum == 0:
+            assert "positive" in row, extra.name
+        # the form's section names every field by its label, with its default
+        label = f"**{extra.label}**"
+        assert label in page, f"docs/connection.rst's form section lacks {label}"
+        if extra.default is not None:
+            after = " ".join(page.split(label, 1)[1].split())
+            assert after.startswith(f"(default {_shown_default(extra)}") or extra.kind == "choice", extra.name
+
+
+def test_readme_dag_parses_into_an_import_and_a_deferrable_wait_on_its_id() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [source] = [
+        block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "DAG(" in block
+    ]
+    assert len(source.splitlines()) <= 20, "the README's DAG stays short"
+    namespace: dict[str, object] = {}
+    exec(compile(source, "README.md", "exec"), namespace)
+    start, wait = namespace["start_import"], namespace["wait_for_import"]
+    dag = start.dag  # type: ignore[attr-defined]
+    assert sorted(dag.task_ids) == ["start_import", "wait_for_import"]
+    assert wait.upstream_task_ids == {"start_import"}  # type: ignore[attr-defined]
+    assert wait.deferrable and wait.timeout == 2 * 60 * 60  # type: ignore[attr-defined]

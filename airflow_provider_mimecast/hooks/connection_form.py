@@ -1,10 +1,13 @@
-"""The connection form's extra fields as Airflow 2.11 builds them (WTForms); 3.x reads ``conn-fields`` in
-the provider info instead (:mod:`airflow_provider_mimecast.get_provider_info`).
+"""The connection form's extra fields as Airflow 2.11 builds them (WTForms), from the declaration in
+:mod:`airflow_provider_mimecast.connection_extras`; 3.x reads ``conn-fields`` in the provider info instead
+(:mod:`airflow_provider_mimecast.get_provider_info`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from airflow_provider_mimecast.connection_extras import EXTRAS, form_default
 
 
 def connection_form_widgets() -> dict[str, Any]:
@@ -13,35 +16,18 @@ def connection_form_widgets() -> dict[str, Any]:
     from flask_babel import lazy_gettext
     from wtforms import IntegerField, PasswordField, StringField
 
-    return {
-        # Airflow 2.11's form accepts only string, integer, password and boolean fields.
-        "auth_type": StringField(
-            lazy_gettext("Auth type"),
-            description="oauth2 (API 2.0, default) or hmac (API 1.0)",
-            default="oauth2",
-            widget=BS3TextFieldWidget(),
-        ),
-        "app_id": StringField(lazy_gettext("App ID (API 1.0)"), widget=BS3TextFieldWidget()),
-        "app_key": PasswordField(lazy_gettext("App key (API 1.0)"), widget=BS3PasswordFieldWidget()),
-        "timeout": IntegerField(lazy_gettext("Timeout (seconds)"), default=30, widget=BS3TextFieldWidget()),
-        "max_retries": IntegerField(lazy_gettext("Max retries"), default=5, widget=BS3TextFieldWidget()),
-        "verify": StringField(
-            lazy_gettext("Verify TLS"),
-            description="true, false, or the path of a CA bundle",
-            default="true",
-            widget=BS3TextFieldWidget(),
-        ),
-        "max_rate_limit_wait": IntegerField(
-            lazy_gettext("Max rate-limit wait (seconds)"), default=300, widget=BS3TextFieldWidget()
-        ),
-        "status_batch_size": IntegerField(
-            lazy_gettext("Status batch size"), default=10, widget=BS3TextFieldWidget()
-        ),
-        # A fraction: 2.11's form has no number field, so it is text ("0.2"), read as a number by the settings.
-        "rate_limit_reserve": StringField(
-            lazy_gettext("Rate-limit reserve"),
-            description="fraction of the API user's rate limit left for other integrations; 0 uses it all",
-            default="0.2",
-            widget=BS3TextFieldWidget(),
-        ),
-    }
+    widgets: dict[str, Any] = {}
+    for extra in EXTRAS:
+        # Airflow 2.11's form accepts only string, integer, password and boolean fields (a select field
+        # drops the hook's whole form), so a choice is typed, and a number with a fraction (a timeout of
+        # 2.5, a reserve of 0.2) is text that the settings read as a number.
+        if extra.secret:
+            field, widget = PasswordField, BS3PasswordFieldWidget()
+        else:
+            field, widget = (IntegerField if extra.kind == "integer" else StringField), BS3TextFieldWidget()
+        options: dict[str, Any] = {"description": extra.help, "widget": widget}
+        if extra.default is not None:
+            default = form_default(extra)
+            options["default"] = default if field is IntegerField else str(default)
+        widgets[extra.name] = field(lazy_gettext(extra.label), **options)
+    return widgets
