@@ -252,6 +252,28 @@ def started(import_id: str = "imp-1", content: bytes = b"a,b\n1,2\n", **argument
     )
 
 
+def test_the_file_read_again_after_a_deferral_must_be_the_one_recorded():
+    from airflow_provider_mimecast.operators.retry_record import RetryRecord, file_changed_since
+    from airflow_provider_mimecast.uploads import load_upload
+
+    upload = load_upload(b"email,name\na@example.com,A\n", file_type="csv")
+    record = RetryRecord.before_upload(upload, {"group_id": "grp-1"}, try_number=2)
+    assert (record.import_id, record.size, record.try_number, record.group_id) == (
+        "",
+        len(upload.content),
+        2,
+        "grp-1",
+    )
+    assert file_changed_since(record, upload) == "this task's record of its upload is gone"  # no ID yet
+    assert file_changed_since(None, upload) == "this task's record of its upload is gone"
+    imported = started(content=upload.content)
+    assert file_changed_since(imported, upload) is None
+    changed = load_upload(b"email,name\nb@example.com,B\n", file_type="csv")
+    assert file_changed_since(imported, changed).startswith(
+        f"it changed since the upload (then sha256 {imported.sha256}, now "
+    )
+
+
 def test_only_the_same_bytes_and_arguments_count_as_the_same_upload():
     first = started()
     assert first.same_upload(started(import_id=""))
