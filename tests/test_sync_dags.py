@@ -21,7 +21,7 @@ from airflow_provider_mimecast.testing.simulator import (
     MimecastSimulator,
 )
 from tests.conftest import oauth_connection
-from tests.test_dags import run, started_import, states, try_number, xcom
+from tests.test_dags import retry_record, run, states, try_number, xcom
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -136,7 +136,7 @@ def test_an_approved_run_goes_through(connections, tmp_path):
     assert addresses(connections, group_id) == sorted(e for e, _ in staff[:3])
     assert xcom(dag_run, "sync", key="import_plan")["remove"] == 47
     assert xcom(dag_run, "sync", key="not_in_group") == {"count": 0, "addresses": []}
-    assert started_import(dag_run, "sync") is None
+    assert retry_record(dag_run, "sync") is None
 
 
 @pytest.mark.parametrize("max_removals", ["lots", "None", "-3"])
@@ -310,7 +310,7 @@ def test_remove_missing_converges_after_a_retry_cut_at_each_step(connections, tm
         for r in connections.requests_to(REMOVE_GROUP_MEMBER_PATH)
     ]
     assert sorted(removed) == sorted(e for e, _ in LEAVERS)
-    assert started_import(dag_run, "sync") is None
+    assert retry_record(dag_run, "sync") is None
 
 
 def test_remove_missing_after_a_deferred_wait(deferring, tmp_path):
