@@ -12,12 +12,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, conf
 
-from airflow_provider_mimecast.completion import (
-    check_again_in,
-    completed_result,
-    event_result,
-    log_statuses,
-)
 from airflow_provider_mimecast.endpoints import IMPORT_USERS
 from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
@@ -35,6 +29,12 @@ from airflow_provider_mimecast.status import ImportStatus, all_completed
 from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
 from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.uploads import Upload, load_upload
+from airflow_provider_mimecast.wait_outcome import (
+    check_again_in,
+    completed_result,
+    event_result,
+    log_statuses,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -18,12 +18,6 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_mimecast.completion import (
-    check_again_in,
-    completed_result,
-    event_result,
-    log_statuses,
-)
 from airflow_provider_mimecast.errors import MimecastError, MimecastMissingImportsError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.outlets import report_result
@@ -39,6 +33,12 @@ from airflow_provider_mimecast.triggers.triggerer_options import (
     StartTriggerArgs,
     refuse_end_from_trigger_with_listeners,
     why_not_start_in_triggerer,
+)
+from airflow_provider_mimecast.wait_outcome import (
+    check_again_in,
+    completed_result,
+    event_result,
+    log_statuses,
 )
 
 if TYPE_CHECKING:

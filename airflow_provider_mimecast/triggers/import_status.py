@@ -11,7 +11,6 @@ from typing import Any, NoReturn
 from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_mimecast.completion import failure_message, log_statuses
 from airflow_provider_mimecast.errors import MimecastConfigurationError, is_transient
 from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.poller import POLLERS, Report
@@ -24,6 +23,7 @@ from airflow_provider_mimecast.triggers.task_end import (
 )
 from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
 from airflow_provider_mimecast.wait_event import ImportWaitEvent
+from airflow_provider_mimecast.wait_outcome import failure_message, log_statuses
 
 #: How long past its deadline (or past its start, for a trigger that starts after its deadline) a wait still
 #: expects the poller's last report before giving up on it.

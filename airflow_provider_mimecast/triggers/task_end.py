@@ -18,9 +18,9 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
-from airflow_provider_mimecast.completion import Logger, wait_result
 from airflow_provider_mimecast.errors import MimecastError
 from airflow_provider_mimecast.wait_event import ImportWaitEvent
+from airflow_provider_mimecast.wait_outcome import Logger, wait_result
 
 #: The trigger kwargs that carry a task's end rules; serialized only when ``end_from_trigger`` is on.
 END_RULES_KWARGS = ("single", "fail_on_partial_import", "soft_fail", "never_fail", "fail_in_trigger")
