@@ -39,9 +39,8 @@ class MimecastImportStatusTrigger(BaseTrigger):
     :param end_time: the deadline as a Unix timestamp (seconds); None with ``timeout``.
     :param hook_params: keyword arguments for :class:`MimecastHook` (``timeout``, ``retry_delay``, ...).
     :param end_from_trigger: end the task here with Airflow's task-end events instead of resuming it on a
-        worker (docs/waiting.rst); the task's end rules come as ``single``, ``fail_on_partial_import``,
-        ``soft_fail``, ``never_fail`` and ``fail_in_trigger``
-        (:class:`~airflow_provider_mimecast.triggers.task_end.EndRules`).
+        worker (docs/waiting.rst); the task's end rules come as keyword arguments, one per field of
+        :class:`~airflow_provider_mimecast.triggers.task_end.EndRules` (``single``, ``soft_fail``, ...).
     :param started_import_key: accepted and ignored (see the constructor's comment).
     :param timeout: with ``start_from_trigger``: the deadline in seconds from when the trigger starts.
     :param import_id: with ``start_from_trigger``: the task's ``import_id`` (rendered by the triggerer where
