@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, conf
+from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_mimecast.completion import (
-    check_again_in,
-    completed_result,
-    event_result,
-    log_statuses,
-)
 from airflow_provider_mimecast.endpoints import IMPORT_USERS
 from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastError, certainly_not_executed
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
@@ -25,10 +18,10 @@ from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
 from airflow_provider_mimecast.operators.record_store import RetryRecordStore
 from airflow_provider_mimecast.operators.retry_record import RetryRecord, after_resumed_import, resumed_import
 from airflow_provider_mimecast.outlets import note_started, report_result
-from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.sensors.import_wait import ImportWait
 from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
-from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.uploads import Upload, load_upload
+from airflow_provider_mimecast.wait_outcome import event_result
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -177,13 +170,6 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     def hook(self) -> MimecastHook:
         return MimecastHook(self.mimecast_conn_id, **self.hook_params)
 
-    @cached_property
-    def status_hook(self) -> MimecastHook:
-        """The hook of the wait's checks: a deferrable wait leaves a rate limit to the triggerer."""
-        if not self.deferrable:
-            return self.hook
-        return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "retry_rate_limits": False})
-
     def execute(self, context: Context) -> Any:
         upload = load_upload(self.source, file_type=self.file_type, invalid_rows=self.invalid_rows)
         self._log_rows(upload)
@@ -293,55 +279,18 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
         }
 
     def _wait(self, import_id: str) -> dict[str, Any] | list[dict[str, Any]]:
-        deadline = time.monotonic() + self.timeout
-        if self.deferrable and not self.check_before_deferring:
-            self._defer(import_id)
-        while True:
-            statuses, rate_limited_for = self._statuses(import_id)
-            if statuses is not None:
-                log_statuses(self.log, statuses)
-            if statuses is not None and all_completed(statuses):
-                return completed_result(
-                    statuses, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
-                )
-            if self.deferrable:
-                self._defer(import_id)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                last = statuses[0].summary() if statuses else "its status was not seen"
-                raise AirflowSensorTimeout(
-                    f"Mimecast import {import_id} did not complete within {self.timeout:.0f} s "
-                    f"({last}); it goes on in Mimecast: clearing this task resumes "
-                    "waiting on it, or wait for it with MimecastImportStatusSensor"
-                )
-            time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
-
-    def _defer(self, import_id: str) -> NoReturn:
-        """Wait in the triggerer; the task always resumes on a worker, in :meth:`execute_complete`."""
-        defer_until_completed(
+        """Wait for the import as the sensor does (:mod:`~airflow_provider_mimecast.sensors.import_wait`);
+        deferred, the task always resumes on a worker, in :meth:`execute_complete`.
+        """
+        return ImportWait(
             self,
-            import_ids=[import_id],
             mimecast_conn_id=self.mimecast_conn_id,
+            hook_params=self.hook_params,
             poll_interval=self.poll_interval,
             timeout=self.timeout,
-            hook_params=self.hook_params,
-            checked_first=self.check_before_deferring,
-        )
-
-    def _statuses(self, import_id: str) -> tuple[list[ImportStatus] | None, float]:
-        """The import's status, or None and how long to wait when Mimecast should be asked again later:
-        a rate limit (checked again at its reset) or, when deferrable, a transient failure (the trigger
-        rides it out); as the sensor does.
-        """
-        try:
-            return self.status_hook.get_import_status([import_id]), 0.0
-        except MimecastError as error:
-            wait = check_again_in(error, costs_no_worker=self.deferrable)
-            if wait is None:
-                raise
-            later = "in the triggerer" if self.deferrable else f"in {wait:.0f} s"
-            self.log.warning("Mimecast could not be checked (%s); checking again %s", error, later)
-            return None, wait
+            deferrable=self.deferrable,
+            check_before_deferring=self.check_before_deferring,
+        ).until_completed(import_id, fail_on_partial_import=self.fail_on_partial_import)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""
