@@ -111,8 +111,9 @@ class RoundOutcome:
         return self.rate_limited is not None or self.transient is not None or self.refused is not None
 
     def failed(self, batch: Sequence[str], error: MimecastError) -> Report:
-        """Record a whole request that failed; its IDs' report. A transient failure (a 429, refused
-        credentials, an outage) leaves them unchecked and halts the round."""
+        """Record a request that failed as a whole, and return its IDs' report (the caller merges it into
+        :attr:`results`). A 429, refused credentials or a transient failure leaves them unchecked and
+        halts the round; any other error is their answer."""
         if isinstance(error, MimecastRateLimitError):
             self.rate_limited = error
         elif isinstance(error, MimecastAuthenticationError):
