@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Generic, Literal, Protocol, TypeVar
 
 from airflow_provider_mimecast.errors import (
     MimecastAuthenticationError,
@@ -82,6 +82,9 @@ class ScheduledWait:
         return min(self.interval / 4, MAX_JOIN_AHEAD_SECONDS)
 
 
+W = TypeVar("W", bound=ScheduledWait)
+
+
 class Backoff(Protocol):
     """Consecutive failures and the wait each earns (``hooks/retry.py``'s ``Backoff``, or a test's)."""
 
@@ -127,11 +130,11 @@ class RoundOutcome:
 
 
 @dataclass(frozen=True)
-class Round:
+class Round(Generic[W]):
     """The waits one round checks: those due, and those close enough to due to ride along."""
 
-    due: list[ScheduledWait]
-    joining: list[ScheduledWait]
+    due: list[W]
+    joining: list[W]
     #: When the round was due; the waits' next checks count from it.
     round_at: float
 
@@ -141,7 +144,7 @@ class Round:
 Backing = Literal["rate_limited", "refill", "outage", "outage_again", "recovered", "steady"]
 
 
-class PollSchedule:
+class PollSchedule(Generic[W]):
     """The waits of one poller and when each is checked.
 
     :param outage: the probe backoff while Mimecast fails transiently.
@@ -149,7 +152,7 @@ class PollSchedule:
     """
 
     def __init__(self, *, outage: Backoff, rate_limits: Backoff) -> None:
-        self.waits: set[ScheduledWait] = set()
+        self.waits: set[W] = set()
         self.outage = outage
         self.rate_limits = rate_limits
         #: When the loop next polls (``inf`` while idle): new waits join that round.
@@ -165,7 +168,7 @@ class PollSchedule:
     def probing(self) -> bool:
         return bool(self.outage.failures or self.rate_limits.failures)
 
-    def add(self, wait: ScheduledWait, now: float) -> bool:
+    def add(self, wait: W, now: float) -> bool:
         """Register ``wait`` and set its first check; True when the loop must wake earlier for it."""
         wait.interval = max(wait.interval, MIN_INTERVAL_SECONDS)
         # A new wait joins the next round already due within its interval rather than starting a cadence
@@ -186,7 +189,7 @@ class PollSchedule:
         self.next_round = max(min(w.next_due for w in self.waits), self.retry_at, self.paced_until)
         return self.next_round
 
-    def round(self, due_at: float, now: float) -> Round | None:
+    def round(self, due_at: float, now: float) -> Round[W] | None:
         """The round that goes at ``now`` (woken for ``due_at``), or None if no wait is due after all."""
         due = [w for w in self.waits if w.next_due <= now]
         joining = [w for w in self.waits if now < w.next_due <= now + w.join_ahead()]

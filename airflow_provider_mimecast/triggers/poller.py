@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from tenacity.wait import wait_exponential, wait_random
 
@@ -99,7 +99,7 @@ class StatusPoller:
         self.stopped = False
         self._connection = PollerConnection(mimecast_conn_id, hook_params, log)
         probe = max(self._connection.new_hook().retry_delay, MIN_INTERVAL_SECONDS)
-        self._schedule = PollSchedule(
+        self._schedule: PollSchedule[Wait] = PollSchedule(
             outage=Backoff(
                 wait_exponential(multiplier=probe, max=MAX_PROBE_BACKOFF_SECONDS) + wait_random(0, probe)
             ),
@@ -174,7 +174,7 @@ class StatusPoller:
             # Waits still here (the poller failed, or its task was cancelled) hear so now, not at their deadline.
             failure = failure or MimecastError(f"The status poller of {self.mimecast_conn_id!r} stopped")
             for wait in list(self._schedule.waits):
-                cast(Wait, wait).deliver(dict.fromkeys(wait.import_ids, failure))
+                wait.deliver(dict.fromkeys(wait.import_ids, failure))
             await self._connection.close()
 
     async def _sleep_until(self, when: float) -> bool:
@@ -192,7 +192,7 @@ class StatusPoller:
                 timer.cancel()
         return time.monotonic() >= when
 
-    async def _poll(self, round_: Round) -> None:
+    async def _poll(self, round_: Round[Wait]) -> None:
         now = time.monotonic()
         try:
             hook = await self._connection.current()
@@ -200,7 +200,7 @@ class StatusPoller:
         except MimecastError as error:  # the connection cannot be read, or is not valid
             for wait in round_.due:
                 wait.next_due = math.inf
-                cast(Wait, wait).deliver(dict.fromkeys(wait.import_ids, error))
+                wait.deliver(dict.fromkeys(wait.import_ids, error))
             return
         # Waits at their deadline first (their last check goes even while probing, and into the rate-limit
         # reserve), then the wait unchecked longest, waits whose last request failed after the others; as
@@ -239,7 +239,7 @@ class StatusPoller:
             if wait in self._schedule.waits:
                 report = self._schedule.report(wait, answers, round_.round_at, answered_at)
                 if report is not None:
-                    cast(Wait, wait).deliver(report)
+                    wait.deliver(report)
             if count % DELIVERY_SLICE == 0:
                 # Each delivery wakes a trigger; waking a thousand in one loop iteration would stall
                 # every other trigger of the triggerer meanwhile.
