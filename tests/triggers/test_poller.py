@@ -401,9 +401,8 @@ async def test_the_rate_limit_floor_starts_over_after_an_answer(connections, pol
     poller = pollers.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
     async with poller.register(ids, interval=0.05, deadline=time.monotonic() + 30) as wait:
         assert await wait.next_report(give_up_at=time.monotonic() + 10) is not None
-        assert (
-            poller._schedule.rate_limits.failures == 0
-        )  # answered: the next 429 pauses from the floor again
+        # Answered: the next 429 pauses from the floor again.
+        assert poller._schedule.rate_limits.failures == 0
     answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
     assert answers[:3] == [429, 429, 200]
 
