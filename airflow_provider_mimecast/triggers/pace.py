@@ -6,13 +6,15 @@ configures them), tagged with the connection ID only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from airflow.providers.common.compat.sdk import Stats
 
+from airflow_provider_mimecast.errors import MimecastError, MimecastRateLimitError
 from airflow_provider_mimecast.hooks.rate_budgets import RATE_BUDGETS, budget_key
 from airflow_provider_mimecast.pacing import Cadence, Pending, cadence, choose
+from airflow_provider_mimecast.poll_schedule import Report
 from airflow_provider_mimecast.rate_budget import RateBudget
 from airflow_provider_mimecast.settings import MimecastSettings
 
@@ -39,32 +41,21 @@ class Pace:
         self.log = log
         self._tags = {"conn_id": conn_id}
         self._cadence: Cadence | None = None
-        #: No round before this ``time.monotonic()`` while due waits wait for the refill.
-        self.until = 0.0
+        #: Seconds until the bucket has room above the reserve again, as of the last :meth:`choose`.
+        self.refill_delay = 0.0
 
     def choose(
         self, settings: MimecastSettings, due: Sequence[W], joining: Sequence[W], now: float
     ) -> tuple[list[W], int]:
         """The waits this round checks and how many requests carry last checks (see
-        :func:`~airflow_provider_mimecast.pacing.choose`); when some due waits must wait for the refill,
-        :attr:`until` says when the next round can go (never after a due wait's deadline).
+        :func:`~airflow_provider_mimecast.pacing.choose`); :attr:`refill_delay` says how long until the
+        bucket has room again, for the due waits left out.
         """
         key, reserve = budget_key(settings), settings.rate_limit_reserve
         with RATE_BUDGETS.locked():
             budget = RATE_BUDGETS.peek(key) or RateBudget()
-            spare, delay = budget.spare(now, reserve), budget.delay(now, reserve)
-        chosen, last_requests = choose(
-            due, now, batch_size=settings.status_batch_size, spare=spare, joining=joining
-        )
-        taken = set(map(id, chosen))
-        left = [w for w in due if id(w) not in taken]
-        if left:
-            self.until = min(now + max(delay, 0.05), min(w.deadline for w in left))
-        return chosen, last_requests
-
-    def defer_to(self, deadline: float) -> None:
-        """A wait joined whose deadline comes before the next paced round."""
-        self.until = min(self.until, deadline)
+            spare, self.refill_delay = budget.spare(now, reserve), budget.delay(now, reserve)
+        return choose(due, now, batch_size=settings.status_batch_size, spare=spare, joining=joining)
 
     def observe(self, settings: MimecastSettings, waits: Sequence[tuple[int, float]]) -> None:
         """Log the cadence when it changed, and report the gauges.
@@ -90,3 +81,17 @@ class Pace:
         Stats.incr(METRIC_REQUESTS, tags=self._tags)
         if rate_limited:
             Stats.incr(METRIC_RATE_LIMITED, tags=self._tags)
+
+    async def counted(self, request: Awaitable[Report]) -> Report:
+        """Await one status request, counting it (and its 429) unless the reserve held it back unsent."""
+        try:
+            result = await request
+        except MimecastRateLimitError as error:
+            if error.http_status is not None:  # not one held back for the reserve: it was sent
+                self.sent(rate_limited=True)
+            raise
+        except MimecastError:
+            self.sent(rate_limited=False)
+            raise
+        self.sent(rate_limited=False)
+        return result

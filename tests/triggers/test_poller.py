@@ -15,20 +15,16 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mimecast.poll_schedule import MAX_PROBE_BACKOFF_SECONDS
 from airflow_provider_mimecast.testing.simulator import (
     GET_IMPORT_STATUS_PATH,
     TOKEN_PATH,
     Fault,
     MimecastSimulator,
 )
-from airflow_provider_mimecast.triggers import poller as poller_module
+from airflow_provider_mimecast.triggers import poller_connection
 from airflow_provider_mimecast.triggers.import_status import MimecastImportStatusTrigger
-from airflow_provider_mimecast.triggers.poller import (
-    MAX_CONCURRENT_REQUESTS,
-    MAX_PROBE_BACKOFF_SECONDS,
-    PollerRegistry,
-    StatusPoller,
-)
+from airflow_provider_mimecast.triggers.poller import MAX_CONCURRENT_REQUESTS, PollerRegistry, StatusPoller
 from tests.conftest import with_secret
 from tests.triggers.conftest import FAST
 
@@ -150,7 +146,7 @@ async def test_waits_join_and_leave_while_the_poller_runs(connections, pollers, 
     seen = len(ids_per_status_request(connections))
     await asyncio.sleep(0.3)
     assert len(ids_per_status_request(connections)) == seen  # nothing polls once every wait left
-    assert poller._hook is None  # its client was closed
+    assert poller._connection.hook is None  # its client was closed
 
 
 async def test_a_rate_limit_pauses_the_poller_once_for_every_wait(connections, trigger):
@@ -273,13 +269,13 @@ async def test_the_poller_keeps_its_connection_across_rounds_longer_apart_than_h
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The connection IDs the poller reads again (its hooks' first reads are their own), in order."""
     seen: list[str] = []
-    original = poller_module.get_async_connection
+    original = poller_connection.get_async_connection
 
     async def counting(conn_id: str) -> Any:
         seen.append(conn_id)
         return await original(conn_id)
 
-    monkeypatch.setattr(poller_module, "get_async_connection", counting)
+    monkeypatch.setattr(poller_connection, "get_async_connection", counting)
     return seen
 
 
@@ -308,7 +304,7 @@ async def test_a_rotated_secret_takes_effect_in_a_running_poller(connections, mo
 async def test_a_changed_host_is_polled_within_the_refresh_schedule(
     connections, monkeypatch, pollers, trigger
 ):
-    monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.5)
+    monkeypatch.setattr(poller_connection, "CONNECTION_REFRESH_SECONDS", 0.5)
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=60, deadline=120)))
     await until(lambda: ids_per_status_request(connections) == [[keeper]])
@@ -329,7 +325,7 @@ async def test_a_changed_host_is_polled_within_the_refresh_schedule(
 async def test_the_connection_is_read_at_most_once_per_refresh_period(
     connections, reads, monkeypatch, pollers, trigger
 ):
-    monkeypatch.setattr(poller_module, "CONNECTION_REFRESH_SECONDS", 0.3)
+    monkeypatch.setattr(poller_connection, "CONNECTION_REFRESH_SECONDS", 0.3)
     ids = [connections.create_import(pending_seconds=600) for _ in range(30)]
     started = time.monotonic()
     waits = [asyncio.create_task(first_event(trigger([i], poll=0.05))) for i in ids]
@@ -405,7 +401,8 @@ async def test_the_rate_limit_floor_starts_over_after_an_answer(connections, pol
     poller = pollers.poller("mimecast_default", FAST, log=logging.getLogger(__name__))
     async with poller.register(ids, interval=0.05, deadline=time.monotonic() + 30) as wait:
         assert await wait.next_report(give_up_at=time.monotonic() + 10) is not None
-        assert poller._rate_limits.failures == 0  # answered: the next 429 pauses from the floor again
+        # Answered: the next 429 pauses from the floor again.
+        assert poller._schedule.rate_limits.failures == 0
     answers = [r.response_status for r in connections.requests_to(GET_IMPORT_STATUS_PATH)]
     assert answers[:3] == [429, 429, 200]
 
@@ -566,7 +563,7 @@ async def test_a_trigger_cancelled_mid_round_leaves_nothing_polling(connections,
 async def test_a_new_wait_reads_a_stale_connection_once_before_its_first_check(
     connections, reads, monkeypatch, pollers, trigger
 ):
-    monkeypatch.setattr(poller_module, "NEW_WAIT_CONNECTION_AGE_SECONDS", 0.3)
+    monkeypatch.setattr(poller_connection, "NEW_WAIT_CONNECTION_AGE_SECONDS", 0.3)
     keeper = connections.create_import(pending_seconds=600)
     waiting = asyncio.create_task(first_event(trigger([keeper], poll=60, deadline=120)))
     await until(lambda: ids_per_status_request(connections) == [[keeper]])
@@ -588,7 +585,7 @@ async def test_a_new_wait_reads_a_stale_connection_once_before_its_first_check(
 
 
 async def test_waits_already_polling_keep_the_refresh_schedule(connections, reads, monkeypatch, trigger):
-    monkeypatch.setattr(poller_module, "NEW_WAIT_CONNECTION_AGE_SECONDS", 0.3)
+    monkeypatch.setattr(poller_connection, "NEW_WAIT_CONNECTION_AGE_SECONDS", 0.3)
     ids = [connections.create_import(pending_seconds=600) for _ in range(3)]
     waits = [asyncio.create_task(first_event(trigger([i], poll=0.05))) for i in ids]
     await until(lambda: len(connections.requests_to(GET_IMPORT_STATUS_PATH)) >= 20)
