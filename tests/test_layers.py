@@ -1,7 +1,9 @@
-"""Imports point down (docs/design.md, "Layers"): the core imports no layer above it, triggers import no task.
+"""Imports point down (docs/design.md, "Layers"): the core imports no layer above it, triggers import no task,
+hooks import neither triggers nor tasks; and no module outgrows ``MAX_MODULE_LINES``.
 
-Ruff enforces both (``TID251``): the core's ban in ``pyproject.toml``, applied to the core modules listed
-there one by one, and the triggers' in ``airflow_provider_mimecast/triggers/ruff.toml``. These tests keep
+Ruff enforces the imports (``TID251``): the core's ban in ``pyproject.toml``, applied to the core modules
+listed there one by one, the triggers' in ``airflow_provider_mimecast/triggers/ruff.toml`` and the hooks' in
+``airflow_provider_mimecast/hooks/ruff.toml``. These tests keep
 the lists complete (a new top-level module is either core or a named exception; a new subpackage is banned
 from the core) and show that each rule fires on the files it covers, and only there.
 """
@@ -21,6 +23,9 @@ ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "airflow_provider_mimecast"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 TRIGGERS_CONFIG = tomllib.loads((PACKAGE / "triggers" / "ruff.toml").read_text(encoding="utf-8"))
+HOOKS_CONFIG = tomllib.loads((PACKAGE / "hooks" / "ruff.toml").read_text(encoding="utf-8"))
+#: The most lines a module of the package or of scripts/ may have (docs/design.md, "Map").
+MAX_MODULE_LINES = 320
 
 #: Top-level modules that are not core, and why. Every other top-level module is core.
 NOT_CORE = {
@@ -107,6 +112,13 @@ def test_triggers_are_banned_from_the_tasks_that_defer_to_them():
     assert banned == {"airflow_provider_mimecast.operators", "airflow_provider_mimecast.sensors"}
 
 
+def test_hooks_are_banned_from_the_layers_that_use_them():
+    assert HOOKS_CONFIG["extend"] == "../../pyproject.toml"
+    assert HOOKS_CONFIG["lint"]["per-file-ignores"] == {}
+    banned = _banned(HOOKS_CONFIG["lint"])
+    assert banned == {f"airflow_provider_mimecast.{layer}" for layer in ("operators", "sensors", "triggers")}
+
+
 @pytest.mark.parametrize("module", sorted(_core_modules()))
 def test_the_core_rule_fires_in_each_core_module(module):
     reported = _tid251(PACKAGE / f"{module}.py", _imports(*sorted(LAYERS)))
@@ -123,9 +135,33 @@ def test_the_triggers_rule_fires_in_each_trigger_module_and_lets_hooks_and_the_c
     assert _tid251(path, _imports("hooks.mimecast", "status", "triggers.poller")) == []
 
 
+@pytest.mark.parametrize("module", sorted(p.stem for p in (PACKAGE / "hooks").glob("*.py")))
+def test_the_hooks_rule_fires_in_each_hook_module_and_lets_the_core_in(module):
+    path = PACKAGE / "hooks" / f"{module}.py"
+    reported = _tid251(path, _imports("operators.import_users", "sensors.import_status", "triggers.poller"))
+    assert reported == sorted(
+        2
+        * [
+            "airflow_provider_mimecast.operators",
+            "airflow_provider_mimecast.sensors",
+            "airflow_provider_mimecast.triggers",
+        ]
+    )
+    assert _tid251(path, _imports("hooks.retry", "status", "errors")) == []
+
+
 @pytest.mark.parametrize(
-    "path",
-    ["get_provider_info.py", "hooks/retry.py", "operators/import_users.py", "sensors/import_status.py"],
+    "path", ["get_provider_info.py", "operators/import_users.py", "sensors/import_status.py"]
 )
-def test_the_layers_above_the_core_are_not_banned_from_each_other(path):
+def test_the_layers_above_the_hooks_are_not_banned_from_each_other(path):
     assert _tid251(PACKAGE / path, _imports("hooks.mimecast", "triggers.import_status")) == []
+
+
+def test_no_module_is_above_the_line_limit():
+    modules = [*PACKAGE.rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in modules
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert too_long == {}, f"split these along a seam (docs/design.md, 'Map'): {too_long}"
