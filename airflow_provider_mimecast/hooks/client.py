@@ -68,8 +68,9 @@ class MimecastClient:
         self._token_key = token_key(settings)
         self._budget_key = budget_key(settings)
         self._transport: SyncTransport | None = None
-        #: The client of the open :meth:`session`, if any.
+        #: The client of the open :meth:`session`, if any, and how many sessions share it.
         self._session: AsyncTransport | None = None
+        self._session_users = 0
 
     def _policy(self, call: Call) -> dict[str, Any]:
         return retry_policy(
@@ -198,34 +199,36 @@ class MimecastClient:
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
-        """Keep one keep-alive async client open for every async call made inside the block; inside an open
-        session, that session's."""
-        if self._session is not None:
+        """Keep one keep-alive async client open for every async call made inside the block. Sessions that
+        overlap (nested, or concurrent tasks) share one client, closed when the last of them ends."""
+        await load_tls_context(self.settings.verify)
+        # No await between the check and the assignment: concurrent tasks of the loop share one client.
+        if self._session is None:
+            self._session = self._new_async_transport()
+        session = self._session
+        self._session_users += 1
+        try:
             yield
-            return
-        previous = self._session
-        async with self._new_async_transport() as transport:
-            self._session = transport
-            try:
-                yield
-            finally:
-                self._session = previous
+        finally:
+            self._session_users -= 1
+            if self._session_users == 0 and self._session is session:
+                self._session = None
+                await session.aclose()
 
     @contextlib.asynccontextmanager
     async def _async_transport(self) -> AsyncIterator[AsyncTransport]:
         """The open session's client, or one of its own for this call, closed after it."""
         if self._session is not None:
             yield self._session
-        else:
-            async with self._new_async_transport() as transport:
-                yield transport
-
-    @contextlib.asynccontextmanager
-    async def _new_async_transport(self) -> AsyncIterator[AsyncTransport]:
+            return
         await load_tls_context(self.settings.verify)
-        settings = self.settings
-        transport = AsyncTransport(self.timeout, verify=settings.verify, tls_hint=settings.tls_hint())
+        transport = self._new_async_transport()
         try:
             yield transport
         finally:
             await transport.aclose()
+
+    def _new_async_transport(self) -> AsyncTransport:
+        # After load_tls_context: building the client reads the CA bundle from its cache, not the disk.
+        settings = self.settings
+        return AsyncTransport(self.timeout, verify=settings.verify, tls_hint=settings.tls_hint())

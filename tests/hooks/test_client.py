@@ -84,3 +84,11 @@ async def test_the_ca_bundle_is_loaded_off_the_event_loop(connections, monkeypat
     monkeypatch.setattr(transport, "_ssl_context", recording)
     await MimecastHook().aget_import_status(connections.create_import())
     assert loaded_in and loaded_in[0] != threading.main_thread().name  # read in a worker thread first
+
+
+async def test_concurrent_checks_of_one_hook_share_one_client_closed_after_the_last(connections):
+    hook = MimecastHook()
+    ids = [connections.create_import() for _ in range(4)]
+    answers = await asyncio.gather(*(hook.aget_import_status(i) for i in ids))
+    assert [statuses[0].id for statuses in answers] == ids
+    assert (await hook._async_client())._session is None
