@@ -3,21 +3,19 @@
 Mimecast's directory import reads a *checkpoint cell* whose header is exactly ``email`` (lower case) within
 A1-M99, with ``name`` directly to its right; the rows below it are the users, one primary address each in
 the ``email`` column, without spaces or surrounding quotes (docs/importing.rst, "The file Mimecast reads").
-A CSV is read one line at a time and an XLSX one sheet row at a time, so no decoded copy of a whole file is
-ever held.
+A CSV is read one line at a time (:mod:`~airflow_provider_mimecast.file_rows`) and an XLSX one sheet row at
+a time, so no decoded copy of a whole file is ever held.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import re
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError
+from airflow_provider_mimecast.file_rows import Record, csv_records, without
 from airflow_provider_mimecast.xlsx import XlsxError, first_sheet_rows
 
 CHECKPOINT = "email"
@@ -31,7 +29,6 @@ INVALID_ROWS = ("fail", "drop")
 SHOWN_IN_MESSAGE = 5
 KEPT_FOR_REPORT = 20
 
-_BOM = codecs.BOM_UTF8
 _QUOTES = "\"'\u2018\u2019\u201c\u201d"
 # Local part: no separators or brackets (an apostrophe is fine: o'brien@), no leading, trailing or doubled
 # dot. Domain: two or more labels of letters, digits and inner hyphens, in any script.
@@ -77,27 +74,6 @@ def column_name(index: int) -> str:
 
 def _shown(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
-
-
-class Record(NamedTuple):
-    """One row of an import file: its spreadsheet row number, where it is reported, and its cells.
-
-    ``line`` is the CSV line the row starts on (the sheet row for an XLSX); ``start`` and ``end`` are its
-    byte offsets in a CSV, so that a dropped row can be cut out.
-    """
-
-    row: int
-    line: int
-    cells: Sequence[str]
-    start: int = 0
-    end: int = 0
-
-    def cell(self, column: int) -> str:
-        return self.cells[column] if column < len(self.cells) else ""
-
-    @property
-    def blank(self) -> bool:
-        return not any(cell.strip() for cell in self.cells)
 
 
 @dataclass(frozen=True)
@@ -237,80 +213,6 @@ def refuse_invalid_rows(name: str, check: RowCheck, *, unit: str, hint: str) -> 
         f"source {name!r} has {check.invalid} of {total} user rows whose email address Mimecast would refuse "
         f"({shown}{more}). {hint}"
     )
-
-
-class _Lines:
-    """The text lines of a CSV, decoded one at a time, with the count so far and where the next starts."""
-
-    def __init__(self, content: bytes, name: str) -> None:
-        self.content = content
-        self.name = name
-        self.position = len(_BOM) if content.startswith(_BOM) else 0
-        self.count = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        content, start = self.content, self.position
-        if start >= len(content):
-            raise StopIteration
-        end = content.find(b"\n", start)
-        self.position = len(content) if end < 0 else end + 1
-        self.count += 1
-        try:
-            return content[start : self.position].decode("utf-8")
-        except UnicodeDecodeError:
-            raise MimecastConfigurationError(
-                f"source {self.name!r} is not UTF-8 text (line {self.count}); save the CSV as UTF-8"
-            ) from None
-
-
-def _csv_problem(error: csv.Error, name: str, line: int) -> MimecastConfigurationError:
-    text = str(error)
-    if "new-line character" in text:
-        return MimecastConfigurationError(
-            f"source {name!r} has a carriage return (\\r) inside an unquoted value on line {line}, or mixes "
-            "line endings: save the CSV with one kind of line ending (LF or CRLF) and quote values that "
-            "contain line breaks"
-        )
-    if "field larger than field limit" in text:
-        return MimecastConfigurationError(
-            f"source {name!r} has a value over {csv.field_size_limit() // 1024} KiB by line {line}: usually "
-            'a double quote (") that is never closed, which makes the rest of the file one value; check the '
-            "quoting"
-        )
-    return MimecastConfigurationError(
-        f"source {name!r} is not valid CSV on line {line} ({text}); check the file"
-    )
-
-
-def csv_records(content: bytes, name: str) -> Iterator[Record]:
-    """The rows of a UTF-8 CSV (a byte-order mark is skipped), each with its first line and byte range."""
-    lines = _Lines(content, name)
-    reader = csv.reader(lines)
-    row = 0
-    while True:
-        start, line = lines.position, lines.count + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise _csv_problem(error, name, lines.count) from None
-        row += 1
-        yield Record(row=row, line=line, cells=cells, start=start, end=lines.position)
-
-
-def without(content: bytes, cut: Sequence[int]) -> bytes:
-    """``content`` without the byte ranges ``cut`` (start, end, start, end, ...: sorted, not overlapping)."""
-    view = memoryview(content)
-    kept, position = [], 0
-    for index in range(0, len(cut), 2):
-        kept.append(view[position : cut[index]])
-        position = cut[index + 1]
-    kept.append(view[position:])
-    return b"".join(kept)
 
 
 _DROP_HINT = "Correct those rows, or pass invalid_rows='drop' to upload the other rows without them"

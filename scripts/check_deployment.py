@@ -46,13 +46,8 @@ from deployment.airflow_deployment import AirflowDeployment, free_port  # noqa: 
 from deployment.metadata import Metadata  # noqa: E402
 from deployment.profile import blocks  # noqa: E402
 from deployment.report import blocked_warnings, comparison, final_checks, table  # noqa: E402
-from deployment.scenario import (  # noqa: E402
-    EXAMPLE_POLL_SECONDS,
-    PHASES,
-    Options,
-    PhaseError,
-    Scenario,
-)
+from deployment.scenario import EXAMPLE_POLL_SECONDS, Scenario  # noqa: E402
+from deployment.scenario_steps import PHASES, Options, PhaseError  # noqa: E402
 from deployment.traffic import Traffic  # noqa: E402
 from deployment.variants import BY_NAME, ENV_VAR, TODAY, VARIANTS, dag_specs  # noqa: E402
 

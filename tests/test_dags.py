@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-from airflow_provider_mimecast.operators.retry_record import StartedImport
+from airflow_provider_mimecast.operators.retry_record import RetryRecord
 from airflow_provider_mimecast.testing.simulator import (
     GET_IMPORT_STATUS_PATH,
     IMPORT_USERS_PATH,
@@ -177,7 +177,7 @@ def test_import_operator_waits_for_completion(connections, mode):
         2,
         2,
     )
-    assert started_import(dag_run) is None  # deleted on success, after a deferral too
+    assert retry_record(dag_run) is None  # deleted on success, after a deferral too
 
 
 def test_import_operator_renders_the_path_and_returns_the_id(connections, tmp_path):
@@ -284,9 +284,9 @@ def variable_record(
     from airflow.models.variable import Variable as VariableRow
     from sqlalchemy import select
 
-    from airflow_provider_mimecast.operators.retry_record import started_import_key
+    from airflow_provider_mimecast.operators.retry_record import retry_record_key
 
-    key = started_import_key(dag_run.dag_id, task_id, dag_run.run_id, map_index)
+    key = retry_record_key(dag_run.dag_id, task_id, dag_run.run_id, map_index)
     with settings.Session() as session:
         row = session.scalar(select(VariableRow).where(VariableRow.key == key))
         return None if row is None else json.loads(row.val)
@@ -317,7 +317,7 @@ def task_state_record(
         return None if row is None else json.loads(row.value)
 
 
-def started_import(dag_run: Any, task_id: str = "import_users", map_index: int = -1) -> dict[str, Any] | None:
+def retry_record(dag_run: Any, task_id: str = "import_users", map_index: int = -1) -> dict[str, Any] | None:
     """The task instance's retry record, wherever it is (None if there is none)."""
     records = [
         r
@@ -395,7 +395,7 @@ def test_a_retry_after_a_timeout_resumes_the_started_import(connections, tmp_pat
     final = xcom(dag_run, "import_users")
     assert (final["id"], final["status"], final["totalUsers"]) == (import_id, "completed", 2)
     assert "resuming it instead of uploading again" in capfd.readouterr().out
-    assert started_import(dag_run) is None  # cleaned up on success
+    assert retry_record(dag_run) is None  # cleaned up on success
 
 
 def test_a_retry_with_changed_content_uploads_it_as_a_new_import(connections, tmp_path, capfd):
@@ -421,17 +421,17 @@ def test_a_retry_with_changed_content_uploads_it_as_a_new_import(connections, tm
     assert xcom(dag_run, "import_users", key="import_id") == second
     output = capfd.readouterr().out
     assert f"started Mimecast import {first}, but the content differs" in output
-    assert started_import(dag_run) is None
+    assert retry_record(dag_run) is None
 
 
-def fail_the_record_store(
+def fail_the_record_backend(
     monkeypatch: pytest.MonkeyPatch, method: str, when: Any = lambda value: True
 ) -> None:
-    """Make ``method`` of the record store this Airflow line uses raise as an unreachable metadata store
+    """Make ``method`` of the retry record's backend this Airflow line uses raise as an unreachable metadata store
     would; ``set`` only for values that match ``when`` (all by default)."""
     from airflow_provider_mimecast.operators import record_store
 
-    store = record_store.TaskStateRecordStore if TASK_STATE else record_store.VariableRecordStore
+    store = record_store.TaskStateBackend if TASK_STATE else record_store.VariableBackend
     real = getattr(store, method)
 
     def fail(self: Any, *args: Any) -> Any:
@@ -443,7 +443,7 @@ def fail_the_record_store(
 
 
 def test_an_upload_that_cannot_be_recorded_first_is_not_sent(connections, monkeypatch):
-    fail_the_record_store(monkeypatch, "set")
+    fail_the_record_backend(monkeypatch, "set")
     dag_run = run("mimecast_test_import_and_wait_poke")
     assert states(dag_run) == {"import_users": "failed"}
     assert connections.requests_to(IMPORT_USERS_PATH) == [] and connections.import_ids() == []
@@ -452,7 +452,7 @@ def test_an_upload_that_cannot_be_recorded_first_is_not_sent(connections, monkey
 def test_an_import_id_that_cannot_be_recorded_loses_neither_the_import_nor_its_id(
     connections, capfd, monkeypatch
 ):
-    fail_the_record_store(monkeypatch, "set", when=lambda value: value["import_id"] != "")
+    fail_the_record_backend(monkeypatch, "set", when=lambda value: value["import_id"] != "")
     dag_run = run("mimecast_test_import_and_wait_poke")
     assert states(dag_run) == {"import_users": "success"}
     [import_id] = connections.import_ids()
@@ -465,7 +465,7 @@ def test_an_import_id_that_cannot_be_recorded_loses_neither_the_import_nor_its_i
 def test_a_retry_that_cannot_read_the_variable_fails_rather_than_upload_again(
     connections, tmp_path, capfd, monkeypatch
 ):
-    fail_the_record_store(monkeypatch, "get")
+    fail_the_record_backend(monkeypatch, "get")
     connections.inject(Fault(**HANGING_STATUS_CHECK))
     dag_run = run("mimecast_test_import_retry_read_timeout", path=str(source := users_file(tmp_path, "Ada")))
     assert states(dag_run) == {"import_users": "failed"}
@@ -473,20 +473,20 @@ def test_a_retry_that_cannot_read_the_variable_fails_rather_than_upload_again(
     [import_id] = connections.import_ids()
     assert "Not uploading, to avoid a duplicate import" in capfd.readouterr().out
     # Kept after the final failure (clearing the task would resume it), and holding no secret.
-    kept = started_import(dag_run)
+    kept = retry_record(dag_run)
     assert kept is not None
     assert (kept["import_id"], kept["sha256"]) == (import_id, hashlib.sha256(source.read_bytes()).hexdigest())
     assert not any(secret in json.dumps(kept) for secret in SECRETS)
 
 
 def test_a_variable_that_cannot_be_deleted_does_not_fail_the_finished_task(connections, capfd, monkeypatch):
-    fail_the_record_store(monkeypatch, "delete")
+    fail_the_record_backend(monkeypatch, "delete")
     dag_run = run("mimecast_test_import_and_wait_poke")
     assert states(dag_run) == {"import_users": "success"}
     [import_id] = connections.import_ids()
     assert xcom(dag_run, "import_users")["id"] == import_id
     assert f"Could not delete {RECORD_PLACE}" in capfd.readouterr().out
-    assert started_import(dag_run)["import_id"] == import_id  # left behind, as the warning says
+    assert retry_record(dag_run)["import_id"] == import_id  # left behind, as the warning says
 
 
 # -- issue 14.1: however Airflow retries, one upload makes one import ---------------------------------------
@@ -568,7 +568,7 @@ def test_an_upload_refused_with_429s_beyond_the_hooks_retries_is_retried_by_airf
     assert [r.response_status for r in connections.requests_to(IMPORT_USERS_PATH)] == [429, 429, 200]
     [import_id] = connections.import_ids()
     assert xcom(dag_run, "import_users", key="import_id") == import_id
-    assert started_import(dag_run) is None
+    assert retry_record(dag_run) is None
 
 
 @NO_WAIT_AND_WAIT
@@ -593,7 +593,7 @@ def test_an_upload_whose_connection_was_refused_is_retried_by_airflow_once(conne
     assert (try_number(dag_run), tries) == (2, [1, 2])
     assert len(connections.requests_to(IMPORT_USERS_PATH)) == 1
     assert len(connections.import_ids()) == 1
-    assert started_import(dag_run) is None
+    assert retry_record(dag_run) is None
 
 
 @pytest.mark.skipif(
@@ -617,7 +617,7 @@ def test_a_try_after_an_upload_cut_off_by_execution_timeout(monkeypatch, wait, a
     assert try_number(dag_run) == 2
     if again:  # uploaded again on purpose: the duplicate retry_ambiguous_failures accepts
         assert (states(dag_run), uploads) == ({"import_users": "success"}, 2)
-        assert started_import(dag_run) is None
+        assert retry_record(dag_run) is None
     else:
         assert (states(dag_run), uploads) == ({"import_users": "failed"}, 1)
         kept = kept_record(dag_run)
@@ -635,8 +635,8 @@ def test_a_variable_record_from_before_an_upgrade_to_task_state_is_still_honoure
     from airflow.providers.common.compat.sdk import get_current_context
 
     from airflow_provider_mimecast.operators.import_users import MimecastImportUsersOperator
-    from airflow_provider_mimecast.operators.record_store import VariableRecordStore
-    from airflow_provider_mimecast.operators.retry_record import RetryRecord, started_import_key
+    from airflow_provider_mimecast.operators.record_store import RetryRecordStore, VariableBackend
+    from airflow_provider_mimecast.operators.retry_record import retry_record_key
     from airflow_provider_mimecast.uploads import load_upload
 
     earlier = connections.create_import(total_users=2, successful_imported_users=2)
@@ -650,9 +650,9 @@ def test_a_variable_record_from_before_an_upgrade_to_task_state_is_still_honoure
         ti = get_current_context()["ti"]
         upload = load_upload(self.source)
         # What this version writes where Airflow offers no task state: the Variable record, with the ID.
-        variable = VariableRecordStore(started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index))
-        RetryRecord(store=variable, log=self.log).write(
-            StartedImport(
+        variable = VariableBackend(retry_record_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index))
+        RetryRecordStore(backend=variable, log=self.log).write(
+            RetryRecord(
                 import_id=earlier,
                 sha256=hashlib.sha256(upload.content).hexdigest(),
                 size=len(upload.content),
@@ -707,7 +707,7 @@ def test_mapped_uploads_feed_one_sensor_and_one_status_read(connections, mode):
     else:
         assert set(connections.status_request_sizes()) == {3}  # every check asked for all three
     for index in range(3):
-        assert started_import(dag_run, "start", index) is None  # each upload's record, deleted on success
+        assert retry_record(dag_run, "start", index) is None  # each upload's record, deleted on success
 
 
 def test_mapped_ids_rendered_as_text_are_refused_before_any_status_request(connections):
@@ -865,7 +865,7 @@ def test_the_import_operator_finds_its_group_by_folder_path(connections):
     uploads = connections.requests_to(IMPORT_USERS_PATH)
     assert len(uploads) == 2  # one per task: the retry resumed its import
     assert {json.loads(r.headers["x-mc-arg"])["data"][0]["groupId"] for r in uploads} == {sales.id}
-    assert started_import(dag_run, "import_and_wait") is None
+    assert retry_record(dag_run, "import_and_wait") is None
 
 
 @pytest.mark.parametrize("group_name", ["Sales", "sales", "Nowhere/Sales"])
@@ -904,7 +904,7 @@ def test_a_deferred_import_without_a_check_first_keeps_its_result_and_cleans_up_
     assert xcom(dag_run, "import_users", key="import_id") == import_id
     final = xcom(dag_run, "import_users")
     assert (final["id"], final["status"], final["successfulImportedUsers"]) == (import_id, "completed", 2)
-    assert started_import(dag_run) is None
+    assert retry_record(dag_run) is None
     # The task resumed on a worker deleted its record, which on 3.3 lives in task state: no Variable.
     assert variables_written == ([] if TASK_STATE else ["set", "set", "delete"])
     # check_before_deferring=False: no status request (nor token) from the worker, only the triggerer's.

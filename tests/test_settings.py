@@ -6,8 +6,9 @@ import httpx
 import pytest
 import requests
 
+from airflow_provider_mimecast.base_url import parse_base_url
 from airflow_provider_mimecast.errors import MimecastConfigurationError
-from airflow_provider_mimecast.settings import AuthType, MimecastSettings, parse_base_url
+from airflow_provider_mimecast.settings import AuthType, MimecastSettings
 
 SECRET_KEY = "dGVzdC1zZWNyZXQta2V5LWJ5dGVz"
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mimecast.completion import check_again_in, completed_result, event_result
 from airflow_provider_mimecast.errors import (
     FailureDetail,
     MimecastApiError,
@@ -24,6 +23,7 @@ from airflow_provider_mimecast.errors import (
     MimecastTransportError,
 )
 from airflow_provider_mimecast.status import ImportState, ImportStatus, all_completed, normalize_import_ids
+from airflow_provider_mimecast.wait_outcome import check_again_in, completed_result, event_result
 
 ITEM = {
     "id": "imp-1",
@@ -211,7 +211,7 @@ def test_random_items_raise_only_invalid_response():
         json.dumps(status.as_dict())
 
 
-# What a finished wait means (completion.py): partial imports and counts that cannot be right.
+# What a finished wait means (wait_outcome.py): partial imports and counts that cannot be right.
 
 
 class RecordingLog:

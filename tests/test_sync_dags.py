@@ -21,7 +21,7 @@ from airflow_provider_mimecast.testing.simulator import (
     MimecastSimulator,
 )
 from tests.conftest import oauth_connection
-from tests.test_dags import run, started_import, states, try_number, xcom
+from tests.test_dags import retry_record, run, states, try_number, xcom
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -136,7 +136,7 @@ def test_an_approved_run_goes_through(connections, tmp_path):
     assert addresses(connections, group_id) == sorted(e for e, _ in staff[:3])
     assert xcom(dag_run, "sync", key="import_plan")["remove"] == 47
     assert xcom(dag_run, "sync", key="not_in_group") == {"count": 0, "addresses": []}
-    assert started_import(dag_run, "sync") is None
+    assert retry_record(dag_run, "sync") is None
 
 
 @pytest.mark.parametrize("max_removals", ["lots", "None", "-3"])
@@ -310,7 +310,7 @@ def test_remove_missing_converges_after_a_retry_cut_at_each_step(connections, tm
         for r in connections.requests_to(REMOVE_GROUP_MEMBER_PATH)
     ]
     assert sorted(removed) == sorted(e for e, _ in LEAVERS)
-    assert started_import(dag_run, "sync") is None
+    assert retry_record(dag_run, "sync") is None
 
 
 def test_remove_missing_after_a_deferred_wait(deferring, tmp_path):
@@ -374,3 +374,24 @@ def test_remove_missing_leaves_a_whole_domain_in_the_group(connections, tmp_path
         "type": "created_manually",
     } in connections.group_members(group_id)
     assert len(connections.requests_to(REMOVE_GROUP_MEMBER_PATH)) == len(LEAVERS)
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_not_in_group_of_each_mapped_import_names_its_own_rejected_rows(deferring, mode):
+    from tests.dags.mimecast_sync_test_dags import MAPPED_SYNC_ROWS
+
+    dag_run = run(f"mimecast_test_sync_mapped_{mode}")
+    tis = sorted(dag_run.get_task_instances(), key=lambda ti: ti.map_index)
+    assert [(ti.map_index, str(getattr(ti.state, "value", ti.state))) for ti in tis] == [
+        (0, "success"),
+        (1, "success"),
+    ]
+    for ti, (group_name, rows) in zip(tis, MAPPED_SYNC_ROWS.items(), strict=True):
+        rejected = [row["email"] for row in rows if row["email"].startswith("rejected")]
+        assert ti.xcom_pull(task_ids="sync", key="not_in_group", map_indexes=ti.map_index) == {
+            "count": len(rejected),
+            "addresses": rejected,
+        }
+        group = next(g for g in deferring.groups() if g.name == group_name)
+        landed = sorted(row["email"] for row in rows if not row["email"].startswith("rejected"))
+        assert addresses(deferring, group.id) == landed

@@ -7,7 +7,6 @@ group"). The decisions are the pure :mod:`~airflow_provider_mimecast.sync_plan` 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,13 +28,12 @@ from airflow_provider_mimecast.sync_plan import (
     not_in_group_report,
     plan_import,
 )
-from airflow_provider_mimecast.uploads import Upload, load_upload
+from airflow_provider_mimecast.uploads import Upload
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_mimecast.hooks.mimecast import MimecastHook
-    from airflow_provider_mimecast.operators.retry_record import RetryRecord
 
 T = TypeVar("T")
 #: Addresses named in a failure's message.
@@ -201,7 +199,7 @@ class GroupSync:
         XCom ``not_in_group`` and, with ``remove_missing``, remove the members the file lacks. A partial
         import that ``finish`` refuses (``fail_on_partial_import``) fails naming the users not in the group.
         """
-        outcome = _Outcome(finish)
+        outcome = Outcome(finish)
         if self.upload.file_type == "xls":  # its rows cannot be read (remove_missing refused it earlier)
             self.log.warning("The import's file is xls, whose rows cannot be read: no not_in_group report")
             return outcome.replay()
@@ -276,43 +274,7 @@ class GroupSync:
         context["ti"].xcom_push(key="removed", value=not_in_group_report(removed))
 
 
-def after_resumed_import(operator: Any, context: Context, ledger: RetryRecord, finish: Callable[[], T]) -> T:
-    """:meth:`GroupSync.after_import` for a task resumed after its deferred wait. The file is read again
-    and must be the one uploaded (its digest in the retry record), else ``not_in_group`` is not reported
-    and ``remove_missing`` refuses to remove anyone. An error or a timeout of the wait raises first.
-
-    :param operator: the import operator (its ``source``, ``remove_missing``, ``_sync``).
-    :param ledger: the task's retry record, which holds the upload's digest and group.
-    :param finish: turns the wait's event into the task's result.
-    """
-    outcome = _Outcome(finish)
-    why = None
-    try:
-        record = ledger.read()
-        upload = load_upload(
-            operator.source, file_type=operator.file_type, invalid_rows=operator.invalid_rows
-        )
-    except MimecastError as error:
-        record, why = None, f"it cannot be read again ({error})"
-    if why is None and (record is None or not record.import_id):
-        why = "this task's record of its upload is gone"
-    elif why is None and record is not None and record.sha256 != upload_digest(upload):
-        why = f"it changed since the upload (then sha256 {record.sha256}, now {upload_digest(upload)})"
-    if why is None and record is not None:
-        sync: GroupSync = operator._sync(upload, str(record.arguments.get("group_id", "")))
-        return sync.after_import(context, outcome.replay)
-    if operator.remove_missing:
-        raise MimecastSyncGuardError(
-            "The import completed, but remove_missing removed no one: the file is no longer the one uploaded, "
-            f"as {why}. Run the task again with the file as it was, or remove the leavers yourself"
-        )
-    operator.log.warning(
-        "The group is not read after the import (no not_in_group): the import's file %s", why
-    )
-    return outcome.replay()
-
-
-class _Outcome:
+class Outcome:
     """What turning a completed wait into the task's result gave: the result, or the partial import that
     ``fail_on_partial_import`` refuses (read the group first, then raise it). Any other error raises at once.
     """
@@ -329,10 +291,6 @@ class _Outcome:
         if self.failed is not None:
             raise self.failed
         return self.result
-
-
-def upload_digest(upload: Upload) -> str:
-    return hashlib.sha256(upload.content).hexdigest()
 
 
 def _refused(error: MimecastError) -> bool:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_mimecast.completion import log_statuses
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.status import normalize_import_ids
+from airflow_provider_mimecast.wait_outcome import log_statuses
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg

@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseOperator, conf
+from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_mimecast.completion import (
-    check_again_in,
-    completed_result,
-    event_result,
-    log_statuses,
-)
 from airflow_provider_mimecast.endpoints import IMPORT_USERS
-from airflow_provider_mimecast.errors import (
-    MimecastConfigurationError,
-    MimecastError,
-    MimecastUploadNotRetriedError,
-    certainly_not_executed,
-)
+from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastError, certainly_not_executed
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.import_file import SHOWN_IN_MESSAGE, check_invalid_rows
-from airflow_provider_mimecast.operators.group_sync import GroupSync, after_resumed_import, check_sync_options
+from airflow_provider_mimecast.operators.group_sync import GroupSync, check_sync_options
 from airflow_provider_mimecast.operators.lineage import ImportLineageMixin
-from airflow_provider_mimecast.operators.retry_record import RetryRecord, StartedImport
+from airflow_provider_mimecast.operators.record_store import RetryRecordStore
+from airflow_provider_mimecast.operators.retry_record import RetryRecord, after_resumed_import, resumed_import
 from airflow_provider_mimecast.outlets import note_started, report_result
-from airflow_provider_mimecast.status import ImportStatus, all_completed
+from airflow_provider_mimecast.sensors.import_wait import ImportWait
 from airflow_provider_mimecast.sync_guard import DEFAULT_MAX_REMOVALS
-from airflow_provider_mimecast.triggers.import_status import defer_until_completed
 from airflow_provider_mimecast.uploads import Upload, load_upload
+from airflow_provider_mimecast.wait_outcome import event_result
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -183,30 +170,18 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
     def hook(self) -> MimecastHook:
         return MimecastHook(self.mimecast_conn_id, **self.hook_params)
 
-    @cached_property
-    def status_hook(self) -> MimecastHook:
-        """The hook of the wait's checks: a deferrable wait leaves a rate limit to the triggerer."""
-        if not self.deferrable:
-            return self.hook
-        return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "retry_rate_limits": False})
-
     def execute(self, context: Context) -> Any:
         upload = load_upload(self.source, file_type=self.file_type, invalid_rows=self.invalid_rows)
         self._log_rows(upload)
-        # Resolved on every try, before the ledger compares arguments: a group renamed or moved between
-        # tries is a different destination, and the ledger records the ID that was used.
+        # Resolved on every try, before the retry record compares arguments: a group renamed or moved
+        # between tries is a different destination, and the record keeps the ID that was used.
         group_id = self._group_id()
-        ledger = RetryRecord.for_task(context, self.log)
-        wanted = StartedImport(
-            import_id="",
-            sha256=hashlib.sha256(upload.content).hexdigest(),
-            size=len(upload.content),
-            arguments=self._arguments(upload, group_id),
-            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            try_number=ledger.try_number,
-        )
+        record_store = RetryRecordStore.for_task(context, self.log)
+        wanted = RetryRecord.before_upload(upload, self._arguments(upload, group_id), record_store.try_number)
         sync = self._sync(upload, group_id)
-        import_id = self._resumed_import(ledger, wanted)
+        import_id = resumed_import(
+            record_store, wanted, retry_ambiguous_failures=self.retry_ambiguous_failures, log=self.log
+        )
         if import_id is None:
             # The plan and its deletion guard come right before an upload, not before a resumed import.
             planned = sync.before_upload(
@@ -214,17 +189,17 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             )
             if planned is not None:
                 return planned
-            import_id = self._upload(upload, group_id, ledger, wanted)
+            import_id = self._upload(upload, group_id, record_store, wanted)
         note_started(self, import_id, group_id=group_id)
         context["ti"].xcom_push(key="import_id", value=import_id)
         if self.invalid_rows == "drop":
             context["ti"].xcom_push(key="upload_rows", value=upload.rows_report())
         if not self.wait_for_completion:
-            ledger.delete()
+            record_store.delete()
             report_result(self, context, import_id, group_id=group_id, with_group=True)
             return import_id
         result = sync.after_import(context, lambda: self._wait(import_id))
-        ledger.delete()
+        record_store.delete()
         report_result(self, context, result, group_id=group_id, with_group=True)
         return result
 
@@ -240,57 +215,11 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             log=self.log,
         )
 
-    # -- one import per task instance, however Airflow retries ---------------------------------------
-
-    def _resumed_import(self, ledger: RetryRecord, wanted: StartedImport) -> str | None:
-        """The import an earlier try of this task instance started with the same upload, or None to upload.
-
-        Raises when an earlier try may have reached Mimecast with the same upload but never learned the
-        import's ID, unless ``retry_ambiguous_failures`` accepts the risk of a duplicate.
-        """
-        earlier = ledger.read()
-        if earlier is None:
-            return None
-        if not earlier.same_upload(wanted):
-            self.log.warning(
-                "An earlier try of this task %s, but %s: uploading anew as a new import (%s)",
-                f"started Mimecast import {earlier.import_id}" if earlier.import_id else "began an upload",
-                earlier.difference(wanted),
-                "which goes on in Mimecast" if earlier.import_id else "the earlier one may exist in Mimecast",
-            )
-            return None
-        if earlier.import_id:
-            self.log.info(
-                "Mimecast import %s was started by an earlier try of this task with the same content "
-                "(sha256 %s): resuming it instead of uploading again (%s)",
-                earlier.import_id,
-                earlier.sha256,
-                ledger.where,
-            )
-            return earlier.import_id
-        interrupted = (
-            f"Try {earlier.try_number or '?'} of this task began uploading the same file "
-            f"(sha256 {earlier.sha256}) at {earlier.started_at or 'an unknown time'} and never learned "
-            "whether Mimecast accepted it (the try was interrupted, e.g. by execution_timeout or a lost "
-            "worker, or the answer did not say)"
-        )
-        if self.retry_ambiguous_failures:
-            self.log.warning(
-                "%s. Uploading it again on purpose (retry_ambiguous_failures=True): if the earlier upload "
-                "reached Mimecast, this starts a DUPLICATE import",
-                interrupted,
-            )
-            return None
-        raise MimecastUploadNotRetriedError(
-            f"{interrupted}. Not uploading again, to avoid a duplicate import: check the Mimecast console's "
-            f"directory import list for an import started then. If there is none, {ledger.how_to_delete} "
-            "and clear the task to upload again; if there is one, wait for it with "
-            "MimecastImportStatusSensor. Or pass retry_ambiguous_failures=True to upload again regardless"
-        )
-
-    def _upload(self, upload: Upload, group_id: str, ledger: RetryRecord, wanted: StartedImport) -> str:
+    def _upload(
+        self, upload: Upload, group_id: str, record_store: RetryRecordStore, wanted: RetryRecord
+    ) -> str:
         """Upload after recording the intent, so that a try interrupted mid-upload is known to a retry."""
-        ledger.record_intent(wanted)
+        record_store.record_intent(wanted)
         if self.clear_group:
             self.log.warning("clear_group=True: Mimecast empties group %s before importing", group_id)
         try:
@@ -306,9 +235,9 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
         except MimecastError as error:
             if certainly_not_executed(error, path=IMPORT_USERS.path):
                 # Nothing reached Mimecast: Airflow's retry may upload as if this try never happened.
-                ledger.delete()
+                record_store.delete()
             raise
-        ledger.write(replace(wanted, import_id=import_id))
+        record_store.write(replace(wanted, import_id=import_id))
         return import_id
 
     def _log_rows(self, upload: Upload) -> None:
@@ -350,68 +279,33 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
         }
 
     def _wait(self, import_id: str) -> dict[str, Any] | list[dict[str, Any]]:
-        deadline = time.monotonic() + self.timeout
-        if self.deferrable and not self.check_before_deferring:
-            self._defer(import_id)
-        while True:
-            statuses, rate_limited_for = self._statuses(import_id)
-            if statuses is not None:
-                log_statuses(self.log, statuses)
-            if statuses is not None and all_completed(statuses):
-                return completed_result(
-                    statuses, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
-                )
-            if self.deferrable:
-                self._defer(import_id)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                last = statuses[0].summary() if statuses else "its status was not seen"
-                raise AirflowSensorTimeout(
-                    f"Mimecast import {import_id} did not complete within {self.timeout:.0f} s "
-                    f"({last}); it goes on in Mimecast: clearing this task resumes "
-                    "waiting on it, or wait for it with MimecastImportStatusSensor"
-                )
-            time.sleep(min(max(self.poll_interval, rate_limited_for), remaining))
-
-    def _defer(self, import_id: str) -> NoReturn:
-        """Wait in the triggerer; the task always resumes on a worker, in :meth:`execute_complete`."""
-        defer_until_completed(
+        """Wait for the import as the sensor does (:mod:`~airflow_provider_mimecast.sensors.import_wait`);
+        deferred, the task always resumes on a worker, in :meth:`execute_complete`.
+        """
+        return ImportWait(
             self,
-            import_ids=[import_id],
             mimecast_conn_id=self.mimecast_conn_id,
+            hook_params=self.hook_params,
             poll_interval=self.poll_interval,
             timeout=self.timeout,
-            hook_params=self.hook_params,
-            checked_first=self.check_before_deferring,
-        )
-
-    def _statuses(self, import_id: str) -> tuple[list[ImportStatus] | None, float]:
-        """The import's status, or None and how long to wait when Mimecast should be asked again later:
-        a rate limit (checked again at its reset) or, when deferrable, a transient failure (the trigger
-        rides it out); as the sensor does.
-        """
-        try:
-            return self.status_hook.get_import_status([import_id]), 0.0
-        except MimecastError as error:
-            wait = check_again_in(error, costs_no_worker=self.deferrable)
-            if wait is None:
-                raise
-            later = "in the triggerer" if self.deferrable else f"in {wait:.0f} s"
-            self.log.warning("Mimecast could not be checked (%s); checking again %s", error, later)
-            return None, wait
+            deferrable=self.deferrable,
+            check_before_deferring=self.check_before_deferring,
+        ).until_completed(import_id, fail_on_partial_import=self.fail_on_partial_import)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""
-        ledger = RetryRecord.for_task(context, self.log)
+        record_store = RetryRecordStore.for_task(context, self.log)
         result = after_resumed_import(
             self,
             context,
-            ledger,
+            record_store,
             lambda: event_result(
                 event, single=True, fail_on_partial_import=self.fail_on_partial_import, log=self.log
             ),
         )
-        group_id = ledger.recorded_group_id() or self.group_id  # resolved from group_name before deferring
-        ledger.delete()
+        group_id = (
+            record_store.recorded_group_id() or self.group_id
+        )  # resolved from group_name before deferring
+        record_store.delete()
         report_result(self, context, result, group_id=group_id, with_group=True)
         return result

@@ -1,37 +1,56 @@
 """The retry record of :class:`~airflow_provider_mimecast.operators.import_users.MimecastImportUsersOperator`:
 the upload one task instance made, kept across tries so that a later try resumes its import or refuses to
-upload again (docs/importing.rst, "No duplicate imports"): in the task instance's task state on Airflow 3.3+,
-in an Airflow Variable before (:mod:`~airflow_provider_mimecast.operators.record_store`).
+upload again (docs/importing.rst, "No duplicate imports").
+
+This module holds the record (:class:`RetryRecord`) and the decisions taken from it, with their messages:
+resume, refuse or upload (:func:`resumed_import`), and after a deferred wait whether the file is still the
+one imported (:func:`after_resumed_import`). :mod:`~airflow_provider_mimecast.operators.record_store` reads
+and writes it (in the task instance's task state on Airflow 3.3+, in an Airflow Variable before).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_mimecast.errors import MimecastError
-from airflow_provider_mimecast.operators.record_store import (
-    NotARecord,
-    RecordStore,
-    TaskStateRecordStore,
-    VariableRecordStore,
+from airflow_provider_mimecast.errors import (
+    MimecastError,
+    MimecastSyncGuardError,
+    MimecastUploadNotRetriedError,
 )
+from airflow_provider_mimecast.operators.group_sync import Outcome
+from airflow_provider_mimecast.uploads import Upload, load_upload
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["VARIABLE_PREFIX", "RetryRecord", "StartedImport", "started_import_key"]
+    from airflow_provider_mimecast.operators.group_sync import GroupSync
+    from airflow_provider_mimecast.operators.record_store import RetryRecordStore
+
+__all__ = [
+    "VARIABLE_PREFIX",
+    "RetryRecord",
+    "after_resumed_import",
+    "file_changed_since",
+    "resumed_import",
+    "retry_record_key",
+    "upload_digest",
+]
 
 
-#: Prefix of the Variables that remember started imports across tries. No "/": Airflow 3.0's Execution API
-#: answers 404 for a Variable key holding one (its routes take the key as one path segment).
+T = TypeVar("T")
+
+#: Prefix of the Variables that hold retry records. No "/": Airflow 3.0's Execution API answers 404 for a
+#: Variable key holding one (its routes take the key as one path segment).
 VARIABLE_PREFIX = "mimecast_import_users."
 
 
-def started_import_key(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> str:
-    """The Variable key under which a task instance keeps the import it started, until it succeeds.
+def retry_record_key(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> str:
+    """The Variable key under which a task instance keeps its retry record, until it succeeds.
 
     A hash of the exact identity: it cannot collide across DAGs, tasks, runs or map indexes, whatever
     characters they hold, and stays within Variable's 250-character key limit.
@@ -45,10 +64,15 @@ def started_import_key(dag_id: str, task_id: str, run_id: str, map_index: int | 
     return VARIABLE_PREFIX + hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
 
 
+def upload_digest(upload: Upload) -> str:
+    """The SHA-256 of the bytes sent, by which a later try knows the same upload."""
+    return hashlib.sha256(upload.content).hexdigest()
+
+
 @dataclass(frozen=True)
-class StartedImport:
-    """An upload a try of the task made, as kept in its Variable (JSON): recorded before it is sent,
-    with ``import_id`` empty until Mimecast's answer gives it.
+class RetryRecord:
+    """The upload a try of the task made, as stored (a JSON object): recorded before it is sent, with
+    ``import_id`` empty until Mimecast's answer gives it.
     """
 
     import_id: str
@@ -59,10 +83,33 @@ class StartedImport:
     started_at: str = ""
     try_number: int = 0
 
-    def same_upload(self, other: StartedImport) -> bool:
+    @classmethod
+    def before_upload(cls, upload: Upload, arguments: dict[str, Any], try_number: int) -> RetryRecord:
+        """The record of ``upload``, about to be sent now by try ``try_number``.
+
+        :param upload: the checked file.
+        :param arguments: what besides the bytes makes two uploads the same import.
+        :param try_number: the running try.
+        """
+        return cls(
+            import_id="",
+            sha256=upload_digest(upload),
+            size=len(upload.content),
+            arguments=arguments,
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            try_number=try_number,
+        )
+
+    @property
+    def group_id(self) -> str | None:
+        """The destination group of the recorded upload."""
+        group_id = self.arguments.get("group_id")
+        return group_id if isinstance(group_id, str) else None
+
+    def same_upload(self, other: RetryRecord) -> bool:
         return self.sha256 == other.sha256 and self.arguments == other.arguments
 
-    def difference(self, now: StartedImport) -> str:
+    def difference(self, now: RetryRecord) -> str:
         if self.sha256 != now.sha256:
             return (
                 f"the content differs (then sha256 {self.sha256}, {self.size} bytes; now sha256 "
@@ -78,12 +125,8 @@ class StartedImport:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> StartedImport:
-        return cls.from_value(json.loads(text))
-
-    @classmethod
-    def from_value(cls, value: dict[str, Any]) -> StartedImport:
-        started = cls(
+    def from_value(cls, value: dict[str, Any]) -> RetryRecord:
+        record = cls(
             import_id=value["import_id"],
             sha256=value["sha256"],
             size=value["size"],
@@ -92,203 +135,116 @@ class StartedImport:
             try_number=value.get("try_number", 0),
         )
         if not (
-            isinstance(started.import_id, str)
-            and isinstance(started.sha256, str)
-            and started.sha256
-            and isinstance(started.arguments, dict)
-            and isinstance(started.started_at, str)
-            and isinstance(started.try_number, int)
+            isinstance(record.import_id, str)
+            and isinstance(record.sha256, str)
+            and record.sha256
+            and isinstance(record.arguments, dict)
+            and isinstance(record.started_at, str)
+            and isinstance(record.try_number, int)
         ):
             raise ValueError("import_id must be a string, sha256 a non-empty one, and arguments an object")
-        return started
+        return record
 
 
-class RetryRecord:
-    """The record of the upload one task instance made, so that a later try can resume or refuse.
+def resumed_import(
+    store: RetryRecordStore, wanted: RetryRecord, *, retry_ambiguous_failures: bool, log: Any
+) -> str | None:
+    """The import an earlier try of this task instance started with the same upload, or None to upload.
 
-    Airflow clears XComs between tries, but neither task state nor Variables. The store is the task
-    instance's task state where Airflow offers it (3.3+), else the Variable :func:`started_import_key`.
-    On 3.3 a later try also honours a Variable record that an earlier try wrote before the upgrade, and
-    deletes it on success. Only the task, on a worker, reads and deletes the record (the operator never
-    ends in the triggerer). Every store error is handled here: none escapes as anything but a
-    :class:`MimecastError`.
+    Raises when an earlier try may have reached Mimecast with the same upload but never learned the
+    import's ID, unless ``retry_ambiguous_failures`` accepts the risk of a duplicate.
 
+    :param store: the task instance's retry record.
+    :param wanted: the record of the upload this try would make.
+    :param retry_ambiguous_failures: the operator's argument: upload again after an interrupted upload.
     :param log: the task's logger.
-    :param store: where the record is; None keeps none (no task instance to key it by).
-    :param try_number: the running try.
-    :param legacy: a Variable an earlier try may have written before an upgrade to task state.
     """
-
-    def __init__(
-        self,
-        *,
-        log: Any,
-        store: RecordStore | None = None,
-        try_number: int = 1,
-        legacy: VariableRecordStore | None = None,
-    ) -> None:
-        self.store = store
-        self.legacy = legacy
-        self._read_from: RecordStore | None = None
-        self.try_number = try_number
-        self.log = log
-
-    @property
-    def where(self) -> str:
-        """Where the record is (the store it was read from, if another)."""
-        store = self._read_from or self.store
-        return store.where if store else "nowhere (no task instance)"
-
-    @property
-    def how_to_delete(self) -> str:
-        store = self._read_from or self.store
-        return store.how_to_delete if store else ""
-
-    @classmethod
-    def for_task(cls, context: Context, log: Any) -> RetryRecord:
-        """The record of the task instance ``context`` runs."""
-        ti = context["ti"]
-        dag_id, task_id, run_id = (getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id"))
-        map_index = getattr(ti, "map_index", -1)
-        if not (
-            isinstance(dag_id, str) and isinstance(task_id, str) and isinstance(run_id, str)
-        ) or not isinstance(map_index, int | None):
-            # execute() called by hand with a stand-in context (a DAG's unit test): there is no retry.
-            log.warning("The context names no task instance: a retry could not resume this import")
-            return cls(log=log)
-        mapped = f" map index {map_index}" if map_index is not None and map_index >= 0 else ""
-        key = started_import_key(dag_id, task_id, run_id, map_index)
-        variable = VariableRecordStore(
-            key,
-            description=(
-                f"Mimecast upload by {dag_id}.{task_id}{mapped} in run {run_id}; a retry resumes its import "
-                "(or refuses to upload again if its ID is missing). Deleted when the task succeeds."
-            ),
+    earlier = store.read()
+    if earlier is None:
+        return None
+    if not earlier.same_upload(wanted):
+        log.warning(
+            "An earlier try of this task %s, but %s: uploading anew as a new import (%s)",
+            f"started Mimecast import {earlier.import_id}" if earlier.import_id else "began an upload",
+            earlier.difference(wanted),
+            "which goes on in Mimecast" if earlier.import_id else "the earlier one may exist in Mimecast",
         )
-        try_number = getattr(ti, "try_number", None) or 1
-        accessor = context.get("task_state_store")
-        if accessor is None:
-            return cls(try_number=try_number, log=log, store=variable)
-        state = TaskStateRecordStore(
-            accessor,
-            dag_id=dag_id,
-            run_id=run_id,
-            task_id=task_id,
-            map_index=-1 if map_index is None else map_index,
+        return None
+    if earlier.import_id:
+        log.info(
+            "Mimecast import %s was started by an earlier try of this task with the same content "
+            "(sha256 %s): resuming it instead of uploading again (%s)",
+            earlier.import_id,
+            earlier.sha256,
+            store.where,
         )
-        # The first try of a task instance has no earlier try whose Variable it could find.
-        legacy = variable if try_number > 1 else None
-        return cls(try_number=try_number, log=log, store=state, legacy=legacy)
+        return earlier.import_id
+    interrupted = (
+        f"Try {earlier.try_number or '?'} of this task began uploading the same file "
+        f"(sha256 {earlier.sha256}) at {earlier.started_at or 'an unknown time'} and never learned "
+        "whether Mimecast accepted it (the try was interrupted, e.g. by execution_timeout or a lost "
+        "worker, or the answer did not say)"
+    )
+    if retry_ambiguous_failures:
+        log.warning(
+            "%s. Uploading it again on purpose (retry_ambiguous_failures=True): if the earlier upload "
+            "reached Mimecast, this starts a DUPLICATE import",
+            interrupted,
+        )
+        return None
+    raise MimecastUploadNotRetriedError(
+        f"{interrupted}. Not uploading again, to avoid a duplicate import: check the Mimecast console's "
+        f"directory import list for an import started then. If there is none, {store.how_to_delete} "
+        "and clear the task to upload again; if there is one, wait for it with "
+        "MimecastImportStatusSensor. Or pass retry_ambiguous_failures=True to upload again regardless"
+    )
 
-    def read(self) -> StartedImport | None:
-        if self.store is None:
-            return None
-        started = self._read(self.store)
-        if started is not None or self.legacy is None:
-            return started
-        started = self._read(self.legacy)
-        if started is not None:
-            self._read_from = self.legacy
-            self.log.info(
-                "The record of an earlier try is in %s (written before Airflow offered task state): "
-                "honouring it, and deleting it when the task succeeds",
-                self.legacy.where,
-            )
-        return started
 
-    def recorded_group_id(self) -> str | None:
-        """The destination group of the recorded upload, or None (no record, or an unreadable one)."""
-        try:
-            started = self.read()
-        except MimecastError:
-            return None
-        group_id = started.arguments.get("group_id") if started else None
-        return group_id if isinstance(group_id, str) else None
+def file_changed_since(record: RetryRecord | None, upload: Upload) -> str | None:
+    """Why ``upload`` (the file read again after a deferred wait) is not the one ``record`` says was
+    imported, or None when it is.
 
-    def _read(self, store: RecordStore) -> StartedImport | None:
-        try:
-            value = store.get()
-        except NotARecord as error:
-            self.log.warning(
-                "%s does not hold a started import (%s): ignoring it and uploading", store.where, error
-            )
-            return None
-        except Exception as error:
-            if self.try_number <= 1:
-                # The first try of a task instance cannot find an import of its own: nothing is lost.
-                self.log.warning("Could not read %s (%s); first try, so uploading", store.where, error)
-                return None
-            raise MimecastError(
-                f"Could not read {store.where} to check whether an earlier try of this task already "
-                f"started a Mimecast import ({type(error).__name__}: {error}). Not uploading, to avoid a "
-                "duplicate import; a retry checks again"
-            ) from error
-        if value is None:
-            return None
-        try:
-            return StartedImport.from_value(value)
-        except (ValueError, KeyError, TypeError) as error:
-            self.log.warning(
-                "%s does not hold a started import (%s): ignoring it and uploading", store.where, error
-            )
-            return None
+    :param record: the task instance's retry record, None when it is gone.
+    :param upload: the file as it reads now.
+    """
+    if record is None or not record.import_id:
+        return "this task's record of its upload is gone"
+    if record.sha256 != upload_digest(upload):
+        return f"it changed since the upload (then sha256 {record.sha256}, now {upload_digest(upload)})"
+    return None
 
-    def record_intent(self, wanted: StartedImport) -> None:
-        """Record the upload about to be sent; raise, before anything is sent, if that fails."""
-        if self.store is None:
-            return
-        try:
-            self.store.set(asdict(wanted))
-        except Exception as error:
-            raise MimecastError(
-                f"Could not record the upload in {self.store.where} before sending it "
-                f"({type(error).__name__}: {error}). Not uploading: without the record, a retry after an "
-                "interrupted upload could start a duplicate import; nothing was sent, and a retry tries again"
-            ) from error
 
-    def write(self, started: StartedImport) -> None:
-        """Add the import's ID to the record; the import goes on (and is returned) if that fails."""
-        if self.store is None:
-            return
-        try:
-            self.store.set(asdict(started))
-        except Exception as error:
-            # The import runs in Mimecast whatever happens here; the record still says an upload was in
-            # flight, so a retry refuses to upload again rather than resume it.
-            self.log.error(
-                "MIMECAST IMPORT %s STARTED, but recording its ID in %s failed (%s: %s). The task "
-                "goes on with this import; if it is retried, it will refuse to upload again instead of "
-                "resuming the import. To let a retry resume it, set %s to the value %s",
-                started.import_id,
-                self.store.where,
-                type(error).__name__,
-                error,
-                self.store.where,
-                json.dumps(asdict(started), sort_keys=True),
-            )
+def after_resumed_import(
+    operator: Any, context: Context, record_store: RetryRecordStore, finish: Callable[[], T]
+) -> T:
+    """:meth:`~.group_sync.GroupSync.after_import` for a task resumed after its deferred wait. The file is
+    read again and must be the one uploaded (its digest in the retry record), else ``not_in_group`` is not
+    reported and ``remove_missing`` refuses to remove anyone. An error or a timeout of the wait raises first.
 
-    def delete(self) -> None:
-        """Delete the record (on success), and an earlier try's Variable still there after an upgrade."""
-        for store in (self.store, self._read_from or self._legacy_left()):
-            if store is None:
-                continue
-            try:
-                store.delete()
-            except Exception as error:
-                self.log.warning(
-                    "Could not delete %s (%s: %s): %s by hand, or clearing this task will resume the "
-                    "finished import (or refuse to upload) rather than upload again",
-                    store.where,
-                    type(error).__name__,
-                    error,
-                    store.how_to_delete,
-                )
-
-    def _legacy_left(self) -> VariableRecordStore | None:
-        """The earlier tries' Variable if it still holds something (a retry on 3.3 that did not read it)."""
-        if self.legacy is None:
-            return None
-        try:
-            return self.legacy if self.legacy.get() is not None else None
-        except Exception:  # unreadable or not a record: try deleting it all the same
-            return self.legacy
+    :param operator: the import operator (its ``source``, ``remove_missing``, ``_sync``).
+    :param record_store: the task's retry record, which holds the upload's digest and group.
+    :param finish: turns the wait's event into the task's result.
+    """
+    outcome = Outcome(finish)
+    why: str | None
+    try:
+        record = record_store.read()
+        upload = load_upload(
+            operator.source, file_type=operator.file_type, invalid_rows=operator.invalid_rows
+        )
+    except MimecastError as error:
+        why = f"it cannot be read again ({error})"
+    else:
+        why = file_changed_since(record, upload)
+        if why is None and record is not None:
+            sync: GroupSync = operator._sync(upload, str(record.arguments.get("group_id", "")))
+            return sync.after_import(context, outcome.replay)
+    if operator.remove_missing:
+        raise MimecastSyncGuardError(
+            "The import completed, but remove_missing removed no one: the file is no longer the one uploaded, "
+            f"as {why}. Run the task again with the file as it was, or remove the leavers yourself"
+        )
+    operator.log.warning(
+        "The group is not read after the import (no not_in_group): the import's file %s", why
+    )
+    return outcome.replay()

@@ -18,28 +18,13 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_mimecast.completion import (
-    check_again_in,
-    completed_result,
-    event_result,
-    log_statuses,
-)
-from airflow_provider_mimecast.errors import MimecastError, MimecastMissingImportsError
+from airflow_provider_mimecast.errors import MimecastMissingImportsError
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.outlets import report_result
-from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
-from airflow_provider_mimecast.triggers.import_status import (
-    MimecastImportStatusTrigger,
-    defer_until_completed,
-    deferral_timeout,
-    end_kwargs,
-)
-from airflow_provider_mimecast.triggers.task_end import EndRules, retries_left
-from airflow_provider_mimecast.triggers.triggerer_options import (
-    StartTriggerArgs,
-    refuse_end_from_trigger_with_listeners,
-    why_not_start_in_triggerer,
-)
+from airflow_provider_mimecast.sensors.import_wait import ImportWait, end_rules
+from airflow_provider_mimecast.status import all_completed, normalize_import_ids
+from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
+from airflow_provider_mimecast.wait_outcome import completed_result, event_result, log_statuses
 
 if TYPE_CHECKING:
     import datetime
@@ -121,57 +106,30 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         #: Why start_from_trigger=True could not be honoured (logged when the task starts on a worker).
         self._not_started_in_triggerer: str | None = None
         if start_from_trigger and deferrable:
-            self._start_in_triggerer()
+            native = self.has_dag() and bool(getattr(self.dag, "render_template_as_native_obj", False))
+            self._not_started_in_triggerer = self._import_wait().start_in_triggerer(
+                self.import_id, native_rendering=native
+            )
 
-    def _start_in_triggerer(self) -> None:
-        """Set Airflow's ``start_from_trigger`` and ``start_trigger_args`` where this Airflow can start this
-        task in the triggerer; else leave the task to start on a worker, saying why.
+    def _import_wait(self, context: Context | None = None) -> ImportWait:
+        """How this task waits (:mod:`~airflow_provider_mimecast.sensors.import_wait`); ``context`` tells
+        the end rules whether this try may be retried (None when the DAG is parsed).
         """
-        native = self.has_dag() and bool(getattr(self.dag, "render_template_as_native_obj", False))
-        why = why_not_start_in_triggerer(
-            {"import_id": self.import_id, "mimecast_conn_id": self.mimecast_conn_id}, native_rendering=native
-        )
-        if why is not None:
-            self._not_started_in_triggerer = why
-            self.log.warning("start_from_trigger=True, but task %s starts on a worker: %s", self.task_id, why)
-            return
-        timeout, interval = float(self.timeout), float(self.poke_interval)
-        ids = self.import_id if isinstance(self.import_id, str) else list(self.import_id)  # type: ignore[arg-type]
-        rules = self._end_rules(retries_left=bool(self.retries)) if self.end_from_trigger else None
-        self.start_from_trigger = True
-        self.start_trigger_args = StartTriggerArgs(
-            trigger_cls=f"{MimecastImportStatusTrigger.__module__}.{MimecastImportStatusTrigger.__qualname__}",
-            trigger_kwargs={
-                "import_ids": [],
-                "mimecast_conn_id": self.mimecast_conn_id,
-                "poll_interval": interval,
-                "end_time": None,
-                "hook_params": self.hook_params,
-                "timeout": timeout,
-                "import_id": ids,
-                **end_kwargs(rules),
-            },
-            next_method="execute_complete",
-            next_kwargs=None,
-            timeout=deferral_timeout(timeout, interval),
-        )
-
-    def _end_rules(self, *, retries_left: bool) -> EndRules:
-        """What the trigger needs to end the task as :meth:`execute_complete` and the skip rules would."""
-        return EndRules(
-            single=isinstance(self.import_id, str),
-            fail_on_partial_import=self.fail_on_partial_import,
-            soft_fail=self.soft_fail,
-            never_fail=self.never_fail,
-            fail_in_trigger=not retries_left,
+        return ImportWait(
+            self,
+            mimecast_conn_id=self.mimecast_conn_id,
+            hook_params=self.hook_params,
+            poll_interval=float(self.poke_interval),
+            timeout=float(self.timeout),
+            deferrable=self.deferrable,
+            check_before_deferring=self.check_before_deferring,
+            reschedule=self.reschedule,
+            end_rules=end_rules(self, context) if self.end_from_trigger else None,
         )
 
     @cached_property
     def hook(self) -> MimecastHook:
-        if self.deferrable:
-            # The worker only checks once before deferring: a rate limit is the triggerer's to wait out.
-            return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "retry_rate_limits": False})
-        return MimecastHook(self.mimecast_conn_id, **self.hook_params)
+        return self._import_wait().status_hook()
 
     @property
     def import_ids(self) -> list[str]:
@@ -201,22 +159,13 @@ class MimecastImportStatusSensor(BaseSensorOperator):
                 first = self.poke(context)
                 if first.is_done:
                     return first.xcom_value
-        defer_until_completed(
-            self,
-            import_ids=ids,
-            mimecast_conn_id=self.mimecast_conn_id,
-            poll_interval=float(self.poke_interval),
-            timeout=float(self.timeout),
-            hook_params=self.hook_params,
-            end_rules=self._end_rules(retries_left=retries_left(self, context))
-            if self.end_from_trigger
-            else None,
-            checked_first=self.check_before_deferring,
-        )
+        self._import_wait(context).defer(ids)
 
     def poke(self, context: Context) -> PokeReturnValue:
         try:
-            statuses = self._statuses_or_none()
+            statuses, check_again_in = self._import_wait(context).check(
+                self.hook, self.import_ids, raise_missing=True
+            )
         except MimecastMissingImportsError as unseen:
             # Mimecast's answer (asked twice) left some imports out: not a success, since it was not seen,
             # nor a failure, since nothing said so. Keep waiting; the timeout names them.
@@ -230,6 +179,7 @@ class MimecastImportStatusSensor(BaseSensorOperator):
             )
             return PokeReturnValue(is_done=False)
         if statuses is None:
+            self._rate_limited_until = time.monotonic() + check_again_in if check_again_in else None
             return PokeReturnValue(is_done=False)
         self._unseen_import_ids = ()
         log_statuses(self.log, statuses)
@@ -255,27 +205,7 @@ class MimecastImportStatusSensor(BaseSensorOperator):
         report_result(self, context, value)
         return value
 
-    # -- waiting out rate limits and outages (shared by every mode) -------------------------------------
-
-    def _statuses_or_none(self) -> list[ImportStatus] | None:
-        """The imports' statuses, or None when the check should simply happen again later: a rate limit
-        (every mode, next check when it resets) or, for a wait that costs no worker between checks
-        (deferrable, reschedule mode), a transient failure left after the hook's retries.
-        """
-        try:
-            return self.hook.get_import_status(self.import_ids)
-        except MimecastMissingImportsError:
-            raise  # poke's own handling: not seen, so keep waiting, and name them at the timeout
-        except MimecastError as error:
-            wait = check_again_in(error, costs_no_worker=self.deferrable or self.reschedule)
-            if wait is None:
-                raise
-            self._rate_limited_until = time.monotonic() + wait if wait else None
-            later = (
-                "in the triggerer" if self.deferrable else f"in {wait:.0f} s" if wait else "at the next poke"
-            )
-            self.log.warning("Mimecast could not be checked (%s); checking again %s", error, later)
-            return None
+    # -- waiting out rate limits (every mode) ------------------------------------------------------------
 
     def _get_next_poke_interval(
         self,

@@ -5,13 +5,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any
 
-from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_mimecast.completion import failure_message, log_statuses
 from airflow_provider_mimecast.errors import MimecastConfigurationError, is_transient
 from airflow_provider_mimecast.status import ImportStatus, all_completed, normalize_import_ids
 from airflow_provider_mimecast.triggers.poller import POLLERS, Report
@@ -22,16 +19,12 @@ from airflow_provider_mimecast.triggers.task_end import (
     task_end,
     with_payload_for_dag_test,
 )
-from airflow_provider_mimecast.triggers.triggerer_options import refuse_end_from_trigger_with_listeners
 from airflow_provider_mimecast.wait_event import ImportWaitEvent
+from airflow_provider_mimecast.wait_outcome import failure_message, log_statuses
 
 #: How long past its deadline (or past its start, for a trigger that starts after its deadline) a wait still
 #: expects the poller's last report before giving up on it.
 REPORT_GRACE_SECONDS = 60.0
-#: Extra time the triggerer allows past the trigger's own deadline before Airflow times the deferral out;
-#: the trigger normally reports the timeout itself, after its last check. Long enough for a trigger picked
-#: up late by another triggerer (after the first one died) to still make that check.
-DEFERRAL_GRACE_SECONDS = 300.0
 
 
 class MimecastImportStatusTrigger(BaseTrigger):
@@ -46,9 +39,8 @@ class MimecastImportStatusTrigger(BaseTrigger):
     :param end_time: the deadline as a Unix timestamp (seconds); None with ``timeout``.
     :param hook_params: keyword arguments for :class:`MimecastHook` (``timeout``, ``retry_delay``, ...).
     :param end_from_trigger: end the task here with Airflow's task-end events instead of resuming it on a
-        worker (docs/waiting.rst); the task's end rules come as ``single``, ``fail_on_partial_import``,
-        ``soft_fail``, ``never_fail`` and ``fail_in_trigger``
-        (:class:`~airflow_provider_mimecast.triggers.task_end.EndRules`).
+        worker (docs/waiting.rst); the task's end rules come as keyword arguments, one per field of
+        :class:`~airflow_provider_mimecast.triggers.task_end.EndRules` (``single``, ``soft_fail``, ...).
     :param started_import_key: accepted and ignored (see the constructor's comment).
     :param timeout: with ``start_from_trigger``: the deadline in seconds from when the trigger starts.
     :param import_id: with ``start_from_trigger``: the task's ``import_id`` (rendered by the triggerer where
@@ -93,21 +85,16 @@ class MimecastImportStatusTrigger(BaseTrigger):
         self.import_id = import_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "import_ids": self.import_ids,
-            "mimecast_conn_id": self.mimecast_conn_id,
-            "poll_interval": self.poll_interval,
-            "end_time": self.end_time,
-            "hook_params": self.hook_params,
-        }
-        if self.end_from_trigger:
-            kwargs["end_from_trigger"] = True
-            kwargs.update(self.end_rules.as_kwargs())
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        if self.import_id is not None:
-            kwargs["import_id"] = self.import_id
-        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
+        return f"{type(self).__module__}.{type(self).__qualname__}", trigger_kwargs(
+            import_ids=self.import_ids,
+            mimecast_conn_id=self.mimecast_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=self.end_time,
+            hook_params=self.hook_params,
+            end_rules=self.end_rules if self.end_from_trigger else None,
+            timeout=self.timeout,
+            import_id=self.import_id,
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
@@ -212,53 +199,45 @@ def _seconds(name: str, value: Any) -> float:
     return float(value)
 
 
-def deferral_timeout(timeout: float, poll_interval: float) -> timedelta:
-    """The deferral's own Airflow timeout: a backstop only, should the trigger never fire."""
-    return timedelta(seconds=timeout + poll_interval + DEFERRAL_GRACE_SECONDS)
+#: Where the triggerer finds the trigger: fixed, since deferred tasks carry it.
+TRIGGER_CLASSPATH = f"{MimecastImportStatusTrigger.__module__}.{MimecastImportStatusTrigger.__qualname__}"
 
 
-def defer_until_completed(
-    task: BaseOperator,
+def trigger_kwargs(
     *,
     import_ids: list[str],
     mimecast_conn_id: str,
     poll_interval: float,
-    timeout: float,
+    end_time: float | None,
     hook_params: dict[str, Any],
     end_rules: EndRules | None = None,
-    checked_first: bool = True,
-) -> NoReturn:
-    """Defer ``task`` to a :class:`MimecastImportStatusTrigger` whose deadline is ``timeout`` from now;
-    the task resumes in its ``execute_complete``, or with ``end_rules`` (``end_from_trigger``) ends in the
-    triggerer, which Airflow refuses when listeners are registered (raised here with the fix).
+    timeout: float | None = None,
+    import_id: Any = None,
+) -> dict[str, Any]:
+    """The trigger's kwargs, as deferred tasks carry them: the one place that builds them, for
+    :meth:`MimecastImportStatusTrigger.serialize`, a task that defers, and a task that starts in the
+    triggerer. The kwargs after ``hook_params`` appear only when used, so that a trigger without them
+    serializes as releases before them did; ``end_rules`` (``end_from_trigger``) only those not at their
+    default.
 
-    :param checked_first: whether the task checked the imports before deferring (for the log).
+    :param end_rules: the task's end rules when it ends in the triggerer (``end_from_trigger``), else None.
+    :param timeout: with ``start_from_trigger``: the deadline in seconds from when the trigger starts.
+    :param import_id: with ``start_from_trigger``: the task's ``import_id``, read instead of ``import_ids``.
+
+    The other parameters are the trigger's own (:class:`MimecastImportStatusTrigger`).
     """
+    kwargs: dict[str, Any] = {
+        "import_ids": import_ids,
+        "mimecast_conn_id": mimecast_conn_id,
+        "poll_interval": poll_interval,
+        "end_time": end_time,
+        "hook_params": hook_params,
+    }
     if end_rules is not None:
-        refuse_end_from_trigger_with_listeners(task.task_id)
-    task.log.info(
-        "Deferring %suntil Mimecast imports %s complete (timeout %.0f s)%s",
-        "" if checked_first else "without a check first (check_before_deferring=False) ",
-        import_ids,
-        timeout,
-        "; the triggerer ends the task (end_from_trigger=True)" if end_rules is not None else "",
-    )
-    task.defer(
-        trigger=MimecastImportStatusTrigger(
-            import_ids=import_ids,
-            mimecast_conn_id=mimecast_conn_id,
-            poll_interval=poll_interval,
-            end_time=time.time() + timeout,
-            hook_params=hook_params,
-            **end_kwargs(end_rules),
-        ),
-        method_name="execute_complete",
-        timeout=deferral_timeout(timeout, poll_interval),
-    )
-
-
-def end_kwargs(end_rules: EndRules | None) -> dict[str, Any]:
-    """The trigger kwargs of ``end_from_trigger`` (none without it)."""
-    if end_rules is None:
-        return {}
-    return {"end_from_trigger": True, **end_rules.as_kwargs()}
+        kwargs["end_from_trigger"] = True
+        kwargs.update(end_rules.as_kwargs())
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    if import_id is not None:
+        kwargs["import_id"] = import_id
+    return kwargs

@@ -21,7 +21,6 @@ from typing import Any
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from tenacity.wait import wait_exponential, wait_random
 
-from airflow_provider_mimecast.completion import Logger
 from airflow_provider_mimecast.errors import (
     MimecastAuthenticationError,
     MimecastConfigurationError,
@@ -35,6 +34,7 @@ from airflow_provider_mimecast.settings import MimecastSettings
 from airflow_provider_mimecast.status import ImportStatus
 from airflow_provider_mimecast.triggers.loop_health import freeze_startup_objects
 from airflow_provider_mimecast.triggers.pace import Pace
+from airflow_provider_mimecast.wait_outcome import Logger
 
 #: How far ahead of its own schedule a wait may be polled to join a batch that goes now: a quarter of
 #: its interval, at most this many seconds. Never later than its schedule.

@@ -12,23 +12,22 @@ retries even a timeout, which the sensor's own rules never retry (docs/waiting.r
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
-from airflow_provider_mimecast.completion import Logger, wait_result
 from airflow_provider_mimecast.errors import MimecastError
 from airflow_provider_mimecast.wait_event import ImportWaitEvent
-
-#: The trigger kwargs that carry a task's end rules; serialized only when ``end_from_trigger`` is on.
-END_RULES_KWARGS = ("single", "fail_on_partial_import", "soft_fail", "never_fail", "fail_in_trigger")
+from airflow_provider_mimecast.wait_outcome import Logger, wait_result
 
 
 @dataclass(frozen=True)
 class EndRules:
-    """What the task would do with the event on a worker, so that the trigger can do it instead.
+    """What the task would do with the event on a worker, so that the trigger can do it instead. Each field
+    is a trigger kwarg of the same name, serialized only with ``end_from_trigger`` and when not at its
+    default: a new end rule is one field here (and what :func:`task_end` does with it).
 
     :param single: the task was given one ID (its XCom is a dict) rather than a list.
     :param fail_on_partial_import: a completed import that left users out fails the task.
@@ -46,18 +45,15 @@ class EndRules:
 
     def as_kwargs(self) -> dict[str, Any]:
         """The trigger kwargs, the ones left at their default omitted."""
-        defaults = EndRules()
         return {
-            name: getattr(self, name)
-            for name in END_RULES_KWARGS
-            if getattr(self, name) != getattr(defaults, name)
+            field.name: getattr(self, field.name)
+            for field in fields(self)
+            if getattr(self, field.name) != field.default
         }
 
 
-def retries_left(task: Any, context: Any) -> bool:
-    """Whether Airflow may still retry this try of ``task`` (its try number is at most its retries)."""
-    try_number = getattr(context["ti"], "try_number", None) if context and "ti" in context else None
-    return bool(task.retries) and (not isinstance(try_number, int) or try_number <= task.retries)
+#: The trigger kwargs that carry a task's end rules: the fields of :class:`EndRules`, in their order.
+END_RULES_KWARGS = tuple(field.name for field in fields(EndRules))
 
 
 def task_end(wait: ImportWaitEvent, rules: EndRules, *, log: Logger) -> TriggerEvent:

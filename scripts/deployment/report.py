@@ -12,7 +12,8 @@ from statistics import mean
 
 from airflow_provider_mimecast.testing.simulator import GET_IMPORT_STATUS_PATH
 from deployment.metadata import TaskInstance
-from deployment.scenario import DAG_IDS, WAIT_DAG, WAIT_TASK, Check, Scenario
+from deployment.scenario import DAG_IDS, Scenario
+from deployment.scenario_steps import WAIT_DAG, WAIT_TASK, Check
 from deployment.traffic import TRIGGERER, WORKER, Traffic, sender, status_ids
 from deployment.variant_run import STATUS_SLACK, SUCCESS_SLACK_SECONDS, TOKEN_GOAL, Figures
 from deployment.variants import BY_NAME, TODAY

@@ -16,7 +16,8 @@ from deployment.traffic import TRIGGERER, WORKER, Traffic
 from deployment.variants import Variant
 
 if TYPE_CHECKING:
-    from deployment.scenario import Check, Scenario
+    from deployment.scenario import Scenario
+    from deployment.scenario_steps import Check
 
 #: The goal: the last task's success at most this long after the poke interval that sees the completion.
 SUCCESS_SLACK_SECONDS = 5.0
@@ -169,7 +170,7 @@ class VariantRun:
         return figures
 
     def checks(self) -> list[Check]:
-        from deployment.scenario import Check
+        from deployment.scenario_steps import Check
 
         name, poke = self.variant.name, self.scenario.poke
         ended = self.error is None and self.finished_after is not None

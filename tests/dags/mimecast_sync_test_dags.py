@@ -57,3 +57,31 @@ sync_dag(
     **ONE_RETRY,
 )
 sync_dag("mimecast_test_sync_import_only")
+
+# not_in_group on mapped tasks: one import per group, each map index reporting its own rejected rows.
+MAPPED_SYNC_ROWS = {
+    "EMEA": [
+        {"email": "ada@example.com", "name": "Ada"},
+        {"email": "rejected.emea@example.com", "name": "Emea"},
+    ],
+    "Americas": [
+        {"email": "rejected.americas@example.com", "name": "Americas"},
+        {"email": "grace@example.com", "name": "Grace"},
+        {"email": "linus@example.com", "name": "Linus"},
+    ],
+}
+for mode in ("poke", "deferrable"):
+    with DAG(
+        dag_id=f"mimecast_test_sync_mapped_{mode}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+    ):
+        MimecastImportUsersOperator.partial(
+            task_id="sync",
+            wait_for_completion=True,
+            deferrable=mode == "deferrable",
+            poll_interval=0.1,
+            timeout=60,
+            hook_params=FAST,
+        ).expand_kwargs([{"source": rows, "group_name": name} for name, rows in MAPPED_SYNC_ROWS.items()])

@@ -215,8 +215,8 @@ def test_an_unreachable_token_endpoint_is_not_reported_as_a_possible_duplicate(c
 # -- what a retry of MimecastImportUsersOperator resumes (the DAG-level runs are in test_dags.py) ---------
 
 
-def test_the_started_import_key_is_unique_per_task_instance_and_fits_a_variable_key():
-    from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX, started_import_key
+def test_the_retry_record_key_is_unique_per_task_instance_and_fits_a_variable_key():
+    from airflow_provider_mimecast.operators.retry_record import VARIABLE_PREFIX, retry_record_key
 
     base = ("dag", "task", "manual__2026-01-01T00:00:00+00:00", -1)
     others = [
@@ -229,11 +229,11 @@ def test_the_started_import_key_is_unique_per_task_instance_and_fits_a_variable_
         ("dag_task", "x", "r", -1),
         ("dag", "task_x", "r", -1),
     ]
-    keys = {started_import_key(*identity) for identity in [base, *others]}
+    keys = {retry_record_key(*identity) for identity in [base, *others]}
     assert len(keys) == len(others) + 1
-    assert started_import_key(*base) == started_import_key(*base)
-    assert started_import_key("dag", "task", "run", None) == started_import_key("dag", "task", "run", -1)
-    longest = started_import_key("d" * 250, "t" * 250, "r" * 250, 10**6)
+    assert retry_record_key(*base) == retry_record_key(*base)
+    assert retry_record_key("dag", "task", "run", None) == retry_record_key("dag", "task", "run", -1)
+    longest = retry_record_key("d" * 250, "t" * 250, "r" * 250, 10**6)
     assert longest.startswith(VARIABLE_PREFIX) and len(longest) <= 250
     # A task on Airflow 3.0 cannot read, set or delete a Variable whose key holds a "/" (404).
     assert "/" not in longest
@@ -242,13 +242,35 @@ def test_the_started_import_key_is_unique_per_task_instance_and_fits_a_variable_
 def started(import_id: str = "imp-1", content: bytes = b"a,b\n1,2\n", **arguments):
     import hashlib
 
-    from airflow_provider_mimecast.operators.retry_record import StartedImport
+    from airflow_provider_mimecast.operators.retry_record import RetryRecord
 
-    return StartedImport(
+    return RetryRecord(
         import_id=import_id,
         sha256=hashlib.sha256(content).hexdigest(),
         size=len(content),
         arguments={"group_id": "grp-1", "clear_group": False, **arguments},
+    )
+
+
+def test_the_file_read_again_after_a_deferral_must_be_the_one_recorded():
+    from airflow_provider_mimecast.operators.retry_record import RetryRecord, file_changed_since
+    from airflow_provider_mimecast.uploads import load_upload
+
+    upload = load_upload(b"email,name\na@example.com,A\n", file_type="csv")
+    record = RetryRecord.before_upload(upload, {"group_id": "grp-1"}, try_number=2)
+    assert (record.import_id, record.size, record.try_number, record.group_id) == (
+        "",
+        len(upload.content),
+        2,
+        "grp-1",
+    )
+    assert file_changed_since(record, upload) == "this task's record of its upload is gone"  # no ID yet
+    assert file_changed_since(None, upload) == "this task's record of its upload is gone"
+    imported = started(content=upload.content)
+    assert file_changed_since(imported, upload) is None
+    changed = load_upload(b"email,name\nb@example.com,B\n", file_type="csv")
+    assert file_changed_since(imported, changed).startswith(
+        f"it changed since the upload (then sha256 {imported.sha256}, now "
     )
 
 
@@ -312,17 +334,17 @@ def waiting_operator(source=ROWS, **arguments):
     )
 
 
-def test_a_variable_that_does_not_hold_a_started_import_is_ignored(connections, monkeypatch, capfd):
+def test_a_variable_that_does_not_hold_a_retry_record_is_ignored(connections, monkeypatch, capfd):
     from airflow_provider_mimecast.operators import record_store, retry_record
 
     ti = TaskInstance(try_number=2)
-    key = retry_record.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+    key = retry_record.retry_record_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
     store = InMemoryVariables(**{key: '{"import_id": ""}'})
     monkeypatch.setattr(record_store, "Variable", store)
     result = waiting_operator().execute({"ti": ti})
     [import_id] = connections.import_ids()
     assert result["id"] == ti.pushed["import_id"] == import_id
-    assert f"Variable {key} does not hold a started import" in capfd.readouterr().out
+    assert f"Variable {key} does not hold a retry record" in capfd.readouterr().out
     # Read, the upload recorded before sending, its ID added, and the record deleted on success.
     assert store.calls == ["get", "set", "set", "delete"] and store.values == {}
 
@@ -375,7 +397,7 @@ def recorded_intent(ti: TaskInstance, content_of: Any, **changes: Any) -> dict[s
         started_at="2026-01-01T00:00:00+00:00",
         try_number=1,
     )
-    key = retry_record.started_import_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+    key = retry_record.retry_record_key(ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
     return {key: json.dumps(asdict(intent))}
 
 

@@ -21,8 +21,8 @@ envelope and errors), ``imports`` (each import's timeline and the store), ``dire
 and find-groups' pages), ``members`` (the groups' members, what a completed import does to its group),
 ``auth`` (tokens, bearer and HMAC checks), ``rate_limits`` (one refilling bucket per API user), ``faults``,
 ``endpoints`` (the API's routes), ``recording`` (what the server saw), ``http_server`` (HTTP/1.1 and
-connections), ``mimecast_simulator`` (the object tests drive) and ``cli`` (the ``mimecast-simulator``
-command).
+connections), ``mimecast_simulator`` (the object tests drive), ``controls`` (its test controls: the
+knobs) and ``cli`` (the ``mimecast-simulator`` command).
 """
 
 from __future__ import annotations
