@@ -1,7 +1,8 @@
 """The Mimecast endpoints the provider calls itself: one row each. Pure, no I/O.
 
-Adding a built-in endpoint is a row here, a pure reader of its answer, and a hook method that calls it.
-Any other endpoint is reached with ``MimecastHook.call``, whose caller says whether it is idempotent.
+Adding a built-in endpoint is a row here, a pure reader of its answer, and a hook method that passes the
+row to ``MimecastHook.call`` (or ``acall``: the reader serves both), which takes the row's idempotency.
+Any other endpoint is reached with ``call`` and its path, whose caller says whether it is idempotent.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """MimecastClient: the call path of one connection's settings, sync and async side by side.
 
 It owns what every call shares: the transports and their lifetime, the retry policy, and the bearer
-tokens. What a call does is written once, free of I/O, as generators of :class:`~.exchange.Step`s (an
-attempt in :mod:`.exchange`, a status check in :mod:`~airflow_provider_mimecast.status_answer`); the two
-drivers here, :meth:`MimecastClient.run` and :meth:`MimecastClient.arun`, answer their steps with blocking
-or non-blocking I/O. The sync transport (requests, urllib3) is imported at the first sync call only.
+tokens. What one attempt of a call does is written once, free of I/O, as the generator
+:func:`~.calls.attempt` (it yields a token need, then the signed request, and returns the checked envelope);
+:meth:`MimecastClient.call` and :meth:`MimecastClient.acall` retry it and answer its steps with blocking or
+non-blocking I/O. The sync transport (requests, urllib3) is imported at the first sync call only.
 """
 
 from __future__ import annotations
@@ -13,13 +13,21 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_mimecast.envelope import TokenGrant
-from airflow_provider_mimecast.hooks.exchange import Call, NeedToken, Step, attempt, fetch_token
+from airflow_provider_mimecast.hooks.calls import (
+    ApiRequest,
+    ApiResponse,
+    Call,
+    NeedToken,
+    attempt,
+    read_token_grant,
+    token_request,
+)
 from airflow_provider_mimecast.hooks.rate_budgets import RATE_BUDGETS, budget_key, reserve_exhausted
 from airflow_provider_mimecast.hooks.retry import retry_policy
 from airflow_provider_mimecast.hooks.tokens import TOKEN_CACHE, token_key
@@ -28,10 +36,6 @@ from airflow_provider_mimecast.settings import MimecastSettings
 
 if TYPE_CHECKING:
     from airflow_provider_mimecast.hooks.sync_transport import SyncTransport
-
-T = TypeVar("T")
-#: Steps free of I/O: each yields a :class:`~.exchange.Step`, is sent its answer, and returns a ``T``.
-Steps = Generator[Step, Any, T]
 
 
 class MimecastClient:
@@ -64,8 +68,9 @@ class MimecastClient:
         self._token_key = token_key(settings)
         self._budget_key = budget_key(settings)
         self._transport: SyncTransport | None = None
-        #: The client of the open :meth:`session`, if any.
+        #: The client of the open :meth:`session`, if any, and how many sessions share it.
         self._session: AsyncTransport | None = None
+        self._session_users = 0
 
     def _policy(self, call: Call) -> dict[str, Any]:
         return retry_policy(
@@ -86,17 +91,30 @@ class MimecastClient:
         return self.settings.rate_limit_reserve if call.keep_rate_limit_reserve else 0.0
 
     # ----------------------------------------------------------------- sync
-    def send(self, call: Call) -> dict[str, Any]:
+    def call(self, call: Call) -> dict[str, Any]:
         """Make ``call`` with retries; the checked envelope. Each attempt first waits, if it must, until
-        sending it leaves the connection's ``rate_limit_reserve`` in the API user's bucket.
+        sending it leaves the connection's ``rate_limit_reserve`` in the API user's bucket, then answers the
+        steps of :func:`~.calls.attempt` with blocking I/O over the pooled client.
 
-        :param call: as :func:`~.exchange.api_call` builds it.
+        :param call: as :func:`~.calls.api_call` builds it.
         """
         for retry in Retrying(**self._policy(call)):
             with retry:
                 self._wait_for_budget(call)
+                steps = attempt(self.settings, call)
                 try:
-                    return self.run(attempt(self.settings, call))
+                    step = next(steps)
+                    while True:
+                        if isinstance(step, NeedToken):
+                            answer: Any = TOKEN_CACHE.get(
+                                self._token_key, self._fetch_token, stale=step.stale
+                            )
+                        else:
+                            answer = self._send(step)
+                        step = steps.send(answer)
+                except StopIteration as done:
+                    envelope: dict[str, Any] = done.value
+                    return envelope
                 finally:
                     RATE_BUDGETS.release(self._budget_key)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
@@ -108,28 +126,14 @@ class MimecastClient:
                 raise reserve_exhausted(call.path, delay, self.settings)
             time.sleep(delay)
 
-    def run(self, steps: Steps[T]) -> T:
-        """Drive ``steps`` to their end with blocking I/O over the pooled client; what they return.
-
-        :param steps: a generator of steps (:data:`~.exchange.Step`), each sent its answer.
-        """
-        reply: Any = None
-        while True:
-            try:
-                step = steps.send(reply)
-            except StopIteration as done:
-                result: T = done.value
-                return result
-            if isinstance(step, NeedToken):
-                reply = TOKEN_CACHE.get(self._token_key, self._fetch_token, stale=step.stale)
-            elif isinstance(step, Call):
-                reply = self.send(step)
-            else:
-                reply = self._sync_transport().send(step)
-                RATE_BUDGETS.observe(self._budget_key, reply.status_code, reply.headers)
-
     def _fetch_token(self) -> TokenGrant:
-        return self.run(fetch_token(self.settings))
+        request = token_request(self.settings)
+        return read_token_grant(self.settings, request, self._send(request))
+
+    def _send(self, request: ApiRequest) -> ApiResponse:
+        response = self._sync_transport().send(request)
+        RATE_BUDGETS.observe(self._budget_key, response.status_code, response.headers)
+        return response
 
     def _sync_transport(self) -> SyncTransport:
         # One pooled client for the client's life: a sensor's pokes reuse its connection.
@@ -149,22 +153,31 @@ class MimecastClient:
             self._transport = None
 
     # ----------------------------------------------------------------- async
-    async def asend(self, call: Call) -> dict[str, Any]:
-        """Async twin of :meth:`send`; never blocks the event loop.
+    async def acall(self, call: Call) -> dict[str, Any]:
+        """Async twin of :meth:`call`, over the open :meth:`session`'s client or one of its own; never
+        blocks the event loop.
 
-        :param call: as :func:`~.exchange.api_call` builds it.
+        :param call: as :func:`~.calls.api_call` builds it.
         """
         async with self._async_transport() as transport:
-            return await self._asend(transport, call)
-
-    async def _asend(self, transport: AsyncTransport, call: Call) -> dict[str, Any]:
-        async for retry in AsyncRetrying(**self._policy(call)):
-            with retry:
-                await self._await_budget(call)
-                try:
-                    return await self._arun(transport, attempt(self.settings, call))
-                finally:
-                    RATE_BUDGETS.release(self._budget_key)
+            async for retry in AsyncRetrying(**self._policy(call)):
+                with retry:
+                    await self._await_budget(call)
+                    steps = attempt(self.settings, call)
+                    try:
+                        step = next(steps)
+                        while True:
+                            if isinstance(step, NeedToken):
+                                fetch = functools.partial(self._afetch_token, transport)
+                                answer: Any = await TOKEN_CACHE.aget(self._token_key, fetch, stale=step.stale)
+                            else:
+                                answer = await self._asend(transport, step)
+                            step = steps.send(answer)
+                    except StopIteration as done:
+                        envelope: dict[str, Any] = done.value
+                        return envelope
+                    finally:
+                        RATE_BUDGETS.release(self._budget_key)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _await_budget(self, call: Call) -> None:
@@ -175,57 +188,49 @@ class MimecastClient:
                 raise reserve_exhausted(call.path, delay, self.settings)
             await asyncio.sleep(delay)
 
-    async def arun(self, steps: Steps[T]) -> T:
-        """Async twin of :meth:`run`: one client for every request of ``steps``, the session's if one is open.
+    async def _afetch_token(self, transport: AsyncTransport) -> TokenGrant:
+        request = token_request(self.settings)
+        return read_token_grant(self.settings, request, await self._asend(transport, request))
 
-        :param steps: a generator of steps (:data:`~.exchange.Step`), each sent its answer.
-        """
-        async with self._async_transport() as transport:
-            return await self._arun(transport, steps)
-
-    async def _arun(self, transport: AsyncTransport, steps: Steps[T]) -> T:
-        reply: Any = None
-        while True:
-            try:
-                step = steps.send(reply)
-            except StopIteration as done:
-                result: T = done.value
-                return result
-            if isinstance(step, NeedToken):
-                fetch = functools.partial(self._arun, transport, fetch_token(self.settings))
-                reply = await TOKEN_CACHE.aget(self._token_key, fetch, stale=step.stale)
-            elif isinstance(step, Call):
-                reply = await self._asend(transport, step)
-            else:
-                reply = await transport.send(step)
-                RATE_BUDGETS.observe(self._budget_key, reply.status_code, reply.headers)
+    async def _asend(self, transport: AsyncTransport, request: ApiRequest) -> ApiResponse:
+        response = await transport.send(request)
+        RATE_BUDGETS.observe(self._budget_key, response.status_code, response.headers)
+        return response
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
-        """Keep one keep-alive async client open for every async call made inside the block."""
-        previous = self._session
-        async with self._new_async_transport() as transport:
-            self._session = transport
-            try:
-                yield
-            finally:
-                self._session = previous
+        """Keep one keep-alive async client open for every async call made inside the block. Sessions that
+        overlap (nested, or concurrent tasks) share one client, closed when the last of them ends."""
+        if self._session is None:
+            await load_tls_context(self.settings.verify)  # read off the event loop, once per bundle
+            # Checked again after the await, with none before the assignment: concurrent tasks of the loop
+            # that opened a session meanwhile share its one client.
+            if self._session is None:
+                self._session = self._new_async_transport()
+        session = self._session
+        self._session_users += 1
+        try:
+            yield
+        finally:
+            self._session_users -= 1
+            if self._session_users == 0 and self._session is session:
+                self._session = None
+                await session.aclose()
 
     @contextlib.asynccontextmanager
     async def _async_transport(self) -> AsyncIterator[AsyncTransport]:
         """The open session's client, or one of its own for this call, closed after it."""
         if self._session is not None:
             yield self._session
-        else:
-            async with self._new_async_transport() as transport:
-                yield transport
-
-    @contextlib.asynccontextmanager
-    async def _new_async_transport(self) -> AsyncIterator[AsyncTransport]:
+            return
         await load_tls_context(self.settings.verify)
-        settings = self.settings
-        transport = AsyncTransport(self.timeout, verify=settings.verify, tls_hint=settings.tls_hint())
+        transport = self._new_async_transport()
         try:
             yield transport
         finally:
             await transport.aclose()
+
+    def _new_async_transport(self) -> AsyncTransport:
+        # After load_tls_context: building the client reads the CA bundle from its cache, not the disk.
+        settings = self.settings
+        return AsyncTransport(self.timeout, verify=settings.verify, tls_hint=settings.tls_hint())

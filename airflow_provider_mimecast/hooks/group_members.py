@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_mimecast.endpoints import GET_GROUP_MEMBERS, REMOVE_GROUP_MEMBER
+from airflow_provider_mimecast.endpoints import GET_GROUP_MEMBERS, REMOVE_GROUP_MEMBER, Endpoint
 from airflow_provider_mimecast.envelope import parse_failures
 from airflow_provider_mimecast.errors import FailureDetail, MimecastConfigurationError
 from airflow_provider_mimecast.group_members import GroupMember, PageTokens, read_members_page
@@ -26,7 +26,7 @@ class _Hook(Protocol):
 
     def call(
         self,
-        path: str,
+        path: str | Endpoint,
         data: Any = None,
         *,
         meta: Any = None,
@@ -89,12 +89,7 @@ class GroupMembersMixin:
         token: str | None = None
         while True:
             pagination = {"pageSize": page_size, **({"pageToken": token} if token else {})}
-            document = self.call(
-                GET_GROUP_MEMBERS.path,
-                {"id": group_id},
-                meta={"pagination": pagination},
-                idempotent=GET_GROUP_MEMBERS.idempotent,
-            )
+            document = self.call(GET_GROUP_MEMBERS, {"id": group_id}, meta={"pagination": pagination})
             page, next_token = read_members_page(document)
             members += page
             token = tokens.follow(len(page), next_token)
@@ -154,9 +149,8 @@ class GroupMembersMixin:
         :param address: the member's email address.
         """
         document = self.call(
-            REMOVE_GROUP_MEMBER.path,
+            REMOVE_GROUP_MEMBER,
             {"id": _group_id(group_id), "emailAddress": address},
-            idempotent=REMOVE_GROUP_MEMBER.idempotent,
             allow_item_failures=True,
         )
         return parse_failures(document.get("fail"))

@@ -6,50 +6,41 @@ secrets masked), offers the API methods and the connection form, and leaves ever
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_mimecast.endpoints import (
-    FIND_GROUPS,
-    GET_ACCOUNT,
-    GET_IMPORT_STATUS,
-    IMPORT_USERS,
-)
+from airflow_provider_mimecast.endpoints import FIND_GROUPS, GET_ACCOUNT, Endpoint
 from airflow_provider_mimecast.envelope import envelope_data
 from airflow_provider_mimecast.errors import (
     MimecastConfigurationError,
     MimecastError,
     MimecastGroupLookupError,
     MimecastInvalidResponseError,
-    MimecastMissingImportsError,
-    MimecastUploadNotRetriedError,
-    certainly_not_executed,
 )
 from airflow_provider_mimecast.groups import DirectoryGroup, match_group, path_segments, read_groups_page
-from airflow_provider_mimecast.hooks.client import MimecastClient, Steps
+from airflow_provider_mimecast.hooks.calls import api_call
+from airflow_provider_mimecast.hooks.client import MimecastClient
 from airflow_provider_mimecast.hooks.connection_form import connection_form_widgets
-from airflow_provider_mimecast.hooks.exchange import Call, api_call
 from airflow_provider_mimecast.hooks.group_members import GroupMembersMixin
 from airflow_provider_mimecast.hooks.masking import amask_secrets, mask_secrets
+from airflow_provider_mimecast.hooks.user_imports import UserImportsMixin
 from airflow_provider_mimecast.settings import MimecastSettings
-from airflow_provider_mimecast.status import ImportStatus, normalize_import_ids
-from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
-from airflow_provider_mimecast.uploads import Upload, load_upload
 
 __all__ = ["MimecastHook"]
 
 
-class MimecastHook(BaseHook, GroupMembersMixin):
+class MimecastHook(BaseHook, UserImportsMixin, GroupMembersMixin):
     """Calls Mimecast's user-import API with the credentials of a ``mimecast`` connection.
 
     Supports API 2.0 (OAuth 2.0 client credentials, the default) and API 1.0 (HMAC-signed requests).
     Every request has a timeout; rate limits, server errors and dropped connections are retried with
     backoff (rate limits after Mimecast's ``X-RateLimit-Reset``), other 4xx answers never. See :doc:`hook`.
-    The group-member calls (``get_group_members``, ``plan_import``, ``remove_group_member``) come from
+    The user-import calls (``import_users``, ``get_import_status``, ``aget_import_status``,
+    ``apoll_import_status``) come from :class:`~airflow_provider_mimecast.hooks.user_imports.UserImportsMixin`,
+    the group-member calls (``get_group_members``, ``plan_import``, ``remove_group_member``) from
     :class:`~airflow_provider_mimecast.hooks.group_members.GroupMembersMixin`.
 
     :param mimecast_conn_id: the ``mimecast`` connection to use.
@@ -158,7 +149,7 @@ class MimecastHook(BaseHook, GroupMembersMixin):
     # ----------------------------------------------------------------- any endpoint
     def call(
         self,
-        path: str,
+        path: str | Endpoint,
         data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         *,
         meta: Mapping[str, Any] | None = None,
@@ -175,7 +166,9 @@ class MimecastHook(BaseHook, GroupMembersMixin):
         since an arbitrary POST may change something; pass ``idempotent=True`` for reads (``get-...``,
         ``find-...``) to retry server errors and timeouts as well. See :ref:`any-endpoint`.
 
-        :param path: the endpoint's path, e.g. ``/api/directory/get-group-members``.
+        :param path: the endpoint's path, e.g. ``/api/directory/get-group-members``, or one of the
+            provider's :mod:`~airflow_provider_mimecast.endpoints` rows, which says itself whether the call
+            is idempotent.
         :param data: the request's ``data``: one object or a list of them.
         :param meta: the request's ``meta``, e.g. ``{"pagination": {"pageSize": 100}}``.
         :param content: bytes to send as the body instead (an upload); ``data`` then travels in the
@@ -197,11 +190,11 @@ class MimecastHook(BaseHook, GroupMembersMixin):
             allow_item_failures=allow_item_failures,
             retry_rate_limits=retry_rate_limits,
         )
-        return self._sync_client().send(request)
+        return self._sync_client().call(request)
 
     async def acall(
         self,
-        path: str,
+        path: str | Endpoint,
         data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         *,
         meta: Mapping[str, Any] | None = None,
@@ -214,7 +207,7 @@ class MimecastHook(BaseHook, GroupMembersMixin):
         """Async twin of :meth:`call`; never blocks the event loop. Inside :meth:`async_session` it reuses
         the session's client.
 
-        :param path: the endpoint's path.
+        :param path: the endpoint's path, or an endpoint row.
         :param data: the request's ``data``.
         :param meta: the request's ``meta``.
         :param content: bytes to send as the body instead.
@@ -233,84 +226,7 @@ class MimecastHook(BaseHook, GroupMembersMixin):
             allow_item_failures=allow_item_failures,
             retry_rate_limits=retry_rate_limits,
         )
-        return await (await self._async_client()).asend(request)
-
-    # ----------------------------------------------------------------- import status
-    def _status_check(self, import_ids: Any, batch_size: int) -> Steps[list[ImportStatus]]:
-        """One status check, free of I/O: yields the call of each batch (at most ``batch_size`` IDs), is
-        sent each answer, and returns the statuses in the order asked.
-
-        IDs an answer left out are asked again once, alone; still missing, they raise
-        :class:`MimecastMissingImportsError`. IDs it carried unasked are ignored.
-        """
-        ids = normalize_import_ids(import_ids if isinstance(import_ids, str) else list(import_ids))
-        seen: dict[str, ImportStatus] = {}
-        asking = ids
-        for again in (False, True):
-            missing: list[str] = []
-            for start in range(0, len(asking), batch_size):
-                batch = asking[start : start + batch_size]
-                answer = read_statuses(batch, (yield _status_call(batch)))
-                if answer.unasked:
-                    self.log.warning(
-                        "Mimecast's get-import-status answer held imports it was not asked about, ignored: %s",
-                        list(answer.unasked),
-                    )
-                seen.update(answer.statuses)
-                missing += answer.missing
-            if not missing:
-                return [seen[i] for i in ids]
-            if not again:
-                self.log.warning(
-                    "Mimecast's get-import-status answer left out %s without a fail entry; asking again once",
-                    missing,
-                )
-            asking = missing
-        raise MimecastMissingImportsError(
-            f"get-import-status answered without the import(s) {missing} and without a fail entry for them, "
-            "twice; their status is unknown",
-            import_ids=tuple(missing),
-            statuses=tuple(seen[i] for i in ids if i in seen),
-        )
-
-    def get_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
-        """Fetch the status of one or more imports; results come in the order asked.
-
-        One request per ``status_batch_size`` IDs (the connection's extra, default 10). An ID the answer
-        leaves out is asked for again once; then :class:`~airflow_provider_mimecast.errors.MimecastMissingImportsError`
-        names it (:ref:`import-status`).
-
-        :param import_ids: one import ID or a sequence of them, as returned by import-users.
-        """
-        client = self._sync_client()
-        return client.run(self._status_check(import_ids, client.settings.status_batch_size))
-
-    async def aget_import_status(self, import_ids: str | Sequence[str]) -> list[ImportStatus]:
-        """Async twin of :meth:`get_import_status` for triggers; never blocks the event loop.
-
-        :param import_ids: one import ID or a sequence of them.
-        """
-        client = await self._async_client()
-        return await client.arun(self._status_check(import_ids, client.settings.status_batch_size))
-
-    async def apoll_import_status(
-        self, import_ids: Sequence[str], *, keep_reserve: bool = True
-    ) -> dict[str, ImportStatus | MimecastError]:
-        """One get-import-status request for a batch of waits: each ID maps to its status, or to the
-        error that concerns it alone (a ``fail`` entry naming it), so one bad ID fails only its own waits.
-
-        Rate limits are not retried here: the caller (the shared poller) pauses once for every wait.
-        A failure of the whole request (authentication, server errors after retries) is raised.
-
-        :param import_ids: distinct import IDs.
-        :param keep_reserve: False sends even into the connection's ``rate_limit_reserve`` (a wait's last
-            check), never into an empty bucket.
-        """
-        ids = normalize_import_ids(list(import_ids))
-        client = await self._async_client()
-        call = _status_call(ids, allow_item_failures=True, retry_rate_limits=False)
-        call = dataclasses.replace(call, keep_rate_limit_reserve=keep_reserve)
-        return statuses_by_id(ids, await client.asend(call), secrets=client.settings.secrets)
+        return await (await self._async_client()).acall(request)
 
     # ----------------------------------------------------------------- directory groups
     def find_groups(
@@ -344,9 +260,7 @@ class MimecastHook(BaseHook, GroupMembersMixin):
         tokens: set[str] = set()
         for _ in range(max_pages):
             pagination = {"pageSize": page_size, **({"pageToken": token} if token else {})}
-            document = self.call(
-                FIND_GROUPS.path, item, meta={"pagination": pagination}, idempotent=FIND_GROUPS.idempotent
-            )
+            document = self.call(FIND_GROUPS, item, meta={"pagination": pagination})
             page, token = read_groups_page(document)
             for group in page:
                 groups.setdefault(group.id, group)
@@ -388,7 +302,7 @@ class MimecastHook(BaseHook, GroupMembersMixin):
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate and call get-account; returns ``(ok, message)`` and never raises."""
         try:
-            document = self.call(GET_ACCOUNT.path, idempotent=GET_ACCOUNT.idempotent)
+            document = self.call(GET_ACCOUNT)
             accounts = envelope_data(document, path=GET_ACCOUNT.path)
         except MimecastError as error:
             return False, str(error)
@@ -400,107 +314,3 @@ class MimecastHook(BaseHook, GroupMembersMixin):
             f"Connected to Mimecast at {settings.base_url} with {settings.auth_type.value}"
             + (f" (account {name})" if name else "")
         )
-
-    def import_users(
-        self,
-        source: Any,
-        *,
-        group_id: str,
-        notify_email_address: str | None = None,
-        clear_group: bool = False,
-        allow_address_migration: bool = False,
-        file_type: str | None = None,
-        retry_ambiguous_failures: bool = False,
-        invalid_rows: str = "fail",
-    ) -> str:
-        """Start a user import and return its ID (for :meth:`get_import_status`).
-
-        The file is checked whole before upload (:ref:`checks`). An upload that failed after Mimecast may
-        have accepted it is not retried but raises :class:`MimecastUploadNotRetriedError`, which fails the
-        task without Airflow's retry (:ref:`no-duplicates`).
-
-        :param source: a local path, a ``pathlib.Path`` or ``ObjectStoragePath``, raw bytes, or rows (an
-            iterable of dicts with ``email`` and ``name`` keys, written as CSV with the keys of the first row
-            as header); or an :class:`~airflow_provider_mimecast.uploads.Upload` from ``load_upload``, sent
-            as it is.
-        :param group_id: secure ID of the profile group the users go into.
-        :param notify_email_address: who Mimecast emails when the import completes.
-        :param clear_group: empty the group before importing.
-        :param allow_address_migration: place users by each row's ``accountCode`` (AAA structures).
-        :param file_type: ``csv``, ``xlsx`` or ``xls``; by default the path's suffix, or csv.
-        :param retry_ambiguous_failures: retry even after the server may have accepted the upload,
-            accepting the risk of a duplicate import.
-        :param invalid_rows: ``fail`` refuses a file with invalid user rows before upload; ``drop`` sends a
-            CSV without them (:ref:`invalid-rows`). Ignored for an ``Upload``, checked when it was loaded.
-        """
-        if not isinstance(group_id, str) or not group_id.strip():
-            raise MimecastConfigurationError(
-                "group_id is required: the secure ID of the profile group the users are imported into"
-            )
-        # An Upload was loaded and checked by the caller already (the operator digests its bytes).
-        upload = (
-            source
-            if isinstance(source, Upload)
-            else load_upload(source, file_type=file_type, invalid_rows=invalid_rows)
-        )
-        arguments: dict[str, Any] = {
-            "groupId": group_id.strip(),
-            "clearGroup": clear_group,
-            "allowAddressMigration": allow_address_migration,
-            "fileType": upload.file_type,
-        }
-        if notify_email_address:
-            arguments["notifyEmailAddress"] = notify_email_address
-        self.log.info(
-            "Uploading %r (%d bytes) to Mimecast group %s", upload.name, len(upload.content), group_id
-        )
-        try:
-            document = self.call(
-                IMPORT_USERS.path,
-                arguments,
-                content=upload.content,
-                content_type=upload.content_type,
-                idempotent=IMPORT_USERS.idempotent or retry_ambiguous_failures,
-            )
-            import_id = _started_import_id(document)
-        except MimecastError as error:
-            # Anything but a certain refusal may have started an import: a 5xx, a timeout or a connection
-            # lost after sending, a 3xx, an answer without the ID.
-            if retry_ambiguous_failures or certainly_not_executed(error, path=IMPORT_USERS.path):
-                raise
-            raise MimecastUploadNotRetriedError(
-                f"The upload of {upload.name!r} failed after Mimecast may have accepted it ({error}). It was "
-                "not retried, to avoid a duplicate import: check the Mimecast console's directory import "
-                "list before running it again, or pass retry_ambiguous_failures=True to accept the risk",
-                request_id=error.request_id,
-                path=IMPORT_USERS.path,
-            ) from error
-        self.log.info("Mimecast accepted the import: id %s", import_id)
-        return import_id
-
-
-def _status_call(
-    ids: Sequence[str], *, allow_item_failures: bool = False, retry_rate_limits: bool = True
-) -> Call:
-    return api_call(
-        GET_IMPORT_STATUS.path,
-        [{"id": i} for i in ids],
-        idempotent=GET_IMPORT_STATUS.idempotent,
-        allow_item_failures=allow_item_failures,
-        retry_rate_limits=retry_rate_limits,
-    )
-
-
-def _started_import_id(document: dict[str, Any]) -> str:
-    """The new import's ID in an import-users answer (``data[0].id``; the schema is not published)."""
-    data = envelope_data(document, path=IMPORT_USERS.path)
-    import_id = data[0].get("id") if data else None
-    if not isinstance(import_id, str) or not import_id:
-        returned = f"data[0] keys {sorted(data[0])}" if data else "an empty data list"
-        # An answer to the upload: it may have started an import.
-        raise MimecastInvalidResponseError(
-            f"import-users succeeded but returned no import ID in data[0].id (got {returned}); the "
-            "import may exist: check the Mimecast console before running the task again",
-            path=IMPORT_USERS.path,
-        )
-    return import_id

@@ -14,7 +14,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential, wait_random
 
 from airflow_provider_mimecast.errors import MimecastRateLimitError, is_transient, may_have_been_sent
-from airflow_provider_mimecast.hooks.exchange import Call
+from airflow_provider_mimecast.hooks.calls import Call
 
 #: Longest wait between two retries of a server error or dropped connection.
 MAX_BACKOFF_SECONDS = 60.0

@@ -14,7 +14,7 @@ import requests
 import urllib3.exceptions
 
 from airflow_provider_mimecast.hooks._deadline import Deadline, DeadlineAdapter
-from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
+from airflow_provider_mimecast.hooks.calls import ApiRequest, ApiResponse
 from airflow_provider_mimecast.hooks.transport import (
     GRACE_SECONDS,
     TLS_HINT,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastTransportError
-from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
+from airflow_provider_mimecast.hooks.calls import ApiRequest, ApiResponse
 
 #: How long an idle keep-alive connection of the async client is kept for the next poll.
 KEEPALIVE_SECONDS = 120.0

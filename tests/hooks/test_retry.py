@@ -8,7 +8,7 @@ from tenacity import RetryCallState, Retrying
 
 from airflow_provider_mimecast.endpoints import GET_IMPORT_STATUS
 from airflow_provider_mimecast.errors import MimecastRateLimitError
-from airflow_provider_mimecast.hooks.exchange import Call
+from airflow_provider_mimecast.hooks.calls import Call
 from airflow_provider_mimecast.hooks.retry import RATE_LIMIT_FLOOR, Backoff, retry_policy
 
 

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from airflow_provider_mimecast.errors import MimecastConfigurationError, MimecastTransportError
-from airflow_provider_mimecast.hooks.exchange import ApiRequest, ApiResponse
+from airflow_provider_mimecast.hooks.calls import ApiRequest, ApiResponse
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
 from airflow_provider_mimecast.hooks.sync_transport import SyncTransport
 from airflow_provider_mimecast.hooks.transport import AsyncTransport

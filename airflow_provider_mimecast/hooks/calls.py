@@ -1,9 +1,11 @@
-"""One attempt of an API call, free of I/O, shared by the sync and the async driver.
+"""What an API call is, and one attempt of it, free of I/O: shared by the sync and the async path.
 
-An attempt is a generator: it yields what it needs (a bearer token, or an :class:`ApiRequest` to send)
-and is sent the answer (the token, or the :class:`ApiResponse`). Token caching, the single
-re-authentication when a bearer token is refused (HTTP 401), signing and the envelope checks are
-therefore written once; :class:`~airflow_provider_mimecast.hooks.client.MimecastClient` drives it.
+:func:`api_call` checks a call's arguments into a :class:`Call`. :func:`attempt` is the one step function
+of a call: a generator that yields what it needs (a bearer token, or an :class:`ApiRequest` to send) and is
+sent the answer (the token, or the :class:`ApiResponse`). The single re-authentication when a bearer token
+is refused (HTTP 401), signing and the envelope checks are therefore written once;
+:meth:`MimecastClient.call <airflow_provider_mimecast.hooks.client.MimecastClient.call>` and its ``acall``
+answer its steps, with retries around them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_provider_mimecast.endpoints import TOKEN
+from airflow_provider_mimecast.endpoints import TOKEN, Endpoint
 from airflow_provider_mimecast.envelope import TokenGrant, check_response, parse_token_grant
 from airflow_provider_mimecast.errors import MimecastAuthenticationError, MimecastConfigurationError
 from airflow_provider_mimecast.settings import AuthType, MimecastSettings
@@ -81,14 +83,12 @@ class Call:
     keep_rate_limit_reserve: bool = True
 
 
-#: What a driver is asked for: a token, a request sent, or a whole (retried) call made.
-Step = NeedToken | ApiRequest | Call
 #: One attempt of a call: yields a token request or the call's request, returns the checked envelope.
 Attempt = Generator[NeedToken | ApiRequest, str | ApiResponse, dict[str, Any]]
 
 
 def api_call(
-    path: str,
+    path: str | Endpoint,
     data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     *,
     meta: Mapping[str, Any] | None = None,
@@ -102,8 +102,13 @@ def api_call(
 
     The body is ``{"meta": meta, "data": [...]}`` as JSON; with ``content``, the body is those bytes and
     ``data`` travels in the ``x-mc-arg`` header, as Mimecast's upload endpoints take it. Arguments of
-    :meth:`MimecastHook.call <airflow_provider_mimecast.hooks.mimecast.MimecastHook.call>`.
+    :meth:`MimecastHook.call <airflow_provider_mimecast.hooks.mimecast.MimecastHook.call>`; an
+    :class:`~airflow_provider_mimecast.endpoints.Endpoint` row as ``path`` brings its own idempotency
+    (``idempotent=True`` still makes any call idempotent, e.g. an upload whose caller accepts duplicates).
     """
+    if isinstance(path, Endpoint):
+        idempotent = path.idempotent or idempotent
+        path = path.path
     if not isinstance(path, str) or not _PATH_SHAPE.fullmatch(path):
         raise MimecastConfigurationError(
             f"path must be an endpoint path such as '/api/directory/find-groups' (starting with '/', without "
@@ -168,6 +173,7 @@ def _check_json(value: Any, argument: str) -> Any:
 
 
 def token_request(settings: MimecastSettings) -> ApiRequest:
+    """The OAuth 2.0 client-credentials request for a bearer token."""
     body = urlencode(
         {"client_id": settings.login, "client_secret": settings.secret, "grant_type": "client_credentials"}
     ).encode()
@@ -179,12 +185,11 @@ def token_request(settings: MimecastSettings) -> ApiRequest:
     return ApiRequest(settings.base_url + TOKEN.path, TOKEN.path, headers, body)
 
 
-def fetch_token(settings: MimecastSettings) -> Generator[ApiRequest, ApiResponse, TokenGrant]:
-    """One token request: yields it, is sent the answer, returns the grant. The body may hold a token, so
-    an error never quotes it.
+def read_token_grant(settings: MimecastSettings, request: ApiRequest, response: ApiResponse) -> TokenGrant:
+    """The grant in the answer to :func:`token_request`. The body may hold a token, so an error never
+    quotes it.
     """
-    request = token_request(settings)
-    answer = check(request, (yield request), show_body=False, secrets=settings.secrets)
+    answer = check(request, response, show_body=False, secrets=settings.secrets)
     return parse_token_grant(answer, secrets=settings.secrets)
 
 

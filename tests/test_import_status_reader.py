@@ -10,8 +10,13 @@ from airflow_provider_mimecast.errors import (
     MimecastMissingImportsError,
     is_transient,
 )
+from airflow_provider_mimecast.import_status_reader import (
+    StatusCheck,
+    read_statuses,
+    status_request_data,
+    statuses_by_id,
+)
 from airflow_provider_mimecast.status import ImportStatus
-from airflow_provider_mimecast.status_answer import read_statuses, statuses_by_id
 
 
 def item(import_id: str, status: str = "pending") -> dict[str, object]:
@@ -91,3 +96,48 @@ def test_retryable_fail_entries_are_transient_and_others_are_not():
     results = statuses_by_id(["a", "b"], {"data": [], "fail": [retryable, fail("b")]})
     assert is_transient(results["a"]) and "(retryable)" in str(results["a"])
     assert not is_transient(results["b"])
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, message: str, *args: object) -> None:
+        self.warnings.append(message % args)
+
+
+def _answer_all(check: StatusCheck, answer: dict[str, list[str]]) -> list[list[str]]:
+    """Read each batch with the answer ``answer`` gives for its first ID (all of the batch by default)."""
+    asked = []
+    for batch in check.batches():
+        asked.append(batch)
+        ids = answer.get(batch[0], batch)
+        check.read(batch, {"data": [item(i) for i in ids], "fail": []})
+    return asked
+
+
+def test_a_status_check_asks_in_batches_and_returns_the_statuses_in_the_order_asked():
+    check = StatusCheck(["a", "b", "c"], 2, log=_Log())
+    assert _answer_all(check, {}) == [["a", "b"], ["c"]]
+    assert [s.id for s in check.statuses()] == ["a", "b", "c"]
+
+
+def test_a_status_check_asks_once_more_for_what_an_answer_left_out_then_has_it():
+    log = _Log()
+    check = StatusCheck(["a", "b"], 10, log=log)
+    assert _answer_all(check, {"a": ["a", "x"]}) == [["a", "b"], ["b"]]
+    assert [s.id for s in check.statuses()] == ["a", "b"]
+    assert "asking again once" in log.warnings[1] and "['x']" in log.warnings[0]
+
+
+def test_a_status_check_still_missing_an_id_raises_with_what_it_saw():
+    check = StatusCheck(["a", "b"], 10, log=_Log())
+    assert _answer_all(check, {"a": ["a"], "b": []}) == [["a", "b"], ["b"]]
+    with pytest.raises(MimecastMissingImportsError) as raised:
+        check.statuses()
+    assert raised.value.import_ids == ("b",)
+    assert [s.id for s in raised.value.statuses] == ["a"]
+
+
+def test_the_data_of_a_status_request_names_each_id():
+    assert status_request_data(["a", "b"]) == [{"id": "a"}, {"id": "b"}]
