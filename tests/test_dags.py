@@ -385,7 +385,9 @@ def users_file(tmp_path: Path, *names: str) -> Path:
 )
 def test_a_retry_after_a_timeout_resumes_the_started_import(connections, tmp_path, capfd, timeout_kind):
     source = users_file(tmp_path, "Ada", "Grace")
-    connections.inject(Fault(**HANGING_STATUS_CHECK))
+    # The first status check hangs past the try's limit: the HTTP read timeout (0.3 s) or the task's
+    # execution_timeout (3 s), whichever the DAG sets.
+    connections.inject(Fault(**{**HANGING_STATUS_CHECK, "delay": 4.5}))
     dag_run = run(f"mimecast_test_import_retry_{timeout_kind}", path=str(source))
     assert states(dag_run) == {"import_users": "success"}
     assert try_number(dag_run) == 2  # the first try really timed out

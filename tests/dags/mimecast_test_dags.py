@@ -66,7 +66,9 @@ with DAG(
 # One retry, at once. The tests make the first try time out while it waits, after the upload: the task's
 # execution_timeout (AirflowTaskTimeout), or the HTTP read timeout of a status check (a MimecastError).
 for timeout_kind, limits in (
-    ("execution_timeout", {"execution_timeout": timedelta(seconds=1)}),
+    # 3 s: the first try's file check, plan and upload (0.1-0.8 s, the slowest on a loaded machine) must
+    # finish before it, so that the timeout hits the wait and not the upload.
+    ("execution_timeout", {"execution_timeout": timedelta(seconds=3)}),
     ("read_timeout", {"hook_params": {**FAST, "timeout": 0.3, "max_retries": 0}}),
 ):
     with DAG(
@@ -112,7 +114,8 @@ for mode in ("poke", "reschedule", "deferrable"):
         )
 
 # A sensor whose import Mimecast's answers leave out: it must time out, never succeed or fail at once. In
-# reschedule mode dag.test() sleeps 1 s between tries: two checks fit in a 1 s timeout whatever the load.
+# reschedule mode dag.test() sleeps 1 s between tries: a 3 s timeout leaves room for two checks however
+# slowly a loaded machine starts each try.
 for mode in ("poke", "reschedule"):
     with test_dag(f"mimecast_test_unseen_{mode}"):
         MimecastImportStatusSensor(
@@ -120,7 +123,7 @@ for mode in ("poke", "reschedule"):
             import_id="{{ params.import_id }}",
             mode=mode,
             poke_interval=0.2,
-            timeout=1 if mode == "reschedule" else 2,
+            timeout=3 if mode == "reschedule" else 2,
             hook_params=FAST,
         )
 

@@ -33,11 +33,13 @@ async def test_trigger_yields_one_error_event_for_a_fail_entry(connections, trig
 async def test_trigger_times_out_after_a_last_check_at_the_deadline(connections, trigger):
     import_id = connections.create_import(pending_seconds=100)
     started = time.time()
-    [event] = await collect(trigger([import_id], poll=10, deadline=0.5))
+    # 2 s: the first check, at once, is answered well before the deadline even on a loaded machine (an
+    # answer after it would count as the last check).
+    [event] = await collect(trigger([import_id], poll=10, deadline=2))
     assert event["status"] == "timeout" and import_id in event["message"]
     checks = connections.requests_to(GET_IMPORT_STATUS_PATH)
     assert len(checks) == 2  # the first at once, the last at the deadline rather than after a full poll
-    assert 0.5 <= time.time() - started < 5
+    assert 2 <= time.time() - started < 8
 
 
 async def test_trigger_rides_out_transient_errors(connections, trigger):
