@@ -121,3 +121,22 @@ def test_readme_dag_parses_into_an_import_and_a_deferrable_wait_on_its_id() -> N
     assert sorted(dag.task_ids) == ["start_import", "wait_for_import"]
     assert wait.upstream_task_ids == {"start_import"}  # type: ignore[attr-defined]
     assert wait.deferrable and wait.timeout == 2 * 60 * 60  # type: ignore[attr-defined]
+
+
+def test_design_map_names_every_module_and_only_modules_that_exist() -> None:
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    table = design[design.index("## Map") : design.index("\n## ", design.index("## Map") + 1)]
+    named = {
+        cell
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for cell in re.findall(r"`([\w/]+\.py)`", row.split("|")[1])
+    }
+    package = ROOT / "airflow_provider_mimecast"
+    modules = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py" and "testing" not in path.parts
+    }
+    assert sorted(modules - named) == [], "add a row to docs/design.md's map for each new module"
+    assert sorted(named - modules) == [], "docs/design.md's map names modules that no longer exist"
