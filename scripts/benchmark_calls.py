@@ -51,7 +51,7 @@ def calls(count: int) -> None:
         print(f"500 IDs in 50 requests of 10: {(time.perf_counter() - started) * 1000:.0f} ms")
 
 
-def _traced(function: Callable[[], Any]) -> tuple[Any, float, int]:
+def traced(function: Callable[[], Any]) -> tuple[Any, float, int]:
     """Call ``function``; return its result, the seconds it took and its peak traced memory in bytes."""
     tracemalloc.start()
     started = time.perf_counter()
@@ -72,7 +72,7 @@ def upload(rows: int) -> None:
     started = time.perf_counter()
     load_upload(data())
     elapsed = time.perf_counter() - started
-    body, _, peak = _traced(lambda: load_upload(data()))
+    body, _, peak = traced(lambda: load_upload(data()))
     print(
         f"{rows:,} rows -> CSV upload of {len(body.content) / 1e6:.1f} MB: {elapsed:.2f} s, "
         f"peak memory {peak / 1e6:.1f} MB"
@@ -111,7 +111,7 @@ def upload_file_memory(megabytes: int = 100) -> None:
             upload = load_upload(path, invalid_rows=invalid_rows)
             elapsed = time.perf_counter() - started
             del upload
-            upload, _, peak = _traced(lambda: load_upload(path, invalid_rows=invalid_rows))  # noqa: B023
+            upload, _, peak = traced(lambda: load_upload(path, invalid_rows=invalid_rows))  # noqa: B023
             dropped = f", {upload.dropped:,} rows dropped" if upload.dropped else ""
             del upload
             print(

@@ -18,10 +18,10 @@ import logging
 import multiprocessing
 import os
 import time
-import tracemalloc
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, cast
+
+from benchmark_calls import traced
 
 from airflow_provider_mimecast.group_members import GroupMember
 from airflow_provider_mimecast.hooks.mimecast import MimecastHook
@@ -50,16 +50,6 @@ def _serve(pipe: Connection) -> None:
                 sim.reset_counts()
             else:
                 return
-
-
-def _traced(function: Callable[[], Any]) -> tuple[Any, float, int]:
-    tracemalloc.start()
-    started = time.perf_counter()
-    result = function()
-    elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return result, elapsed, peak
 
 
 def _requests(counts: dict[str, int]) -> str:
@@ -93,7 +83,7 @@ def sync(members: int = 100_000, leavers: int = 1_000) -> None:
             plan = hook.plan_import(upload, group_id=group_id, page_size=page_size)
             elapsed = time.perf_counter() - started
             counts = _requests(_counts(ours))
-            _, _, peak = _traced(
+            _, _, peak = traced(
                 lambda: MimecastHook(CONN_ID).plan_import(upload, group_id=group_id, page_size=page_size)  # noqa: B023
             )
             _counts(ours)
@@ -101,7 +91,7 @@ def sync(members: int = 100_000, leavers: int = 1_000) -> None:
                 f"  pageSize {page_size:>3}: {counts}; {elapsed:.2f} s; peak traced memory {peak / 1e6:.0f} MB "
                 f"(unchanged {plan.unchanged:,}, add {len(plan.add)}, rename {len(plan.rename)})"
             )
-        _, _, dict_peak = _traced(
+        _, _, dict_peak = traced(
             lambda: [
                 {
                     "emailAddress": f"user{n}@example.com",
@@ -113,7 +103,7 @@ def sync(members: int = 100_000, leavers: int = 1_000) -> None:
                 for n in range(members)
             ]
         )
-        _, _, record_peak = _traced(
+        _, _, record_peak = traced(
             lambda: [
                 GroupMember(f"user{n}@example.com", f"User {n}", "example.com", True, "created_manually")
                 for n in range(members)
