@@ -290,7 +290,7 @@ class MimecastImportUsersOperator(ImportLineageMixin, BaseOperator):
             timeout=self.timeout,
             deferrable=self.deferrable,
             check_before_deferring=self.check_before_deferring,
-        ).until_completed(import_id, fail_on_partial_import=self.fail_on_partial_import)
+        ).until_completed(import_id, fail_on_partial_import=self.fail_on_partial_import, task_hook=self.hook)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: success returns the final status, errors raise."""

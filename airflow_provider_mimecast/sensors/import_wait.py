@@ -93,13 +93,15 @@ class ImportWait:
     reschedule: bool = False
     end_rules: EndRules | None = None
 
-    def status_hook(self) -> MimecastHook:
+    def status_hook(self, task_hook: MimecastHook | None = None) -> MimecastHook:
         """The hook of the wait's checks: a deferrable wait checks once on the worker and leaves a rate
-        limit to the triggerer to wait out.
+        limit to the triggerer to wait out; a wait that does not defer checks with ``task_hook`` when given.
+
+        :param task_hook: the task's own hook, whose connection and pooled client the checks then reuse.
         """
         if self.deferrable:
             return MimecastHook(self.mimecast_conn_id, **{**self.hook_params, "retry_rate_limits": False})
-        return MimecastHook(self.mimecast_conn_id, **self.hook_params)
+        return task_hook or MimecastHook(self.mimecast_conn_id, **self.hook_params)
 
     def check(
         self, hook: MimecastHook, import_ids: list[str], *, raise_missing: bool = False
@@ -190,15 +192,17 @@ class ImportWait:
         )
 
     def until_completed(
-        self, import_id: str, *, fail_on_partial_import: bool
+        self, import_id: str, *, fail_on_partial_import: bool, task_hook: MimecastHook | None = None
     ) -> dict[str, Any] | list[dict[str, Any]]:
         """The operator's wait for its new import: check, then defer (``deferrable``) or sleep
         ``poll_interval`` (a rate limit's reset at least) until it completes or ``timeout`` passes.
+
+        :param task_hook: the task's own hook (:meth:`status_hook`).
         """
         deadline = time.monotonic() + self.timeout
         if self.deferrable and not self.check_before_deferring:
             self.defer([import_id])
-        hook = self.status_hook()
+        hook = self.status_hook(task_hook)
         while True:
             statuses, rate_limited_for = self.check(hook, [import_id])
             if statuses is not None:

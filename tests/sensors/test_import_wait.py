@@ -108,6 +108,9 @@ class Log:
     def warning(self, message: str, *args: Any) -> None:
         self.warnings.append(message % args)
 
+    def info(self, message: str, *args: Any) -> None:
+        pass
+
 
 class Hook:
     """Answers get_import_status with ``answer``, or raises it."""
@@ -157,3 +160,16 @@ def test_missing_imports_are_raised_for_the_sensor_only():
     assert wait(deferrable=True).check(Hook(missing), ["a"]) == (None, 0.0)  # type: ignore[arg-type]
     with pytest.raises(MimecastMissingImportsError):
         wait(deferrable=True).check(Hook(missing), ["a"], raise_missing=True)  # type: ignore[arg-type]
+
+
+def test_a_wait_that_does_not_defer_checks_with_the_tasks_own_hook():
+    completed = ImportStatus.from_api(
+        {"id": "a", "status": "completed", "totalUsers": 1, "successfulImportedUsers": 1}
+    )
+    task_hook = Hook([completed])
+    assert wait().status_hook(task_hook) is task_hook  # type: ignore[arg-type]
+    result = wait().until_completed("a", fail_on_partial_import=False, task_hook=task_hook)  # type: ignore[arg-type]
+    assert result == completed.as_dict()
+    # A deferrable wait's checks leave rate limits to the triggerer: never the task's hook, which retries them.
+    deferring = wait(deferrable=True).status_hook(task_hook)  # type: ignore[arg-type]
+    assert deferring is not task_hook and deferring.retry_rate_limits is False
